@@ -1,0 +1,184 @@
+/**
+ * The command line: global flags, config, plugins, citty dispatch, and the
+ * exit-code contract (0 ok, 1 failure, 2 refused, 130/143 signals).
+ */
+import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import { consola } from "consola";
+import { createFlk, type Flk, type GlobalFlags } from "./context.ts";
+import { ExitCode, FlkError, isFlkError } from "./errors.ts";
+import type { CommandRegistry } from "./hooks.ts";
+import type { FlkPlugin } from "./plugin.ts";
+import { didYouMean } from "./suggest.ts";
+import { pluginsCommand } from "./commands/plugins.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+
+export interface CliOptions {
+  plugins: readonly FlkPlugin<any>[];
+  version: string;
+  /** Printed by `flk` with no arguments, above the command list. */
+  intro?: string;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** Global flags, in the order help shows them. */
+export const GLOBAL_ARGS = {
+  config: { type: "string", description: "Read this flk.toml (else $FLK_CONFIG, else the nearest flk.toml upwards)", valueHint: "FILE" },
+  site: { type: "string", description: "The site: directory with flake.nix (else found upwards)", valueHint: "DIR" },
+  json: { type: "boolean", description: "Machine output on stdout, logs on stderr" },
+  verbose: { type: "boolean", description: "Debug logs and stack traces" },
+  yes: { type: "boolean", description: "Answer prompts with their default; never skips --force" },
+  color: { type: "boolean", description: "Colour output (--no-color to turn off)", default: true },
+} as const;
+
+/** Split argv into global flags, the rest, and what follows `--`. */
+export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags>; rest: string[]; passthrough: string[]; error?: string } {
+  const flags: Partial<GlobalFlags> = {};
+  const rest: string[] = [];
+  const dash = argv.indexOf("--");
+  const head = dash >= 0 ? argv.slice(0, dash) : [...argv];
+  const passthrough = dash >= 0 ? argv.slice(dash + 1) : [];
+  for (let i = 0; i < head.length; i++) {
+    const arg = head[i]!;
+    const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    if (name === "--config" || name === "--site") {
+      const value = inline ?? head[++i];
+      if (value === undefined || value === "") return { flags, rest, passthrough, error: `${name} needs a value: ${name} ${name === "--config" ? "FILE" : "DIR"}` };
+      flags[name === "--config" ? "config" : "site"] = value;
+    } else if (arg === "--json") flags.json = true;
+    else if (arg === "--verbose") flags.verbose = true;
+    else if (arg === "--yes" || arg === "-y") flags.yes = true;
+    else if (arg === "--no-color") flags.color = false;
+    else rest.push(arg);
+  }
+  if (process.env.NO_COLOR) flags.color = false;
+  return { flags, rest, passthrough };
+}
+
+/** Run flk with `argv` (without the program name); resolves to the exit code. */
+export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
+  const log = consola.withTag("flk");
+  const { flags, rest, passthrough, error } = splitArgs(argv);
+  if (error) return fail(new FlkError(error, "E_USAGE"), flags.verbose);
+  if (rest[0] === "--version" || rest[0] === "-V") {
+    process.stdout.write(options.version + "\n");
+    return ExitCode.ok;
+  }
+  let flk: Flk;
+  let commands: Record<string, CommandDef<any>>;
+  try {
+    flk = createFlk({ plugins: options.plugins, flags, cwd: options.cwd, env: options.env });
+    flk.passthrough = passthrough;
+    commands = collectCommands(flk);
+  } catch (err) {
+    return fail(err, flags.verbose);
+  }
+  const main = defineCommand({
+    meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
+    args: GLOBAL_ARGS,
+    subCommands: commands,
+  });
+  const [name, ...args] = rest;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    if (name === undefined && options.intro) process.stdout.write(options.intro + "\n\n");
+    process.stdout.write((await renderUsage(main)) + "\n");
+    return ExitCode.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    const visible = Object.keys(commands);
+    return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose);
+  }
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write((await renderUsage(await resolveHelpTarget(command, args), main)) + "\n");
+    return ExitCode.ok;
+  }
+  const stopSignals = installSignalHandlers(flk);
+  try {
+    await runCommand(command, { rawArgs: args });
+    return flk.signal.aborted ? await stopSignals.reraise() : ExitCode.ok;
+  } catch (err) {
+    await flk.runCleanups();
+    if (flk.signal.aborted) return await stopSignals.reraise();
+    return fail(err, flags.verbose, log);
+  } finally {
+    stopSignals.dispose();
+  }
+}
+
+/** Collect core and plugin commands through the `commands` hook. */
+function collectCommands(flk: Flk): Record<string, CommandDef<any>> {
+  const commands: Record<string, CommandDef<any>> = {};
+  const owners = new Map<string, string>();
+  const registry: CommandRegistry = {
+    add(name, command, opts = {}) {
+      for (const key of [name, ...(opts.aliases ?? [])]) {
+        const owner = owners.get(key);
+        if (owner) throw new FlkError(`command '${key}' is added twice (by ${owner} and ${opts.plugin ?? "another plugin"})`, "E_COMMAND_DUPLICATE");
+        owners.set(key, opts.plugin ?? "core");
+        commands[key] = key === name ? command : { ...command, meta: { ...(command.meta as object), hidden: true } };
+      }
+    },
+  };
+  registry.add("plugins", pluginsCommand(flk), { plugin: "core" });
+  registry.add("doctor", doctorCommand(flk), { plugin: "core" });
+  flk.hooks.commands.call(registry);
+  return commands;
+}
+
+async function resolveHelpTarget(command: CommandDef<any>, args: string[]): Promise<CommandDef<any>> {
+  const subs = typeof command.subCommands === "function" ? await command.subCommands() : await command.subCommands;
+  const next = args.find((a) => !a.startsWith("-"));
+  const sub = subs && next ? subs[next] : undefined;
+  if (!sub) return command;
+  return resolveHelpTarget((typeof sub === "function" ? await sub() : await sub) as CommandDef<any>, args.slice(args.indexOf(next!) + 1));
+}
+
+/** Print an error the contract's way and return its exit code. */
+export function fail(err: unknown, verbose = false, log = consola.withTag("flk")): number {
+  if (isFlkError(err)) {
+    log.error(err.message);
+    if (verbose && err.cause) log.error(err.cause);
+    return err.exitCode;
+  }
+  // citty's own argument errors (missing positional, bad enum) are usage errors.
+  if (err instanceof Error && err.name === "CLIError") {
+    log.error(`${err.message.replace(/\x1b\[[0-9;]*m/g, "")}. Run the command with --help for its usage.`);
+    return ExitCode.refused;
+  }
+  if (verbose) log.error(err);
+  else log.error(`${err instanceof Error ? err.message : String(err)} (run with --verbose for the stack trace)`);
+  return ExitCode.failure;
+}
+
+/**
+ * On SIGINT/SIGTERM: abort the running command, run its cleanups, then
+ * re-raise the signal so the parent sees a death by signal (130/143).
+ */
+function installSignalHandlers(flk: Flk) {
+  let received: NodeJS.Signals | undefined;
+  let settled: Promise<void> | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    if (received) return;
+    received = signal;
+    flk.abort(`interrupted by ${signal}`);
+    settled = flk.runCleanups().then(() => {
+      dispose();
+      process.kill(process.pid, signal);
+    });
+  };
+  const dispose = () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return {
+    dispose,
+    /** Wait for the re-raise; if the process survives it, return the conventional code. */
+    async reraise(): Promise<number> {
+      await settled;
+      return received === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/** `flk plugins`: every built-in plugin, enabled or not for this site, with its options. */
+import { defineCommand } from "citty";
+import type { Flk } from "../context.ts";
+
+/** One row of `flk plugins --json`. */
+export interface PluginRow {
+  name: string;
+  enabled: boolean;
+  description: string;
+  options: Record<string, unknown>;
+}
+
+/** The rows `flk plugins` prints (a library function tests call directly). */
+export function listPlugins(flk: Flk): PluginRow[] {
+  return flk.registry.all().map((plugin) => ({
+    name: plugin.name,
+    enabled: flk.enabled(plugin.name),
+    description: plugin.description,
+    options: flk.config.options[plugin.name] ?? {},
+  }));
+}
+
+export function pluginsCommand(flk: Flk) {
+  return defineCommand({
+    meta: { name: "plugins", description: "List plugins, enabled or not for this site, with their options" },
+    run() {
+      const rows = listPlugins(flk);
+      if (flk.flags.json) return flk.printJson(rows);
+      const source = flk.config.file ? `from ${flk.config.file}` : "built-in defaults (no flk.toml found)";
+      process.stdout.write(`plugins (${source}):\n`);
+      for (const row of rows) {
+        process.stdout.write(`  ${row.enabled ? "on " : "off"}  ${row.name.padEnd(10)} ${row.description}\n`);
+        for (const [key, value] of Object.entries(row.options)) process.stdout.write(`         ${key} = ${JSON.stringify(value)}\n`);
+      }
+    },
+  });
+}

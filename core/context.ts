@@ -1,0 +1,129 @@
+/**
+ * The flk instance a plugin's apply() receives: hooks, the resolved config,
+ * global flags, logging, the site (found lazily: `flk write` needs none),
+ * and cleanup registration for signals.
+ */
+import { consola, type ConsolaInstance } from "consola";
+import { createHooks, type Hooks } from "./hooks.ts";
+import { loadConfig, type ResolvedConfig } from "./config.ts";
+import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
+import { requireSiteRoot } from "./site.ts";
+import { FlkError } from "./errors.ts";
+
+/** Global flags of every command (DESIGN.md "Commands"). */
+export interface GlobalFlags {
+  config?: string;
+  site?: string;
+  json: boolean;
+  verbose: boolean;
+  yes: boolean;
+  color: boolean;
+}
+
+/** A function run when the command ends abnormally (signal or error); may be async. */
+export type Cleanup = () => void | Promise<void>;
+
+export interface CreateFlkOptions {
+  plugins: readonly FlkPlugin<any>[];
+  flags?: Partial<GlobalFlags>;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Use this config instead of discovering one (tests). */
+  config?: ResolvedConfig;
+}
+
+/** One flk run. */
+export interface Flk {
+  readonly hooks: Hooks;
+  readonly registry: PluginRegistry;
+  readonly config: ResolvedConfig;
+  readonly flags: GlobalFlags;
+  readonly cwd: string;
+  readonly env: Record<string, string | undefined>;
+  /** Arguments after `--` on the command line, for commands that pass them on. */
+  passthrough: string[];
+  /** Aborted on SIGINT/SIGTERM: long operations check it and stop. */
+  readonly signal: AbortSignal;
+  /** A logger on stderr tagged with the plugin name. */
+  logger(tag: string): ConsolaInstance;
+  /** The site root (directory with flake.nix), or a FlkError saying how to get one. */
+  siteRoot(): string;
+  /** Options of a plugin, resolved from flk.toml and defaults. */
+  options<T = Record<string, unknown>>(plugin: string): T;
+  /** True when `plugin` is enabled for this site. */
+  enabled(plugin: string): boolean;
+  /** Register a cleanup for the running command; returns a function that unregisters it. */
+  onCleanup(cleanup: Cleanup): () => void;
+  /** Run the registered cleanups, newest first, each once (called on signals and errors). */
+  runCleanups(): Promise<void>;
+  /** Print machine output (only with --json): one JSON document per call on stdout. */
+  printJson(value: unknown): void;
+  /** Abort the running command (called by the signal handler). */
+  abort(reason: string): void;
+}
+
+/** Create a flk instance: resolve the config, then apply each enabled plugin in order. */
+export function createFlk(options: CreateFlkOptions): Flk {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const flags: GlobalFlags = { json: false, verbose: false, yes: false, color: true, ...options.flags };
+  const registry = new PluginRegistry(options.plugins);
+  const config = options.config ?? loadConfig(registry, { explicit: flags.config, env: env.FLK_CONFIG, cwd });
+  const hooks = createHooks();
+  const cleanups: Cleanup[] = [];
+  const controller = new AbortController();
+  let site: string | undefined;
+  const base = consola.create({ stderr: process.stderr, stdout: process.stderr, level: flags.verbose ? 4 : 3 });
+  if (!flags.color) base.options.formatOptions = { ...base.options.formatOptions, colors: false };
+
+  const flk: Flk = {
+    hooks,
+    registry,
+    config,
+    flags,
+    cwd,
+    env,
+    passthrough: [],
+    signal: controller.signal,
+    logger: (tag) => base.withTag(tag),
+    siteRoot() {
+      site ??= requireSiteRoot(config.file ? dirnameOf(config.file) : cwd, flags.site);
+      return site;
+    },
+    options<T>(plugin: string) {
+      const found = config.options[plugin];
+      if (!found) throw new FlkError(`internal: no options for plugin '${plugin}'`, "E_INTERNAL", 1);
+      return found as T;
+    },
+    enabled: (plugin) => config.enabled.includes(plugin),
+    onCleanup(cleanup) {
+      cleanups.push(cleanup);
+      return () => {
+        const at = cleanups.indexOf(cleanup);
+        if (at >= 0) cleanups.splice(at, 1);
+      };
+    },
+    async runCleanups() {
+      while (cleanups.length > 0) {
+        const cleanup = cleanups.pop()!;
+        try {
+          await cleanup();
+        } catch (error) {
+          base.withTag("flk").warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    },
+    printJson(value) {
+      process.stdout.write(JSON.stringify(value) + "\n");
+    },
+    abort(reason) {
+      controller.abort(new FlkError(reason, "E_ABORTED", 130));
+    },
+  };
+  for (const name of config.enabled) registry.get(name)!.apply(flk, config.options[name] as never);
+  return flk;
+}
+
+function dirnameOf(file: string): string {
+  return file.slice(0, file.lastIndexOf("/")) || "/";
+}
