@@ -55,8 +55,8 @@ export function parseToml(text: string, file: string): Record<string, unknown> {
     // and a semantic one (redefined key) with a `position` of its own.
     const first = (error as { errors?: Array<{ message: string; position?: { line: number; column: number } }> }).errors?.[0];
     const position = first?.position ?? (error as { position?: { line: number; column: number } }).position;
-    const message = first?.message ?? messageOf(error);
-    const at = position ? `${file}:${position.line}:${position.column + 1}` : file;
+    const message = (first?.message ?? messageOf(error)).replace(/^BuildMessage: /, "");
+    const at = position ? `${file}:${position.line}:${position.column}` : file;
     throw new FlkError(`${at}: invalid TOML: ${message}`, "E_CONFIG_SYNTAX", undefined, { cause: error });
   }
 }

@@ -118,11 +118,8 @@ export function renderNix(value: NixValue, options: RenderOptions = {}, depth = 
 
 function renderNumber(value: number): string {
   if (!Number.isFinite(value)) throw new FlkError(`Nix has no ${value}`, "E_NIX_NUMBER");
-  if (Number.isInteger(value)) {
-    if (!Number.isSafeInteger(value)) throw new FlkError(`integer ${value} is outside the exact range`, "E_NIX_NUMBER");
-    // A negative literal is unary minus: parenthesise so it stays one list element.
-    return value < 0 ? `(${value})` : String(value);
-  }
+  // A negative literal is unary minus: parenthesise so it stays one list element.
+  if (Number.isSafeInteger(value)) return value < 0 ? `(${value})` : String(value);
   // Nix float literals need a digit, a dot and a digit before any exponent.
   const [mantissa, exponent] = Math.abs(value).toExponential().split("e") as [string, string];
   const text = `${mantissa.includes(".") ? mantissa : mantissa + ".0"}e${exponent}`;

@@ -1,0 +1,70 @@
+import { describe, expect, test } from "bun:test";
+import { definePlugin, PluginRegistry, validateOptions, defaultOptions } from "../../core/plugin.ts";
+import { FlkError } from "../../core/errors.ts";
+
+const schema = {
+  backend: { type: "string", default: "resolved", enum: ["resolved", "avahi"], description: "" },
+  verify: { type: "boolean", default: true, description: "" },
+  timeout: { type: "number", default: 2000, integer: true, min: 1, description: "" },
+  users: { type: "string[]", default: ["nixos"], description: "" },
+  labels: { type: "table", default: { root: "nixos", boot: "boot" }, description: "" },
+} as const;
+
+const plugin = (name: unknown) => definePlugin({ name: name as string, description: "", options: {}, apply() {} });
+
+function thrown(fn: () => unknown): FlkError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FlkError);
+    return error as FlkError;
+  }
+  throw new Error("expected a FlkError");
+}
+
+describe("plugin registry", () => {
+  test("definePlugin returns its argument", () => {
+    const p = plugin("x");
+    expect(definePlugin(p)).toBe(p);
+  });
+  test("refuses a plugin without a name", () => {
+    const e = thrown(() => new PluginRegistry([plugin(undefined)]));
+    expect(e.message).toContain("no valid name");
+    expect(e.exitCode).toBe(2);
+  });
+  test("refuses two plugins with one name", () => {
+    expect(thrown(() => new PluginRegistry([plugin("a"), plugin("a")])).message).toBe("two plugins are named 'a'");
+  });
+  test("an unknown plugin name gets a did-you-mean", () => {
+    const r = new PluginRegistry([plugin("ssh-keys"), plugin("mdns")]);
+    const e = thrown(() => r.require("ssh-key", "flk.toml: plugins"));
+    expect(e.message).toContain("unknown plugin 'ssh-key'. Did you mean `ssh-keys`?");
+  });
+});
+
+describe("option validation", () => {
+  test("fills defaults and keeps given values", () => {
+    const o = validateOptions(schema, { backend: "avahi", labels: { boot: "ESP" } }, "flk.toml: [x]");
+    expect(o).toEqual({ backend: "avahi", verify: true, timeout: 2000, users: ["nixos"], labels: { root: "nixos", boot: "ESP" } });
+  });
+  test("defaults are copies, not shared", () => {
+    const a = defaultOptions(schema);
+    a.users.push("root");
+    expect(defaultOptions(schema).users).toEqual(["nixos"]);
+  });
+  test("unknown key: did-you-mean and the known keys", () => {
+    const e = thrown(() => validateOptions(schema, { verfy: false }, "flk.toml: [dd-writer]"));
+    expect(e.message).toBe("flk.toml: [dd-writer]: unknown key 'verfy'. Did you mean `verify`? Known keys: backend, verify, timeout, users, labels.");
+  });
+  test("wrong type: key, expected and actual type", () => {
+    expect(thrown(() => validateOptions(schema, { verify: "yes" }, "f: [p]")).message).toBe('f: [p].verify: expected a boolean (true or false), got a string ("yes")');
+    expect(thrown(() => validateOptions(schema, { users: "nixos" }, "f: [p]")).message).toBe('f: [p].users: expected a list of strings, got a string ("nixos")');
+    expect(thrown(() => validateOptions(schema, { timeout: 1.5 }, "f: [p]")).message).toBe("f: [p].timeout: expected an integer, got a number (1.5)");
+    expect(thrown(() => validateOptions(schema, { labels: { root: 1 } }, "f: [p]")).message).toBe("f: [p].labels.root: expected a string, got a number (1)");
+  });
+  test("enum and range violations name the allowed values", () => {
+    expect(thrown(() => validateOptions(schema, { backend: "avahii" }, "f: [p]")).message).toContain('expected one of "resolved", "avahi", got "avahii". Did you mean `avahi`?');
+    expect(thrown(() => validateOptions(schema, { timeout: 0 }, "f: [p]")).message).toContain("expected a number from 1 to ∞, got 0");
+    expect(thrown(() => validateOptions(schema, { labels: { rot: "x" } }, "f: [p]")).message).toContain("unknown key 'rot'. Did you mean `root`?");
+  });
+});
