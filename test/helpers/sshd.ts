@@ -1,0 +1,92 @@
+/**
+ * A real OpenSSH server inside a test network namespace: only the host key
+ * and the authorized keys the test hands it, public-key login only, bound to
+ * the namespace's IPv6 link-local address. Reused by ssh-keys, installer and
+ * the story test.
+ *
+ *   const sshd = await startSshd(link.a, { hostKey, authorizedKeys });
+ *   try { … ssh root@${sshd.address}%${link.b.iface} -p ${sshd.port} … } finally { await sshd.stop(); }
+ */
+import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { linkLocal, type Namespace } from "./netns.ts";
+
+export interface SshdOptions {
+  /** Path of the private host key sshd presents (copied to a 0600 file, as sshd insists). */
+  hostKey: string;
+  /** authorized_keys content: the only keys that may log in (any user, root included). */
+  authorizedKeys: string;
+  /** TCP port inside the namespace (default 22: the namespace has it to itself). */
+  port?: number;
+  /** Extra sshd_config lines, e.g. `["AllowUsers root"]`. */
+  extraConfig?: string[];
+  /** How long to wait for "Server listening" (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface Sshd {
+  /** The link-local address sshd listens on (without `%scope`). */
+  address: string;
+  port: number;
+  /** Everything sshd logged so far (it runs with -e: logs on stderr). */
+  log(): string;
+  /** Kill sshd and remove its temp dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The sshd binary: Debian keeps it in /usr/sbin, which a non-login PATH may lack. */
+export const SSHD = Bun.which("sshd", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` }) ?? "/usr/sbin/sshd";
+
+/** Start sshd in `ns` on its link-local address; resolves once it listens. */
+export async function startSshd(ns: Namespace, options: SshdOptions): Promise<Sshd> {
+  const address = await linkLocal(ns);
+  const port = options.port ?? 22;
+  const dir = mkdtempSync(join(tmpdir(), "flk-sshd-"));
+  // sshd's privilege-separation directory must exist (Debian creates it from a unit we do not run).
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const hostKey = join(dir, "ssh_host_key");
+  copyFileSync(options.hostKey, hostKey);
+  chmodSync(hostKey, 0o600);
+  writeFileSync(join(dir, "authorized_keys"), options.authorizedKeys, { mode: 0o600 });
+  const config = [
+    `Port ${port}`,
+    `ListenAddress ${address}%${ns.iface}`,
+    `HostKey ${hostKey}`,
+    `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    "PermitRootLogin prohibit-password",
+    // The key file lives under /tmp (mode 1777), which StrictModes would reject.
+    "StrictModes no",
+    "LogLevel VERBOSE",
+    ...(options.extraConfig ?? []),
+  ].join("\n");
+  writeFileSync(join(dir, "sshd_config"), config + "\n");
+  const child = ns.spawn([SSHD, "-D", "-e", "-f", join(dir, "sshd_config")]);
+  let logged = "";
+  let stopped = false;
+  const drained = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) logged += decoder.decode(chunk, { stream: true });
+  })();
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    child.kill("SIGTERM");
+    await child.exited;
+    await drained.catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  while (!/Server listening on/.test(logged)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`sshd did not start in ${ns.name} (exit ${child.exitCode ?? "none"}):\n${logged}`);
+    }
+    await Bun.sleep(20);
+  }
+  return { address, port, log: () => logged, stop };
+}
