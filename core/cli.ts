@@ -3,7 +3,8 @@
  * exit-code contract (0 ok, 1 failure, 2 refused, 130/143 signals).
  */
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
-import { consola } from "consola";
+import type { ConsolaInstance } from "consola";
+import { createLogger } from "./log.ts";
 import { createFlk, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
 import type { CommandRegistry } from "./hooks.ts";
@@ -57,9 +58,9 @@ export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags
 
 /** Run flk with `argv` (without the program name); resolves to the exit code. */
 export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
-  const log = consola.withTag("flk");
   const { flags, rest, passthrough, error } = splitArgs(argv);
-  if (error) return fail(new FlkError(error, "E_USAGE"), flags.verbose);
+  const log = createLogger(flags).withTag("flk");
+  if (error) return fail(new FlkError(error, "E_USAGE"), flags.verbose, log);
   if (rest[0] === "--version" || rest[0] === "-V") {
     process.stdout.write(options.version + "\n");
     return ExitCode.ok;
@@ -71,7 +72,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     flk.passthrough = passthrough;
     commands = collectCommands(flk);
   } catch (err) {
-    return fail(err, flags.verbose);
+    return fail(err, flags.verbose, log);
   }
   const main = defineCommand({
     meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
@@ -87,7 +88,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   const command = commands[name];
   if (!command) {
     const visible = Object.keys(commands);
-    return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose);
+    return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose, log);
   }
   if (args.includes("--help") || args.includes("-h")) {
     process.stdout.write((await renderUsage(await resolveHelpTarget(command, args), main)) + "\n");
@@ -135,7 +136,7 @@ async function resolveHelpTarget(command: CommandDef<any>, args: string[]): Prom
 }
 
 /** Print an error the contract's way and return its exit code. */
-export function fail(err: unknown, verbose = false, log = consola.withTag("flk")): number {
+export function fail(err: unknown, verbose: boolean | undefined, log: ConsolaInstance): number {
   if (isFlkError(err)) {
     log.error(err.message);
     if (verbose && err.cause) log.error(err.cause);

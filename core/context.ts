@@ -3,7 +3,8 @@
  * global flags, logging, the site (found lazily: `flk write` needs none),
  * and cleanup registration for signals.
  */
-import { consola, type ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola";
+import { createLogger } from "./log.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { loadConfig, type ResolvedConfig } from "./config.ts";
 import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
@@ -73,8 +74,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
   const cleanups: Cleanup[] = [];
   const controller = new AbortController();
   let site: string | undefined;
-  const base = consola.create({ stderr: process.stderr, stdout: process.stderr, level: flags.verbose ? 4 : 3 });
-  if (!flags.color) base.options.formatOptions = { ...base.options.formatOptions, colors: false };
+  const base = createLogger(flags);
 
   const flk: Flk = {
     hooks,

@@ -1,0 +1,20 @@
+/**
+ * Logging on stderr through consola. The fancy reporter (colours, icons) only
+ * on a terminal with colour on; pipes and CI get plain "[level] [tag] message"
+ * lines with the message text unchanged (backticked commands stay copyable).
+ */
+import { createConsola, type ConsolaInstance } from "consola";
+
+/** A root logger for one flk run. */
+export function createLogger(options: { verbose?: boolean; color?: boolean } = {}): ConsolaInstance {
+  const fancy = Boolean(process.stderr.isTTY) && options.color !== false;
+  // `fancy` is a createConsola option its published types leave out of some entry points.
+  const options_ = {
+    fancy,
+    level: options.verbose ? 4 : 3,
+    stdout: process.stderr,
+    stderr: process.stderr,
+    formatOptions: { colors: fancy, date: false },
+  };
+  return createConsola(options_);
+}
