@@ -1,4 +1,7 @@
-import { definePlugin } from "../../core/index.ts";
+import { definePlugin, mergeSettings } from "../../core/index.ts";
+import { resolveCommand } from "./commands/resolve.ts";
+import { mdnsNote, mdnsSettings } from "./iso.ts";
+import { locateByMdns } from "./locate.ts";
 
 /** mdns: the live ISO announces HOST.local; `flk resolve` finds it. */
 export default definePlugin({
@@ -7,5 +10,17 @@ export default definePlugin({
   options: {
     backend: { type: "string", default: "resolved", enum: ["resolved", "avahi"], description: "mDNS responder on the live ISO" },
   },
-  apply() {},
+  apply(flk, options) {
+    const log = flk.logger("mdns");
+    flk.hooks.commands.tap("mdns", (registry) => registry.add("resolve", resolveCommand(flk), { plugin: "mdns" }));
+    flk.hooks.isoModule.tapPromise("mdns", async (module, host) => ({
+      ...module,
+      settings: mergeSettings(module.settings, mdnsSettings(options.backend)),
+      notes: [...module.notes, mdnsNote(options.backend, host.host)],
+    }));
+    // stage -10: mDNS answers first, before ipv6-lla's fe80::47 and NDP (DESIGN.md "Hooks").
+    flk.hooks.locate.tapPromise({ name: "mdns", stage: -10 }, (query) =>
+      locateByMdns(query, { signal: flk.signal, debug: (line) => log.debug(line) }),
+    );
+  },
 });

@@ -1,0 +1,91 @@
+/**
+ * The links a one-shot mDNS query goes out on: every interface that is up
+ * and multicast-capable (and not loopback), or the one the operator named.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { FlkError } from "../../core/index.ts";
+
+/** An interface and the addresses a query can be sent from. */
+export interface Link {
+  name: string;
+  /** The kernel's interface index (a scope may be given as a number). */
+  index: number;
+  /** IPv4 addresses with their prefix length, e.g. `{ address: "169.254.10.2", prefix: 16 }`. */
+  ipv4: { address: string; prefix: number }[];
+  /** True when the interface has an IPv6 link-local address to send from. */
+  ipv6: boolean;
+}
+
+// include/uapi/linux/if.h
+const IFF_UP = 0x1;
+const IFF_LOOPBACK = 0x8;
+const IFF_MULTICAST = 0x1000;
+
+const SYS_NET = "/sys/class/net";
+
+function flagsOf(name: string): number | undefined {
+  try {
+    return parseInt(readFileSync(`${SYS_NET}/${name}/flags`, "utf8").trim(), 16);
+  } catch {
+    return undefined;
+  }
+}
+
+function readIndex(name: string): number {
+  try {
+    return Number(readFileSync(`${SYS_NET}/${name}/ifindex`, "utf8").trim());
+  } catch {
+    return 0;
+  }
+}
+
+/** Why `name` cannot carry mDNS, or undefined when it can. */
+function unusable(flags: number): string | undefined {
+  if (flags & IFF_LOOPBACK) return "it is the loopback interface";
+  if (!(flags & IFF_UP)) return "it is down";
+  if (!(flags & IFF_MULTICAST)) return "it cannot send multicast";
+  return undefined;
+}
+
+/** Addresses of `name` from the kernel (os.networkInterfaces reads them with getifaddrs). */
+function linkOf(name: string, table = networkInterfaces()): Link {
+  const entries = table[name] ?? [];
+  return {
+    name,
+    index: readIndex(name),
+    ipv4: entries.filter((e) => e.family === "IPv4").map((e) => ({ address: e.address, prefix: Number(e.cidr?.split("/")[1] ?? 32) })),
+    ipv6: entries.some((e) => e.family === "IPv6" && /^fe[89ab]/i.test(e.address)),
+  };
+}
+
+/** Every usable link, in /sys order; `iface` restricts to one and refuses (exit 2) one that cannot be used. */
+export function mdnsLinks(iface?: string): Link[] {
+  let names: string[];
+  try {
+    names = readdirSync(SYS_NET).sort();
+  } catch (error) {
+    throw new FlkError(`cannot list network interfaces in ${SYS_NET}: ${(error as Error).message}`, "E_MDNS_LINKS", 1, { cause: error });
+  }
+  const table = networkInterfaces();
+  if (iface !== undefined) {
+    const flags = names.includes(iface) ? flagsOf(iface) : undefined;
+    if (flags === undefined)
+      throw new FlkError(`there is no interface '${iface}'. Interfaces here: ${names.join(", ") || "(none)"}. Nothing was sent.`, "E_MDNS_IFACE", 2);
+    const why = unusable(flags);
+    if (why) throw new FlkError(`cannot ask on ${iface}: ${why}. Bring it up with \`ip link set ${iface} up\`, or drop --iface. Nothing was sent.`, "E_MDNS_IFACE", 2);
+    return [linkOf(iface, table)];
+  }
+  return names.filter((n) => {
+    const flags = flagsOf(n);
+    return flags !== undefined && !unusable(flags);
+  }).map((n) => linkOf(n, table));
+}
+
+/** True when `address` (IPv4) is inside `network/prefix`. */
+export function inSubnet(address: string, network: string, prefix: number): boolean {
+  const toInt = (a: string) => a.split(".").reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0);
+  if (prefix <= 0) return true;
+  const mask = prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
+  return ((toInt(address) & mask) >>> 0) === ((toInt(network) & mask) >>> 0);
+}

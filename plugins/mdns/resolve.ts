@@ -1,0 +1,167 @@
+/**
+ * A one-shot Multicast DNS resolver (RFC 6762 §5.1): A and AAAA questions
+ * from an ephemeral port to 224.0.0.251 and ff02::fb on each link, so a
+ * conformant responder answers by unicast straight to that port (§6.7).
+ * No avahi or resolved is needed on the operator's machine.
+ */
+import dgram from "node:dgram";
+import { FlkError } from "../../core/index.ts";
+import { RR, encodeQuery } from "./dns.ts";
+import { acceptResponse, preferenceOrder, scoped, type FoundAddress, type Sender } from "./accept.ts";
+import { mdnsLinks, type Link } from "./links.ts";
+import type { MdnsName } from "./name.ts";
+
+export const MDNS_IPV4_GROUP = "224.0.0.251";
+export const MDNS_IPV6_GROUP = "ff02::fb";
+/** After the first answer, how long to wait for the other family or other links. */
+export const GRACE_MS = 120;
+/** Gaps between retries; each doubles (RFC 6762 §5.2 asks for at least one second between *continuous* queries; a one-shot resolver may retry sooner). */
+const FIRST_RETRY_MS = 250;
+
+export interface ResolveOptions {
+  name: MdnsName;
+  timeoutMs: number;
+  /** Ask only on this interface. */
+  iface?: string;
+  /** Address families to ask for: 4 (A), 6 (AAAA). */
+  families: readonly (4 | 6)[];
+  signal?: AbortSignal;
+  graceMs?: number;
+  /** Debug lines (ignored packets, send errors). */
+  debug?: (line: string) => void;
+}
+
+export interface ResolveResult {
+  name: string;
+  /** Deduplicated, IPv4 first (see preferenceOrder). */
+  addresses: FoundAddress[];
+  /** Interfaces the query went out on. */
+  links: string[];
+  /** Milliseconds from the first query to the return. */
+  elapsedMs: number;
+  /** Milliseconds from the first query to the last answer that added an address. */
+  lastAnswerMs?: number;
+  /** Packets that were received and refused, with the reason. */
+  ignored: string[];
+}
+
+interface Transport {
+  link: Link;
+  family: 4 | 6;
+  socket: dgram.Socket;
+  group: string;
+}
+
+/** Resolve `name` by one-shot mDNS; an empty `addresses` means nobody answered in time. */
+export async function resolveMdns(options: ResolveOptions): Promise<ResolveResult> {
+  const links = mdnsLinks(options.iface);
+  if (links.length === 0)
+    throw new FlkError("no interface is up and multicast-capable, so there is nowhere to ask. Plug in the cable or join the network, then run this again.", "E_MDNS_NO_LINK", 1);
+  const types = options.families.map((f) => (f === 4 ? RR.A : RR.AAAA));
+  const transports = (await Promise.all(links.map((link) => openTransports(link, options.debug)))).flat();
+  if (transports.length === 0)
+    throw new FlkError(`no address to send from on ${links.map((l) => l.name).join(", ")} (neither IPv4 nor IPv6 link-local). Nothing was sent.`, "E_MDNS_NO_LINK", 1);
+  try {
+    return await exchange(options, types, transports, links);
+  } finally {
+    for (const t of transports) t.socket.close();
+  }
+}
+
+/** One UDP socket per link and family: the reply comes back to its port, so the socket tells the link. */
+async function openTransports(link: Link, debug?: (line: string) => void): Promise<Transport[]> {
+  const out: Transport[] = [];
+  const ipv4 = link.ipv4[0];
+  try {
+    // Bun's dgram ignores an interface *name* for multicast: use the
+    // address, which also works in a namespace without a default route.
+    if (ipv4) out.push({ link, family: 4, group: MDNS_IPV4_GROUP, socket: await openSocket("udp4", ipv4.address, ipv4.address) });
+    if (link.ipv6) out.push({ link, family: 6, group: `${MDNS_IPV6_GROUP}%${link.name}`, socket: await openSocket("udp6", "::", `::%${link.name}`) });
+  } catch (error) {
+    debug?.(`cannot open a socket on ${link.name}: ${(error as Error).message}`);
+  }
+  return out;
+}
+
+function openSocket(type: "udp4" | "udp6", bindAddress: string, multicastInterface: string): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type });
+    socket.once("error", reject);
+    socket.bind(0, bindAddress, () => {
+      socket.off("error", reject);
+      socket.on("error", () => {}); // send errors are reported per send
+      socket.setMulticastInterface(multicastInterface);
+      socket.setMulticastTTL(255); // RFC 6762 §11
+      resolve(socket);
+    });
+  });
+}
+
+/** Send, retry with backoff, collect answers; settle when every family answered, after the grace, or at the timeout. */
+function exchange(options: ResolveOptions, types: number[], transports: Transport[], links: Link[]): Promise<ResolveResult> {
+  const started = performance.now();
+  const found = new Map<string, FoundAddress>();
+  const answered = new Set<number>();
+  const ignored: string[] = [];
+  let lastAnswerMs: number | undefined;
+  return new Promise((resolve, reject) => {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      timers.forEach(clearTimeout);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolve({
+        name: options.name.fqdn,
+        addresses: preferenceOrder([...found.values()]),
+        links: links.map((l) => l.name),
+        elapsedMs: performance.now() - started,
+        lastAnswerMs,
+        ignored,
+      });
+    };
+    const onAbort = () => {
+      if (done) return;
+      done = true;
+      timers.forEach(clearTimeout);
+      reject(options.signal!.reason);
+    };
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    for (const t of transports)
+      t.socket.on("message", (bytes: Buffer, rinfo: dgram.RemoteInfo) => {
+        if (done) return;
+        const from: Sender = { address: rinfo.address, port: rinfo.port, family: t.family };
+        const verdict = acceptResponse(bytes, from, t.link, options.name.fqdn, types);
+        if (!verdict.ok) {
+          ignored.push(`${rinfo.address} port ${rinfo.port}: ${verdict.reason}`);
+          options.debug?.(`ignored a packet from ${rinfo.address} port ${rinfo.port} on ${t.link.name}: ${verdict.reason}`);
+          return;
+        }
+        const before = found.size;
+        for (const a of verdict.addresses) {
+          found.set(scoped(a), a);
+          answered.add(a.family === 4 ? RR.A : RR.AAAA);
+        }
+        if (found.size > before) lastAnswerMs = performance.now() - started;
+        if (types.every((type) => answered.has(type))) finish();
+        else if (before === 0) timers.push(setTimeout(finish, options.graceMs ?? GRACE_MS));
+      });
+    const send = (round: number) => {
+      for (const t of transports) for (const type of types) {
+        // One question per packet: a legacy unicast reply repeats the question (§6.7), so each stays small.
+        const query = encodeQuery((round << 8) | type, options.name.fqdn, [type]);
+        t.socket.send(query, 5353, t.group, (error) => {
+          if (error) options.debug?.(`sending on ${t.link.name} (IPv${t.family}) failed: ${error.message}`);
+        });
+      }
+    };
+    send(0);
+    for (let round = 1, at = FIRST_RETRY_MS, gap = FIRST_RETRY_MS; at < options.timeoutMs; round++, gap *= 2, at += gap) {
+      const r = round;
+      timers.push(setTimeout(() => send(r), at));
+    }
+    timers.push(setTimeout(finish, options.timeoutMs));
+  });
+}
