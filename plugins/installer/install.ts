@@ -1,0 +1,203 @@
+/**
+ * `flk install` as a library: probe → preflight → plan → script → run (or
+ * print), here or over ssh. Tests call `install()` without argv.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FlkError, isFlkError, type Flk, type InstallContext, type Step } from "../../core/index.ts";
+import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
+import { preflight, type Preflight } from "./preflight.ts";
+import { baseSteps, planSteps } from "./plan.ts";
+import { parseMarker, renderScript, shJoin, type ScriptMode } from "./script.ts";
+import { localTransport, SSH_FAILED, type Transport } from "./transport.ts";
+import { remoteTransport } from "./remote.ts";
+
+/** The installer's options from flk.toml. */
+export interface InstallerConfig {
+  root: string;
+  labels: Record<string, string>;
+  liveFlake: string;
+}
+
+/** What `flk install` was asked to do. */
+export interface InstallOptions {
+  /** Required unless `undo`. */
+  host?: string;
+  /** `USER@ADDRESS` or a name for the `locate` hook; absent: this machine. */
+  target?: string;
+  dryRun?: boolean;
+  undo?: boolean;
+  impure?: boolean;
+  /** undefined: on only on a live installer (`VARIANT_ID=installer`). */
+  storeOverlay?: boolean;
+  /** Arguments after `--`, for nixos-install unchanged. */
+  extraArgs?: string[];
+  /** Where the probe looks (tests point these at temporary files). */
+  paths?: Partial<ProbePaths>;
+  /** The ssh program (argv prefix); tests run it inside a network namespace. */
+  ssh?: string[];
+  locateTimeoutMs?: number;
+}
+
+/** One step and what became of it. */
+export type StepStatus = "planned" | "ran" | "skipped" | "failed" | "not-run";
+
+/** The result, also the `--json` document. */
+export interface InstallReport {
+  mode: ScriptMode;
+  host: string | null;
+  /** `user@address` when run over ssh, else null. */
+  target: string | null;
+  flake: string | null;
+  root: string;
+  uefi: boolean;
+  storeOverlay: boolean;
+  devices: Record<string, { label: string; path: string; type: string }>;
+  warnings: string[];
+  steps: Array<Step & { status: StepStatus }>;
+  /** The generated POSIX shell script. */
+  script: string;
+}
+
+const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_'-]*$/;
+
+/** Probe, judge, plan; run the plan unless `dryRun`. Throws FlkError (2 refused, 1 failed). */
+export async function install(flk: Flk, options: InstallOptions): Promise<InstallReport> {
+  const config = flk.options<InstallerConfig>("installer");
+  const mode: ScriptMode = options.undo ? "undo" : "install";
+  const host = checkHost(options.host, mode);
+  const paths = { ...DEFAULT_PATHS, ...options.paths };
+  const transport = options.target
+    ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs })
+    : localTransport();
+  const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
+  const facts = await probe(transport, { labels: config.labels, paths, flakeDir, host }, flk.signal);
+  const storeOverlay = options.storeOverlay ?? facts.variant === "installer";
+  const found = preflight({ facts, labels: config.labels, root: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun });
+  const ctx: InstallContext = {
+    host: host ?? "",
+    flake: host ? `${flakeDir}#${host}` : "",
+    root: config.root,
+    labels: config.labels,
+    ...(options.target ? { target: transport.where } : {}),
+    uefi: found.uefi,
+    storeOverlay,
+    impure: options.impure ?? false,
+    extraArgs: options.extraArgs ?? [],
+  };
+  const steps = await planSteps(flk, ctx, baseSteps(ctx, found, paths.store));
+  const guards = Object.values(found.devices).map((d) => ({ device: d.path, label: d.label }));
+  const script = renderScript(steps, mode, { title: `flk install ${host ?? "--undo"}`, root: config.root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
+  const report = makeReport(mode, ctx, found, steps, script);
+  if (!options.dryRun) await execute(flk, transport, report, options);
+  return report;
+}
+
+function checkHost(host: string | undefined, mode: ScriptMode): string | undefined {
+  if (host === undefined || host === "") {
+    if (mode === "undo") return undefined;
+    throw new FlkError("flk install needs the host to install, e.g. `flk install NixOS` for hosts/NixOS.nix.", "E_USAGE");
+  }
+  if (!HOST_NAME.test(host)) throw new FlkError(`expected a host name like NixOS (a nixosConfigurations attribute), got '${host}'`, "E_USAGE");
+  return host;
+}
+
+/** The site here, else (on the live installer, where no site is checked out) the ISO's copy at liveFlake. */
+function localFlake(flk: Flk, config: InstallerConfig, paths: ProbePaths, mode: ScriptMode): string {
+  try {
+    return flk.siteRoot();
+  } catch (error) {
+    if (!isFlkError(error)) throw error;
+    if (isLiveInstaller(paths.osRelease) && existsSync(join(config.liveFlake, "flake.nix"))) return config.liveFlake;
+    if (mode === "undo") return "/";
+    throw error;
+  }
+}
+
+/** nixpkgs sets `system.nixos.variant_id = "installer"` in installation-device.nix. */
+export function isLiveInstaller(osRelease: string): boolean {
+  try {
+    return /^VARIANT_ID=["']?installer["']?$/m.test(readFileSync(osRelease, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function probe(transport: Transport, request: Parameters<typeof probeScript>[0], signal: AbortSignal): Promise<Facts> {
+  const run = await transport.run(probeScript(request), { signal });
+  const facts = parseProbe(run.stdout, request.flakeDir);
+  if (facts.complete) return facts;
+  if (!facts.started && run.code === SSH_FAILED) throw unreachable(transport, run.stderrTail);
+  const last = run.stderrTail.slice(-5).join("\n");
+  throw new FlkError(`the preflight probe on ${transport.where} stopped early (exit ${run.code})${last ? `:\n${last}` : ""}. Nothing was mounted or changed.`, "E_PROBE", 1);
+}
+
+function unreachable(transport: Transport, tail: string[]): FlkError {
+  const last = tail.filter((l) => l.trim()).slice(-3).join(" / ");
+  return new FlkError(
+    `cannot reach ${transport.where} over ssh${last ? ` (${last})` : ""}; tried: ${transport.tried.join("; ")}. Nothing was changed. ` +
+      `Check that the live installer is up and your key is in its authorized keys (flk keys list), or run flk install on it directly.`,
+    "E_UNREACHABLE",
+    1,
+  );
+}
+
+function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, steps: Step[], script: string): InstallReport {
+  const devices: InstallReport["devices"] = {};
+  for (const [role, d] of Object.entries(found.devices)) devices[role] = { label: d!.label, path: d!.path, type: d!.type };
+  return {
+    mode,
+    host: ctx.host || null,
+    target: ctx.target ?? null,
+    flake: ctx.flake || null,
+    root: ctx.root,
+    uefi: ctx.uefi,
+    storeOverlay: ctx.storeOverlay,
+    devices,
+    warnings: found.warnings,
+    steps: steps.map((s) => ({ ...s, status: "planned" as StepStatus })),
+    script,
+  };
+}
+
+/** Run the script, following its markers; a failed step is exit 1 with what is mounted and how to undo. */
+async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<void> {
+  const log = flk.logger("installer");
+  const byId = new Map(report.steps.map((s) => [s.id, s]));
+  let ended: "done" | "fail" | "changed" | undefined;
+  let failed: { id: string; code?: number } | undefined;
+  const run = await transport.run(report.script, {
+    echo: true,
+    signal: flk.signal,
+    onLine(line) {
+      const marker = parseMarker(line);
+      const step = marker && byId.get(marker.id);
+      if (marker?.event === "done" || marker?.event === "changed") ended = marker.event;
+      if (!marker || !step) return;
+      if (marker.event === "run") {
+        step.status = "ran";
+        log.info(report.mode === "undo" ? `undo ${step.id}: ${shJoin(step.undo!)}` : `${step.title}: ${shJoin(step.argv)}`);
+      } else if (marker.event === "skip") {
+        step.status = "skipped";
+        log.info(report.mode === "undo" ? `undo ${step.id}: not in place, left alone` : `${step.title}: already done`);
+      } else if (marker.event === "fail") {
+        step.status = "failed";
+        [ended, failed] = ["fail", { id: step.id, code: marker.code }];
+      }
+    },
+  });
+  for (const step of report.steps) if (step.status === "planned") step.status = "not-run";
+  if (ended === "done") return;
+  throw executionError(transport, report, options, run, ended, failed);
+}
+
+function executionError(transport: Transport, report: InstallReport, options: InstallOptions, run: { code: number; stderrTail: string[] }, ended: string | undefined, failed?: { id: string; code?: number }): FlkError {
+  if (ended === "changed")
+    return new FlkError(`a labelled filesystem on ${transport.where} changed between the preflight and the install (relabelled or removed). Nothing was mounted. Run flk install again.`, "E_CHANGED", 2);
+  if (!failed && run.code === SSH_FAILED && report.steps.every((s) => s.status === "not-run")) return unreachable(transport, run.stderrTail);
+  const undo = report.steps.filter((s) => s.undo && (s.status === "ran" || s.status === "skipped")).reverse().map((s) => shJoin(s.undo!));
+  const again = `flk install --undo${options.target ? ` --target ${options.target}` : ""}`;
+  const what = failed ? `the step '${failed.id}' failed (exit ${failed.code ?? "?"})` : `the plan stopped early (exit ${run.code})`;
+  const advice = undo.length ? ` The mounts above are still in place; undo them with \`${again}\` (runs: ${undo.join("; ")}).` : " Nothing flk mounts is in place.";
+  return new FlkError(`${report.mode === "undo" ? "undo" : "install"} on ${transport.where}: ${what}.${advice}`, failed ? "E_STEP_FAILED" : "E_PLAN_STOPPED", 1);
+}

@@ -1,0 +1,219 @@
+/**
+ * What the preflight needs to know about the machine being installed,
+ * gathered by one read-only POSIX shell script so it runs the same here and
+ * over ssh on a live installer, and parsed back into plain data the
+ * preflight judges in TypeScript.
+ */
+import { shQuote } from "./script.ts";
+
+/** Where the probe looks; tests point these at temporary files. */
+export interface ProbePaths {
+  /** sysfs firmware directory: UEFI firmware exposes `efi/` in it. */
+  firmware: string;
+  /** os-release file; the NixOS live installer has `VARIANT_ID=installer`. */
+  osRelease: string;
+  /** The Nix store the overlay covers. */
+  store: string;
+}
+
+/** The real locations. */
+export const DEFAULT_PATHS: ProbePaths = { firmware: "/sys/firmware", osRelease: "/etc/os-release", store: "/nix/store" };
+
+/** One block device carrying a wanted label. */
+export interface DeviceFact {
+  path: string;
+  /** `major:minor`, decimal, as in /proc/self/mountinfo. */
+  majmin: string;
+  /** Filesystem type from blkid (`ext4`, `vfat`, `swap`), "" when unknown. */
+  type: string;
+}
+
+/** Everything found for one label. */
+export interface LabelFact {
+  label: string;
+  /** The device `/dev/disk/by-label/LABEL` points to, else what `blkid -L` picked. */
+  primary?: string;
+  /** Every device with this label (`blkid -t LABEL=… -o device`, cache bypassed). */
+  devices: DeviceFact[];
+}
+
+/** One line of /proc/self/mountinfo. */
+export interface MountFact {
+  majmin: string;
+  mountpoint: string;
+  fstype: string;
+  source: string;
+  /** Superblock options, e.g. `upperdir=…` for overlayfs. */
+  superOptions: string;
+}
+
+/** What the probe saw. */
+export interface Facts {
+  /** udev's /dev/disk/by-label exists (absent on this CI machine: no udev). */
+  byLabel: boolean;
+  labels: Record<string, LabelFact>;
+  uefi: boolean;
+  /** VARIANT_ID from os-release, "" when absent. */
+  variant: string;
+  /** Path of nixos-install, "" when not on PATH. */
+  nixosInstall: string;
+  flake: { dir: string; present: boolean; hostFile: boolean; hosts?: string[]; evalError?: string };
+  mounts: MountFact[];
+  /** Devices in use as swap (/proc/swaps). */
+  swaps: string[];
+  /** Effective uid of the shell that ran the probe. */
+  uid: number;
+}
+
+/** What to probe for. */
+export interface ProbeRequest {
+  /** role → label, e.g. `{ root: "nixos", boot: "boot", swap: "swap" }`. */
+  labels: Record<string, string>;
+  paths: ProbePaths;
+  /** The flake directory on the probed machine, and the host to look for in it. */
+  flakeDir: string;
+  host?: string;
+}
+
+/**
+ * The probe script. Read-only: blkid with `-c /dev/null` (a stale cache
+ * would hide a freshly made duplicate), stat, /proc. The host check is cheap
+ * first (`hosts/HOST.nix`, the devos convention nix-iso lists hosts by) and
+ * falls back to `nix eval` of the flake's nixosConfigurations names — the
+ * flag is added unconditionally because nix ≥ 2.4 accepts it either way and
+ * the live system's nix settings are not known from here.
+ */
+export function probeScript(request: ProbeRequest): string {
+  const { firmware, osRelease } = request.paths;
+  const lines = [
+    "{",
+    'PATH="$PATH:/usr/sbin:/sbin"',
+    "export LC_ALL=C",
+    "echo 'flk-probe 1'",
+    "echo \"uid $(id -u)\"",
+    "[ -d /dev/disk/by-label ] && echo 'bylabel 1'",
+    "flk_label() {",
+    "  echo \"label $1 $2\"",
+    "  if [ -d /dev/disk/by-label ]; then",
+    '    [ -e "/dev/disk/by-label/$2" ] && echo "primary $1 $(readlink -f "/dev/disk/by-label/$2")"',
+    "  else",
+    '    p=$(blkid -c /dev/null -L "$2" 2>/dev/null) && echo "primary $1 $p"',
+    "  fi",
+    '  for d in $(blkid -c /dev/null -t "LABEL=$2" -o device 2>/dev/null); do',
+    '    echo "device $1 $d $(stat -L -c %t:%T "$d") $(blkid -c /dev/null -s TYPE -o value "$d")"',
+    "  done",
+    "}",
+    ...Object.entries(request.labels).map(([role, label]) => `flk_label ${shQuote(role)} ${shQuote(label)}`),
+    `[ -d ${shQuote(firmware + "/efi")} ] && echo 'uefi 1'`,
+    `[ -r ${shQuote(osRelease)} ] && sed -n 's/^VARIANT_ID=/variant /p' ${shQuote(osRelease)}`,
+    "echo \"nixos-install $(command -v nixos-install)\"",
+    ...flakeLines(request),
+    "sed 's/^/mount /' /proc/self/mountinfo",
+    "sed -n '2,$s/^\\([^ \t]*\\).*/swap \\1/p' /proc/swaps",
+    "echo 'end'",
+    "}",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+function flakeLines(request: ProbeRequest): string[] {
+  const dir = shQuote(request.flakeDir);
+  const lines = [`echo "flake-dir "${dir}`, `[ -f ${dir}/flake.nix ] && echo 'flake 1'`];
+  if (request.host === undefined) return lines;
+  const host = request.host;
+  const files = [`${request.flakeDir}/hosts/${host}.nix`, `${request.flakeDir}/hosts/${host}/default.nix`].map(shQuote);
+  lines.push(
+    `if [ -f ${files[0]} ] || [ -f ${files[1]} ]; then echo 'host-file 1'`,
+    `elif [ -f ${dir}/flake.nix ] && command -v nix >/dev/null; then`,
+    `  out=$(nix --extra-experimental-features 'nix-command flakes' eval --json ${shQuote(`path:${request.flakeDir}#nixosConfigurations`)} --apply builtins.attrNames 2>&1) && echo "hosts $out" || echo "eval-error $(printf %s "$out" | tail -n 3 | tr '\\n' ' ')"`,
+    "fi",
+  );
+  return lines;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (`\\040`). */
+function unescapeMount(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** `7:1` from stat's hex `%t:%T`; undefined when malformed. */
+function hexMajMin(text: string): string | undefined {
+  const m = /^([0-9a-f]+):([0-9a-f]+)$/i.exec(text);
+  return m ? `${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}` : undefined;
+}
+
+/**
+ * Parse the probe's output. Total: a line it does not understand is
+ * ignored (ssh banners, a shell's noise), so only `complete` says whether
+ * the probe ran to its end.
+ */
+export function parseProbe(output: string, flakeDir = ""): Facts & { complete: boolean; started: boolean } {
+  const facts: Facts & { complete: boolean; started: boolean } = {
+    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1,
+    flake: { dir: flakeDir, present: false, hostFile: false }, complete: false, started: false,
+  };
+  for (const raw of output.split("\n")) {
+    const line = raw.replace(/\r$/, "");
+    const space = line.indexOf(" ");
+    const [key, rest] = space < 0 ? [line, ""] : [line.slice(0, space), line.slice(space + 1)];
+    parseLine(facts, key, rest);
+  }
+  return facts;
+}
+
+function parseLine(facts: ReturnType<typeof parseProbe>, key: string, rest: string): void {
+  const words = rest.split(" ");
+  switch (key) {
+    case "flk-probe": facts.started = true; break;
+    case "end": facts.complete = true; break;
+    case "uid": if (/^\d+$/.test(rest)) facts.uid = Number(rest); break;
+    case "bylabel": facts.byLabel = true; break;
+    case "uefi": facts.uefi = true; break;
+    case "variant": facts.variant = rest.replace(/^["']|["']$/g, ""); break;
+    case "nixos-install": facts.nixosInstall = rest; break;
+    case "flake-dir": facts.flake.dir = rest; break;
+    case "flake": facts.flake.present = true; break;
+    case "host-file": facts.flake.hostFile = true; break;
+    case "hosts": facts.flake.hosts = parseHosts(rest); break;
+    case "eval-error": facts.flake.evalError = rest.trim(); break;
+    case "label": if (words[0] && words.length >= 2) facts.labels[words[0]] = { label: words.slice(1).join(" "), devices: [] }; break;
+    case "primary": { const fact = facts.labels[words[0] ?? ""]; if (fact && words[1]) fact.primary = words[1]; break; }
+    case "device": {
+      const fact = facts.labels[words[0] ?? ""];
+      const majmin = hexMajMin(words[2] ?? "");
+      if (fact && words[1]?.startsWith("/") && majmin) fact.devices.push({ path: words[1], majmin, type: words[3] ?? "" });
+      break;
+    }
+    case "mount": { const mount = parseMountinfo(rest); if (mount) facts.mounts.push(mount); break; }
+    case "swap": if (rest.startsWith("/")) facts.swaps.push(unescapeMount(rest)); break;
+  }
+}
+
+function parseHosts(text: string): string[] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One mountinfo line (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS
+ * [OPTIONAL…] - FSTYPE SOURCE SUPEROPTS`; the optional fields end at `-`.
+ */
+export function parseMountinfo(line: string): MountFact | undefined {
+  const fields = line.split(" ");
+  const dash = fields.indexOf("-", 6);
+  if (fields.length < 10 || dash < 0 || dash + 3 > fields.length) return undefined;
+  const majmin = fields[2]!;
+  if (!/^\d+:\d+$/.test(majmin) || !fields[4]!.startsWith("/")) return undefined;
+  return {
+    majmin,
+    mountpoint: unescapeMount(fields[4]!),
+    fstype: fields[dash + 1]!,
+    source: unescapeMount(fields[dash + 2]!),
+    superOptions: fields.slice(dash + 3).join(" "),
+  };
+}
