@@ -1,0 +1,22 @@
+/** `flk ssh HOST [-- ARGS]`: a thin argv wrapper over ssh.ts. */
+import { defineCommand, ExitCode, FlkError, type Flk } from "../../../core/index.ts";
+import { sshToHost } from "../ssh.ts";
+
+export function sshCommand(flk: Flk) {
+  return defineCommand({
+    meta: { name: "ssh", description: "Log in to HOST's live installer (found by mDNS / fe80::47), host key pinned; -- ARGS go to ssh" },
+    args: {
+      host: { type: "positional", required: true, description: "The host, as in hosts/HOST.nix", valueHint: "HOST" },
+      user: { type: "string", description: "Login user (default nixos)", default: "nixos", valueHint: "USER" },
+      iface: { type: "string", description: "Look for it only on this interface", valueHint: "IF" },
+      timeout: { type: "string", description: "Per-locator budget in milliseconds (default 3000)", default: "3000", valueHint: "MS" },
+    },
+    async run({ args }) {
+      const timeoutMs = Number(args.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FlkError(`--timeout: expected milliseconds like 3000, got '${args.timeout}'`, "E_USAGE");
+      const code = await sshToHost(flk, { host: args.host, user: args.user, iface: args.iface, timeoutMs, args: flk.passthrough });
+      // ssh's own status is flk's: 255 is ssh's connection/host-key failure, anything else the remote command's.
+      if (code !== ExitCode.ok) throw new FlkError(`ssh exited with code ${code}${code === 255 ? " (ssh itself failed: see its message above)" : ""}`, "E_SSH_EXIT", code);
+    },
+  });
+}
