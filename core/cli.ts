@@ -12,6 +12,7 @@ import type { FlkPlugin } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { doctorCommand } from "./commands/doctor.ts";
+import { completionCommand } from "./commands/completion.ts";
 
 export interface CliOptions {
   plugins: readonly FlkPlugin<any>[];
@@ -123,6 +124,8 @@ function collectCommands(flk: Flk): Record<string, CommandDef<any>> {
   };
   registry.add("plugins", pluginsCommand(flk), { plugin: "core" });
   registry.add("doctor", doctorCommand(flk), { plugin: "core" });
+  const globals = ["--config", "--site", "--json", "--verbose", "--yes", "--no-color"];
+  registry.add("completion", completionCommand(() => commands, globals), { plugin: "core" });
   flk.hooks.commands.call(registry);
   return commands;
 }
