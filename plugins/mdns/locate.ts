@@ -2,7 +2,7 @@
  * The `locate` tap: `flk ssh HOST` and a remote install ask mDNS first
  * (DESIGN.md "Hooks"), then fall through to ipv6-lla when nobody answers.
  */
-import type { Endpoint, LocateQuery } from "../../core/index.ts";
+import { isFlkError, type Endpoint, type LocateQuery } from "../../core/index.ts";
 import { scoped } from "./accept.ts";
 import { lookup } from "./lookup.ts";
 
@@ -13,7 +13,17 @@ import { lookup } from "./lookup.ts";
  * which still always works on a bare cable. Records what it tried.
  */
 export async function locateByMdns(query: LocateQuery, options: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<Endpoint | undefined> {
-  const result = await lookup({ name: query.host, timeoutMs: query.timeoutMs, iface: query.iface, signal: options.signal, debug: options.debug });
+  let result;
+  try {
+    result = await lookup({ name: query.host, timeoutMs: query.timeoutMs, iface: query.iface, signal: options.signal, debug: options.debug });
+  } catch (error) {
+    // No link to ask on is not the end: the next locator may still find the host.
+    if (isFlkError(error) && error.code === "E_MDNS_NO_LINK") {
+      query.tried.push(`mdns: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
   const best = result.addresses[0];
   const where = result.links.join(", ") || "no interface";
   if (!best) {

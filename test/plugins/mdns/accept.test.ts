@@ -1,0 +1,68 @@
+import { expect, test } from "bun:test";
+import { RR, defaultFlags, encodeMessage, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { acceptResponse, preferenceOrder, type FoundAddress, type Sender } from "../../../plugins/mdns/accept.ts";
+import { inSubnet, type Link } from "../../../plugins/mdns/links.ts";
+
+const link: Link = { name: "eth0", index: 2, ipv4: [{ address: "192.168.7.20", prefix: 24 }], ipv6: true };
+const v4: Sender = { address: "192.168.7.33", port: 5353, family: 4 };
+const v6: Sender = { address: "fe80::1%eth0", port: 5353, family: 6 };
+const rr = (name: string, type: number, data: string): ResourceRecord => ({ name, type, class: 1, cacheFlush: true, ttl: 120, data }) as ResourceRecord;
+const reply = (answers: ResourceRecord[], flags = {}) =>
+  encodeMessage({ id: 0, flags: defaultFlags({ response: true, authoritative: true, ...flags }), questions: [], answers, authorities: [], additionals: [] });
+const good = reply([rr("nixos.local", RR.A, "192.168.7.33"), rr("NixOS.local", RR.AAAA, "fe80::47"), rr("NixOS.local", RR.AAAA, "2001:db8::5")]);
+const both = [RR.A, RR.AAAA];
+
+test("takes A and AAAA answers for the asked name, case-insensitively, and scopes link-local IPv6 to the link", () => {
+  expect(acceptResponse(good, v4, link, "NixOS.local", both)).toEqual({
+    ok: true,
+    addresses: [
+      { address: "192.168.7.33", family: 4, source: "mdns" },
+      { address: "fe80::47", scope: "eth0", family: 6, source: "mdns" },
+      { address: "2001:db8::5", family: 6, source: "mdns" },
+    ],
+  });
+});
+
+test("keeps only the families asked for", () => {
+  const verdict = acceptResponse(good, v6, link, "NixOS.local", [RR.AAAA]);
+  expect(verdict.ok && verdict.addresses.map((a) => a.family)).toEqual([6, 6]);
+});
+
+test("ignores replies from a source port other than 5353 (RFC 6762 §6)", () => {
+  expect(acceptResponse(good, { ...v4, port: 53 }, link, "NixOS.local", both)).toMatchObject({ ok: false, reason: expect.stringContaining("port 53") });
+});
+
+test("ignores IPv4 replies from outside the link's subnets, but takes 169.254/16", () => {
+  expect(acceptResponse(good, { ...v4, address: "10.1.1.1" }, link, "NixOS.local", both).ok).toBe(false);
+  expect(acceptResponse(good, { ...v4, address: "169.254.3.4" }, link, "NixOS.local", both).ok).toBe(true);
+});
+
+test("ignores IPv6 replies that are not link-local or arrived on another interface", () => {
+  expect(acceptResponse(good, { ...v6, address: "2001:db8::9" }, link, "NixOS.local", both).ok).toBe(false);
+  expect(acceptResponse(good, { ...v6, address: "fe80::1%wlan0" }, link, "NixOS.local", both).ok).toBe(false);
+  expect(acceptResponse(good, { ...v6, address: "fe80::1%2" }, link, "NixOS.local", both).ok).toBe(true);
+});
+
+test("ignores malformed packets, queries, non-zero opcode or rcode, and answers for another name", () => {
+  const cases: [Uint8Array, string][] = [
+    [good.subarray(0, good.length - 3), "malformed"],
+    [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { response: false }), "query"],
+    [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { opcode: 2 }), "opcode 2"],
+    [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { rcode: 3 }), "rcode 3"],
+    [reply([rr("NixOS2.local", RR.A, "192.168.7.33")]), "no A/AAAA answer"],
+  ];
+  for (const [bytes, reason] of cases) expect(acceptResponse(bytes, v4, link, "NixOS.local", both)).toMatchObject({ ok: false, reason: expect.stringContaining(reason) });
+});
+
+test("prefers IPv4, then routable IPv6, then link-local IPv6", () => {
+  const a = (address: string, family: 4 | 6, scope?: string): FoundAddress => ({ address, family, scope, source: "mdns" });
+  const order = preferenceOrder([a("fe80::47", 6, "eth0"), a("2001:db8::5", 6), a("169.254.1.2", 4), a("fe80::1", 6, "eth0")]);
+  expect(order.map((x) => x.address)).toEqual(["169.254.1.2", "2001:db8::5", "fe80::47", "fe80::1"]);
+});
+
+test("subnet membership by prefix length", () => {
+  expect(inSubnet("192.168.7.200", "192.168.7.1", 24)).toBe(true);
+  expect(inSubnet("192.168.8.1", "192.168.7.1", 24)).toBe(false);
+  expect(inSubnet("10.0.0.1", "10.0.0.1", 32)).toBe(true);
+  expect(inSubnet("10.0.0.2", "10.0.0.1", 32)).toBe(false);
+});

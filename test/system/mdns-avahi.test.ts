@@ -1,0 +1,84 @@
+import { expect } from "bun:test";
+import { systemTest } from "../helpers/require.ts";
+import { createLink, linkLocal } from "../helpers/netns.ts";
+import { startAvahi } from "../helpers/avahi.ts";
+import { FLK } from "../helpers/binary.ts";
+import { join } from "node:path";
+
+const it = systemTest(["ip", "unshare", "avahi-daemon"]);
+const env = { NO_COLOR: "1" };
+const PROBE = join(import.meta.dir, "..", "plugins", "mdns", "locate-probe.ts");
+
+it("flk resolve finds an avahi-announced host from the other namespace: IPv4 link-local, fe80::47 and EUI-64; exits 1 once avahi stops", async () => {
+  const link = await createLink({ macA: "52:54:00:12:34:56", ipv4A: "169.254.10.1/16", ipv4B: "169.254.10.2/16" });
+  try {
+    const eui64 = await linkLocal(link.a); // the kernel derives it from the MAC: the oracle
+    await link.a.exec(["ip", "addr", "add", "fe80::47/64", "dev", link.a.iface]);
+    await linkLocal(link.b);
+    const avahi = await startAvahi(link.a, { hostName: "NixOS" });
+    try {
+      const json = await link.b.exec([FLK, "--json", "resolve", "NixOS", "--timeout", "3000"], { env });
+      expect(json.stderr).toBe("");
+      expect(json.code).toBe(0);
+      const found = JSON.parse(json.stdout);
+      expect(found.name).toBe("NixOS.local");
+      expect(found.addresses).toEqual(
+        expect.arrayContaining([
+          { address: "169.254.10.1", family: 4, source: "mdns" },
+          { address: "fe80::47", scope: link.b.iface, family: 6, source: "mdns" },
+          { address: eui64, scope: link.b.iface, family: 6, source: "mdns" },
+        ]),
+      );
+      expect(found.addresses).toHaveLength(3);
+      expect(found.addresses[0].family).toBe(4); // IPv4 first
+
+      const plain = await link.b.exec([FLK, "resolve", "nixos.local", "--iface", link.b.iface], { env });
+      expect(plain.code).toBe(0);
+      expect(plain.stdout.trim().split("\n").sort()).toEqual(["169.254.10.1", `fe80::47%${link.b.iface}`, `${eui64}%${link.b.iface}`].sort());
+
+      const only6 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-6"], { env });
+      expect(JSON.parse(only6.stdout).addresses.map((a: { family: number }) => a.family)).toEqual([6, 6]);
+      const only4 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-4"], { env });
+      expect(JSON.parse(only4.stdout).addresses).toEqual([{ address: "169.254.10.1", family: 4, source: "mdns" }]);
+    } finally {
+      await avahi.stop();
+    }
+    const started = performance.now();
+    const gone = await link.b.exec([FLK, "resolve", "NixOS", "--timeout", "800"], { env });
+    const elapsed = performance.now() - started;
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("no mDNS answer for NixOS.local");
+    expect(gone.stderr).toContain("flk lla discover");
+    expect(elapsed).toBeGreaterThanOrEqual(800);
+    expect(elapsed).toBeLessThan(800 + 700); // the timeout plus process start, not more
+  } finally {
+    await link.cleanup();
+  }
+});
+
+it("the locate hook asks mDNS first and returns the IPv4 answer; without a responder the next locator gets its turn", async () => {
+  const link = await createLink({ ipv4A: "169.254.20.1/16", ipv4B: "169.254.20.2/16" });
+  try {
+    await linkLocal(link.a);
+    await linkLocal(link.b);
+    const avahi = await startAvahi(link.a, { hostName: "NixOS" });
+    try {
+      const r = await link.b.exec([process.execPath, PROBE, "NixOS", "2000"]);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.endpoint).toEqual({ address: "169.254.20.1", family: 4, source: "mdns" });
+      expect(out.order).toEqual(["mdns"]); // bail: the next locator never ran
+      expect(out.tried[0]).toContain("mdns: NixOS.local is 169.254.20.1");
+      expect(out.elapsedMs).toBeLessThan(1000); // answered, not timed out
+    } finally {
+      await avahi.stop();
+    }
+    const r = await link.b.exec([process.execPath, PROBE, "NixOS", "300"]);
+    const out = JSON.parse(r.stdout);
+    expect(out.order).toEqual(["mdns", "next-locator"]);
+    expect(out.endpoint.source).toBe("static");
+    expect(out.tried).toEqual([`mdns: no answer for NixOS.local on ${link.b.iface} within 300 ms`]);
+  } finally {
+    await link.cleanup();
+  }
+});
