@@ -74,7 +74,8 @@ async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, option
   if (argv[0] && !argv[0].includes("/")) argv = [requireProgram(argv[0]), ...argv.slice(1)];
   let child: Bun.Subprocess<"inherit" | "pipe", "pipe", "pipe">;
   try {
-    child = Bun.spawn(argv, { stdin: stdin === "inherit" ? "inherit" : stdin, stdout: "pipe", stderr: "pipe" }) as typeof child;
+        // env passed explicitly: Bun's default is the environment at start-up, not process.env as it is now.
+    child = Bun.spawn(argv, { stdin: stdin === "inherit" ? "inherit" : stdin, stdout: "pipe", stderr: "pipe", env: process.env }) as typeof child;
   } catch (error) {
     throw new FlkError(`cannot start \`${argv[0]}\`: ${(error as Error).message}`, "E_SPAWN", 1, { cause: error });
   }

@@ -1,0 +1,158 @@
+/**
+ * Test machinery for the installer: labelled filesystems on loop devices
+ * (one loop device each: partition nodes do not appear without udev), a
+ * site flake, a recording stand-in for nixos-install (not packaged for
+ * Debian), and an in-process flk. Cleanup only ever touches what it made:
+ * mounts under its own temp root, swap on its own loop devices.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createFlk, type Flk } from "../../../core/context.ts";
+import { resolveConfig } from "../../../core/config.ts";
+import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
+import installer from "../../../plugins/installer/index.ts";
+
+export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
+
+/** Run argv, capture output. */
+export async function sh(argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH } });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code: await child.exited, stdout, stderr };
+}
+
+async function must(argv: string[]): Promise<string> {
+  const r = await sh(argv);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** One recorded call of the stand-in nixos-install. */
+export interface Call {
+  cwd: string;
+  argv: string[];
+  /** `findmnt -rn -o TARGET,SOURCE` lines under the machine's dir at the time of the call. */
+  mounts: string[];
+  /** Superblock options of an overlay on /nix/store at the time of the call, "" if none. */
+  storeOverlay: string;
+}
+
+/** A throwaway "machine": temp dir with root mount point, site, stand-in, loop devices. */
+export interface Machine {
+  dir: string;
+  root: string;
+  site: string;
+  /** Directory holding the stand-in `nixos-install`; put it first on PATH. */
+  bin: string;
+  /** Random per-machine labels, so parallel runs never see each other's filesystems. */
+  labels: { root: string; boot: string; swap: string };
+  devices: string[];
+  /** Make a filesystem on a new loop device; returns the device. */
+  disk(kind: "ext4" | "swap", label: string): Promise<string>;
+  calls(): Call[];
+  /** The next stand-in call exits with this code. */
+  failNextInstall(code: number): void;
+  /** Mounts under `dir` right now (target paths). */
+  mounted(): Promise<string[]>;
+  /** Our loop devices now in use as swap. */
+  swapping(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh machine; `hosts` are the flake's nixosConfigurations (each also gets hosts/NAME.nix unless `hostFiles` is false). */
+export async function createMachine(options: { hosts?: string[]; hostFiles?: boolean } = {}): Promise<Machine> {
+  const dir = mkdtempSync(join(tmpdir(), "flk-inst-"));
+  const tag = randomBytes(3).toString("hex");
+  const labels = { root: `fr${tag}`, boot: `fb${tag}`, swap: `fs${tag}` };
+  const [root, site, bin] = [join(dir, "root"), join(dir, "site"), join(dir, "bin")];
+  writeSite(site, options.hosts ?? ["NixOS"], options.hostFiles ?? true);
+  writeStandIn(bin, dir);
+  const devices: string[] = [];
+  const machine: Machine = {
+    dir, root, site, bin, labels, devices,
+    async disk(kind, label) {
+      const image = join(dir, `disk${devices.length}.img`);
+      writeFileSync(image, "");
+      await must(["truncate", "-s", kind === "swap" ? "8M" : "24M", image]);
+      const device = await must(["losetup", "-f", "--show", image]);
+      devices.push(device);
+      await must(kind === "swap" ? ["mkswap", "-L", label, device] : ["mkfs.ext4", "-q", "-F", "-L", label, device]);
+      return device;
+    },
+    calls: () => readCalls(join(dir, "calls")),
+    failNextInstall: (code) => writeFileSync(join(dir, "exit-code"), String(code)),
+    async mounted() {
+      const r = await sh(["findmnt", "-rn", "-o", "TARGET"]);
+      return r.stdout.split("\n").filter((t) => t === dir || t.startsWith(dir + "/"));
+    },
+    async swapping() {
+      const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0]);
+      return devices.filter((d) => swaps.includes(d));
+    },
+    async cleanup() {
+      for (const target of (await machine.mounted()).sort((a, b) => b.length - a.length)) await sh(["umount", "-l", target]);
+      for (const device of await machine.swapping()) await sh(["swapoff", device]);
+      for (const device of devices) await sh(["losetup", "-d", device]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return machine;
+}
+
+function writeSite(site: string, hosts: string[], hostFiles: boolean): void {
+  mkdirSync(join(site, "hosts"), { recursive: true });
+  // A flake with no inputs: `nix eval` needs no network.
+  const configs = hosts.map((h) => `${JSON.stringify(h)} = { };`).join(" ");
+  writeFileSync(join(site, "flake.nix"), `{ outputs = _: { nixosConfigurations = { ${configs} }; }; }\n`);
+  writeFileSync(join(site, "hosts", "default.nix"), "{ }\n");
+  if (hostFiles) for (const host of hosts) writeFileSync(join(site, "hosts", `${host}.nix`), "{ }\n");
+}
+
+/** The stand-in: records cwd, argv and what is mounted (NUL-separated), exits as told. */
+function writeStandIn(bin: string, dir: string): void {
+  mkdirSync(bin, { recursive: true });
+  const script = `#!/bin/sh
+# stand-in nixos-install for tests: records, installs nothing
+echo "stand-in nixos-install: $*"
+mounts=$(findmnt -rn -o TARGET,SOURCE | grep -F '${dir}' | tr '\\n' ';')
+overlay=$(findmnt -rn -M /nix/store -t overlay -o FS-OPTIONS | tr '\\n' ';')
+printf '%s\\0' call "$PWD" "$mounts" "$overlay" "$#" "$@" >> '${dir}/calls'
+if [ -f '${dir}/exit-code' ]; then code=$(cat '${dir}/exit-code'); rm -f '${dir}/exit-code'; exit "$code"; fi
+exit 0
+`;
+  writeFileSync(join(bin, "nixos-install"), script);
+  chmodSync(join(bin, "nixos-install"), 0o755);
+}
+
+function readCalls(file: string): Call[] {
+  if (!existsSync(file)) return [];
+  const fields = readFileSync(file, "utf8").split("\0");
+  const calls: Call[] = [];
+  for (let i = 0; fields[i] === "call"; ) {
+    const [cwd, mounts, overlay, count] = [fields[i + 1]!, fields[i + 2]!, fields[i + 3]!, Number(fields[i + 4])];
+    calls.push({ cwd, argv: fields.slice(i + 5, i + 5 + count), mounts: mounts.split(";").filter(Boolean), storeOverlay: overlay.replace(/;$/, "") });
+    i += 5 + count;
+  }
+  return calls;
+}
+
+/** An in-process flk for `machine` with its root and labels, plus extra plugins (e.g. test taps). */
+export function machineFlk(machine: Machine, extra: FlkPlugin<any>[] = [], overrides: Record<string, unknown> = {}, cwd = machine.site): Flk {
+  const plugins = [...extra, installer];
+  const raw = { plugins: plugins.map((p) => p.name), installer: { root: machine.root, labels: machine.labels, ...overrides } };
+  const config = resolveConfig(new PluginRegistry(plugins), raw, undefined);
+  return createFlk({ plugins, config, cwd, flags: { json: false, verbose: false, yes: true, color: false } });
+}
+
+/** Run `fn` with `dir` first on PATH (where the stand-in nixos-install is found). */
+export async function withPath<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = `${dir}:${SBIN_PATH}`;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
