@@ -72,7 +72,8 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     : localTransport();
   const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
   const facts = await probe(transport, { labels: config.labels, paths, flakeDir, host }, flk.signal);
-  const storeOverlay = options.storeOverlay ?? facts.variant === "installer";
+  // Undo looks for flk's overlay wherever it runs: its upperdir under root makes it unmistakable.
+  const storeOverlay = options.storeOverlay ?? (mode === "undo" || facts.variant === "installer");
   const found = preflight({ facts, labels: config.labels, root: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun });
   const ctx: InstallContext = {
     host: host ?? "",
