@@ -24,6 +24,15 @@ const IFF_MULTICAST = 0x1000;
 
 const SYS_NET = "/sys/class/net";
 
+/** /sys/…/flags holds dev->flags, which never has IFF_RUNNING: carrier is its own file (EINVAL while down). */
+function hasCarrier(name: string): boolean {
+  try {
+    return readFileSync(`${SYS_NET}/${name}/carrier`, "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
+}
+
 function flagsOf(name: string): number | undefined {
   try {
     return parseInt(readFileSync(`${SYS_NET}/${name}/flags`, "utf8").trim(), 16);
@@ -41,10 +50,12 @@ function readIndex(name: string): number {
 }
 
 /** Why `name` cannot carry mDNS, or undefined when it can. */
-function unusable(flags: number): string | undefined {
+function unusable(name: string, flags: number): string | undefined {
   if (flags & IFF_LOOPBACK) return "it is the loopback interface";
   if (!(flags & IFF_UP)) return "it is down";
   if (!(flags & IFF_MULTICAST)) return "it cannot send multicast";
+  // No carrier: nothing can be sent, and libuv (os.networkInterfaces) hides its addresses.
+  if (!hasCarrier(name)) return "it has no carrier (is the cable plugged in, the Wi-Fi joined?)";
   return undefined;
 }
 
@@ -72,13 +83,14 @@ export function mdnsLinks(iface?: string): Link[] {
     const flags = names.includes(iface) ? flagsOf(iface) : undefined;
     if (flags === undefined)
       throw new FlkError(`there is no interface '${iface}'. Interfaces here: ${names.join(", ") || "(none)"}. Nothing was sent.`, "E_MDNS_IFACE", 2);
-    const why = unusable(flags);
+    const why = unusable(iface, flags);
+    if (why?.startsWith("it has no carrier")) throw new FlkError(`cannot ask on ${iface}: ${why}. Nothing was sent.`, "E_MDNS_NO_LINK", 1);
     if (why) throw new FlkError(`cannot ask on ${iface}: ${why}. Bring it up with \`ip link set ${iface} up\`, or drop --iface. Nothing was sent.`, "E_MDNS_IFACE", 2);
     return [linkOf(iface, table)];
   }
   return names.filter((n) => {
     const flags = flagsOf(n);
-    return flags !== undefined && !unusable(flags);
+    return flags !== undefined && !unusable(n, flags);
   }).map((n) => linkOf(n, table));
 }
 

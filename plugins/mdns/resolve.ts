@@ -56,7 +56,7 @@ interface Transport {
 export async function resolveMdns(options: ResolveOptions): Promise<ResolveResult> {
   const links = mdnsLinks(options.iface);
   if (links.length === 0)
-    throw new FlkError("no interface is up and multicast-capable, so there is nowhere to ask. Plug in the cable or join the network, then run this again.", "E_MDNS_NO_LINK", 1);
+    throw new FlkError("no interface is up, multicast-capable and has a carrier, so there is nowhere to ask. Plug in the cable or join the network, then run this again.", "E_MDNS_NO_LINK", 1);
   const types = options.families.map((f) => (f === 4 ? RR.A : RR.AAAA));
   const transports = (await Promise.all(links.map((link) => openTransports(link, options.debug)))).flat();
   if (transports.length === 0)

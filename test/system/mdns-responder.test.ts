@@ -1,0 +1,90 @@
+import { expect } from "bun:test";
+import { join } from "node:path";
+import { systemTest } from "../helpers/require.ts";
+import { createLink, linkLocal, type Namespace } from "../helpers/netns.ts";
+import { FLK } from "../helpers/binary.ts";
+
+const it = systemTest(["ip"]);
+const RESPONDER = join(import.meta.dir, "..", "plugins", "mdns", "bad-responder.ts");
+const env = { NO_COLOR: "1" };
+
+/** Start the hand-made responder in `ns` and wait for it to listen. */
+async function startResponder(ns: Namespace, good: boolean) {
+  const child = ns.spawn([process.execPath, RESPONDER, "169.254.30.1", "10.99.0.1", ...(good ? ["--good"] : [])]);
+  let out = "";
+  const reader = (async () => {
+    for await (const chunk of child.stdout) out += new TextDecoder().decode(chunk);
+  })();
+  const deadline = Date.now() + 10_000;
+  while (!out.includes("ready")) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`responder did not start: ${out} ${await new Response(child.stderr).text()}`);
+    await Bun.sleep(20);
+  }
+  return {
+    sent: () => out,
+    async stop() {
+      child.kill();
+      await child.exited;
+      await reader.catch(() => {});
+    },
+  };
+}
+
+async function withLink(run: (a: Namespace, b: Namespace) => Promise<void>) {
+  const link = await createLink({ ipv4A: "169.254.30.1/16", ipv4B: "169.254.30.2/16" });
+  try {
+    // an address outside the querier's subnet, for the off-link answer
+    await link.a.exec(["ip", "addr", "add", "10.99.0.1/32", "dev", link.a.iface]);
+    // link-local addresses appear once the veth has a carrier: then the link is usable
+    await linkLocal(link.a);
+    await linkLocal(link.b);
+    await run(link.a, link.b);
+  } finally {
+    await link.cleanup();
+  }
+}
+
+it("ignores malformed, wrong-name, non-zero rcode/opcode, off-port and off-link answers (hand-made responder), and exits 1", async () => {
+  await withLink(async (a, b) => {
+    const responder = await startResponder(a, false);
+    try {
+      const r = await b.exec([FLK, "--verbose", "resolve", "NixOS", "-4", "--timeout", "700"], { env });
+      expect(responder.sent()).toContain("sent from off-link");
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      for (const reason of ["malformed: ", "no A/AAAA answer for NixOS.local", "rcode 3 is not 0", "opcode 1 is not 0", "source port 5354 is not 5353", "10.99.0.1 is not on"])
+        expect(r.stderr).toContain(reason);
+      expect(r.stderr).toContain("packet(s) were ignored");
+    } finally {
+      await responder.stop();
+    }
+  });
+});
+
+it("takes only the one correct answer that follows the bad ones (hand-made responder)", async () => {
+  await withLink(async (a, b) => {
+    const responder = await startResponder(a, true);
+    try {
+      const r = await b.exec([FLK, "--json", "resolve", "NixOS", "-4", "--timeout", "2000"], { env });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ name: "NixOS.local", addresses: [{ address: "169.254.30.1", family: 4, source: "mdns" }] });
+      expect(responder.sent()).toContain("sent good");
+    } finally {
+      await responder.stop();
+    }
+  });
+});
+
+it("refuses with exit 2 an interface that is down, and exits 1 when no interface can carry mDNS", async () => {
+  await withLink(async (_a, b) => {
+    const added = await b.exec(["ip", "link", "add", "flkdown0", "type", "veth", "peer", "name", "flkdown1"]); // no dummy module here
+    expect(added.code).toBe(0);
+    const down = await b.exec([FLK, "resolve", "NixOS", "--iface", "flkdown0"], { env });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toContain("cannot ask on flkdown0: it is down");
+    await b.exec(["ip", "link", "set", b.iface, "down"]);
+    const none = await b.exec([FLK, "resolve", "NixOS", "--timeout", "300"], { env });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no interface is up, multicast-capable and has a carrier");
+  });
+});
