@@ -1,4 +1,8 @@
-import { definePlugin } from "../../core/index.ts";
+import { definePlugin, mergeSettings } from "../../core/index.ts";
+import { llaCommand } from "./commands/lla.ts";
+import { llaNotes, llaSettings } from "./iso.ts";
+import { staticAddress } from "./ipv6.ts";
+import { locateOnLink } from "./locate.ts";
 
 /** ipv6-lla: fe80::47 and EUI-64 link-local addresses on the live ISO; `flk lla`. */
 export default definePlugin({
@@ -9,5 +13,19 @@ export default definePlugin({
     eui64: { type: "boolean", default: true, description: "Also derive the link-local address from the MAC (EUI-64)" },
   },
   requires: { programs: { ip: "reading the neighbour table", ping: "waking neighbours on ff02::1" } },
-  apply() {},
+  apply(flk, options) {
+    const log = flk.logger("ipv6-lla");
+    // Checked when used, so a bad address only stops what needs it (not `flk write`).
+    const where = `${flk.config.file ?? "flk.toml"}: [ipv6-lla] address`;
+    const address = () => staticAddress(options.address, where);
+    flk.hooks.commands.tap("ipv6-lla", (registry) => registry.add("lla", llaCommand(flk, address), { plugin: "ipv6-lla" }));
+    flk.hooks.isoModule.tapPromise("ipv6-lla", async (module) => {
+      const settings = { address: address(), eui64: options.eui64 };
+      return { ...module, settings: mergeSettings(module.settings, llaSettings(settings)), notes: [...module.notes, ...llaNotes(settings)] };
+    });
+    // Registered after mdns (bin/flk.ts order; mdns also taps at stage -10): mDNS answers first.
+    flk.hooks.locate.tapPromise("ipv6-lla", (query) =>
+      locateOnLink(query, { address: address(), eui64: options.eui64, signal: flk.signal, warn: (line) => log.warn(line) }),
+    );
+  },
 });

@@ -1,0 +1,115 @@
+/**
+ * The `locate` tap: after mDNS, find the live installer on the link. First
+ * the static address on every usable interface, then the EUI-64 neighbours
+ * `discover` finds; a candidate counts only when port 22 answers with an SSH
+ * banner, so a printer or a router on the link is not mistaken for it.
+ */
+import { connect } from "node:net";
+import type { Endpoint, LocateQuery } from "../../core/index.ts";
+import { discover, type Discovery } from "./discover.ts";
+import { eui64LinkLocal } from "./eui64.ts";
+import { chooseLinks, readLinks, type LinkInfo } from "./links.ts";
+import { solicit } from "./ndp.ts";
+
+/** The answer of one probe: an SSH banner, or why not. */
+export type SshProbe = { ok: true; banner: string } | { ok: false; reason: string };
+
+/** TCP-connect to `[address%scope]:port` and wait for an `SSH-` banner (RFC 4253 §4.2), at most `timeoutMs`. */
+export function probeSsh(address: string, scope: string, options: { timeoutMs: number; port?: number; signal?: AbortSignal }): Promise<SshProbe> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: `${address}%${scope}`, port: options.port ?? 22, family: 6 });
+    let received = "";
+    const done = (answer: SshProbe) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done({ ok: false, reason: received ? "no SSH banner" : `no answer within ${options.timeoutMs} ms` }), options.timeoutMs);
+    const onAbort = () => done({ ok: false, reason: "interrupted" });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      const line = received.split("\n")[0]!;
+      if (received.includes("\n") || received.length > 255) done(line.startsWith("SSH-") ? { ok: true, banner: line.trim() } : { ok: false, reason: "port 22 answered, but not with an SSH banner" });
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => done({ ok: false, reason: error.code === "ECONNREFUSED" ? "connection refused" : (error.code ?? error.message) }));
+    socket.on("end", () => done({ ok: false, reason: "closed without an SSH banner" }));
+  });
+}
+
+export interface LocateOptions {
+  /** The configured static address, canonical. */
+  address: string;
+  /** Try EUI-64 neighbours when the static address does not answer. */
+  eui64: boolean;
+  signal?: AbortSignal;
+  warn?: (line: string) => void;
+  /** For tests: the links instead of reading them. */
+  links?: LinkInfo[];
+}
+
+interface Candidate {
+  address: string;
+  scope: string;
+  source: "static" | "eui64";
+}
+
+/** Probe candidates in parallel; the first in list order that answers wins. Each attempt goes to `tried`. */
+async function firstSsh(candidates: Candidate[], timeoutMs: number, query: LocateQuery, signal?: AbortSignal): Promise<Candidate | undefined> {
+  const answers = await Promise.all(candidates.map((c) => probeSsh(c.address, c.scope, { timeoutMs, signal })));
+  candidates.forEach((c, i) => {
+    const answer = answers[i]!;
+    query.tried.push(`ipv6-lla: ssh on ${c.address}%${c.scope} (${c.source}): ${answer.ok ? answer.banner : answer.reason}`);
+  });
+  return candidates.find((_, i) => answers[i]!.ok);
+}
+
+/** Candidates from a discovery: holders of a colliding static address first (by their EUI-64 address), then every EUI-64 neighbour. */
+export function eui64Candidates(found: Discovery): Candidate[] {
+  const out: Candidate[] = [];
+  const seen = new Set<string>();
+  const push = (address: string, scope: string) => {
+    if (seen.has(`${address}%${scope}`)) return;
+    seen.add(`${address}%${scope}`);
+    out.push({ address, scope, source: "eui64" });
+  };
+  for (const collision of found.collisions) for (const host of collision.hosts) push(host.eui64, collision.iface);
+  for (const n of found.neighbours) if (n.flags.includes("eui64")) push(n.address, n.iface);
+  return out.slice(0, 64);
+}
+
+/** The `locate` tap's body: see the module comment. Returns undefined (next locator) when nothing answers. */
+export async function locateOnLink(query: LocateQuery, options: LocateOptions): Promise<Endpoint | undefined> {
+  const links = chooseLinks(options.links ?? (await readLinks()), query.iface);
+  if (links.length === 0) {
+    query.tried.push("ipv6-lla: no interface is up with an IPv6 link-local address");
+    return undefined;
+  }
+  const probeMs = Math.max(200, Math.min(1500, query.timeoutMs / 3));
+  const statics = links.map((link): Candidate => ({ address: options.address, scope: link.name, source: "static" }));
+  // While ssh is tried on the static address, ask who holds it: two sticks on one link share it.
+  const [found, holders] = await Promise.all([
+    firstSsh(statics, probeMs, query, options.signal),
+    Promise.all(links.map((link) => solicit(link, options.address, { timeoutMs: 300, signal: options.signal }))),
+  ]);
+  const adverts = found ? holders[links.findIndex((l) => l.name === found.scope)]! : undefined;
+  const colliding = adverts?.ok && adverts.adverts.length >= 2 ? adverts.adverts : undefined;
+  if (found && (!colliding || !options.eui64)) return endpoint(found);
+  if (!options.eui64) return undefined;
+  let candidates: Candidate[];
+  if (found && colliding) {
+    options.warn?.(`${colliding.length} hosts answer on ${options.address}%${found.scope} (${colliding.map((a) => a.mac).join(", ")}): trying their EUI-64 addresses; a pinned host key tells them apart`);
+    candidates = colliding.map((a) => ({ address: eui64LinkLocal(a.mac), scope: found.scope, source: "eui64" }));
+  } else {
+    const seen = await discover({ address: options.address, iface: query.iface, links, signal: options.signal });
+    candidates = eui64Candidates(seen);
+    if (candidates.length === 0) query.tried.push(`ipv6-lla: no EUI-64 neighbour answered ff02::1 on ${seen.interfaces.join(", ")}`);
+  }
+  const eui = await firstSsh(candidates, probeMs, query, options.signal);
+  return eui ? endpoint(eui) : found ? endpoint(found) : undefined;
+}
+
+function endpoint(c: Candidate): Endpoint {
+  return { address: c.address, scope: c.scope, family: 6, source: c.source };
+}
