@@ -54,6 +54,7 @@ export function splitOptions(line: string): { options: string; rest: string } {
 const BLANK = /[ \t]+/;
 /** A token that looks like a key type rather than options (which hold `=`, `,` or quotes). */
 const TYPE_LIKE = /^[A-Za-z0-9][A-Za-z0-9.@_-]*$/;
+const SHOWN_TYPE = /^[a-z][a-z0-9.]*-[a-z0-9.-]*(@[a-z0-9.-]+)?$/;
 
 /** Parse one line (already trimmed, not blank, not a `#` comment). */
 export function parseKeyLine(line: string): PublicKey {
@@ -67,7 +68,8 @@ export function parseKeyLine(line: string): PublicKey {
   const known = algorithmOf(type);
   if (!known) {
     if (type in REFUSED) throw new KeyLineError(REFUSED[type]!);
-    const shown = TYPE_LIKE.test(type) && type.length <= 60 ? `'${type}'` : "(not shown)";
+    // Shown only when it reads like a type name (they all hold a '-', base64 never does), so a stray line of a private key is never echoed.
+    const shown = SHOWN_TYPE.test(type) && type.length <= 60 ? `'${type}'` : "(not shown)";
     throw new KeyLineError(`unsupported key type ${shown}; expected ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa, sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com`);
   }
   if (base64 === "") throw new KeyLineError(`the ${type} key has no base64 key data`);
