@@ -1,0 +1,142 @@
+/**
+ * flk install over ssh: a real sshd in a network namespace (test/helpers/sshd.ts),
+ * the client in the peer namespace, the live installer found through the
+ * `locate` hook by a clearly named test plugin that also adds the ssh
+ * options (key, pinned host key) the way ssh-keys does. sshd shares this
+ * machine's filesystem, but `ip netns exec` gives it its own mount namespace
+ * (a slave of ours): the remote mounts are real, seen only from inside (so
+ * checked over ssh), and vanish when sshd stops; swap is machine-wide and
+ * the fixture turns it off.
+ */
+import { afterEach, describe, expect } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { systemTest } from "../helpers/require.ts";
+import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
+import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { definePlugin, type Endpoint } from "../../core/index.ts";
+import { install } from "../../plugins/installer/install.ts";
+import { createMachine, machineFlk, sh, type Machine } from "../plugins/installer/fixtures.ts";
+
+const test = systemTest(["ip", "sshd", "ssh", "ssh-keygen", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "mount", "swapon"]);
+
+let cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  cleanups = [];
+});
+
+interface Live {
+  machine: Machine;
+  link: Link;
+  sshd: Sshd;
+  plugin: ReturnType<typeof definePlugin>;
+  ssh: string[];
+  /** Run a command on the live side over ssh with the plugin's options. */
+  remote(command: string): Promise<string>;
+}
+
+/** A live installer: loop disks, sshd in namespace a with the stand-in first on its PATH, the client in namespace b. */
+async function startLive(): Promise<Live> {
+  const machine = await createMachine();
+  cleanups.push(() => machine.cleanup());
+  await machine.disk("ext4", machine.labels.root);
+  await machine.disk("ext4", machine.labels.boot);
+  await machine.disk("swap", machine.labels.swap);
+  const [hostKey, clientKey] = [join(machine.dir, "host_key"), join(machine.dir, "client_key")];
+  for (const key of [hostKey, clientKey]) await sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "flk-test", "-f", key]);
+  const link = await createLink();
+  cleanups.push(() => link.cleanup());
+  // The client side needs its own link-local address before it can reach fe80::…%iface.
+  await linkLocal(link.b);
+  // sshd's SetEnv puts the stand-in first on the session PATH, as nixos-install is on the live ISO's.
+  const sshd = await startSshd(link.a, {
+    hostKey,
+    authorizedKeys: readFileSync(`${clientKey}.pub`, "utf8"),
+    extraConfig: [`SetEnv PATH=${machine.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+  });
+  cleanups.push(() => sshd.stop());
+  const knownHosts = join(machine.dir, "known_hosts");
+  await Bun.write(knownHosts, `flk-test-live ${readFileSync(`${hostKey}.pub`, "utf8")}`);
+  const endpoint: Endpoint = { address: sshd.address, scope: link.b.iface, family: 6, source: "test-locator" };
+  const plugin = definePlugin({
+    name: "test-locator",
+    description: "test only: answers locate for NixOS with the namespace's sshd, adds key and pinned host key options",
+    options: {},
+    apply(flk) {
+      flk.hooks.locate.tapPromise("test-locator", async (query) => {
+        query.tried.push(`test-locator asked for ${query.host}`);
+        return query.host === "NixOS" ? endpoint : undefined;
+      });
+      flk.hooks.sshOptions.tapPromise("test-locator", async (options) => [
+        ...options, "-F", "/dev/null", "-i", clientKey, "-o", "IdentitiesOnly=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlias=flk-test-live",
+      ]);
+    },
+  });
+  const ssh = ["ip", "netns", "exec", link.b.name, "ssh"];
+  const sshArgs = ["-F", "/dev/null", "-i", clientKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "HostKeyAlias=flk-test-live", "-o", "BatchMode=yes"];
+  const remote = async (command: string) => (await sh([...ssh, ...sshArgs, `root@${sshd.address}%${link.b.iface}`, command])).stdout;
+  return { machine, link, sshd, plugin, ssh, remote };
+}
+
+/** Collect what is written to our stderr while `fn` runs (the streamed remote output). */
+async function captureStderr<T>(fn: () => Promise<T>): Promise<{ value: T; text: string }> {
+  const write = process.stderr.write.bind(process.stderr);
+  let text = "";
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    text += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    return { value: await fn(), text };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+describe("flk install --target over ssh to a real sshd in a network namespace", () => {
+  test("finds the live installer through locate, runs preflight and plan over ssh with the stand-in nixos-install, streams its output, then --undo unmounts", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const { value: report, text } = await captureStderr(() => install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh }));
+    expect(report.target).toBe(`root@${live.sshd.address}%${live.link.b.iface}`);
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ["mkdir-root", "ran"], ["mount-root", "ran"], ["mkdir-boot", "ran"], ["mount-boot", "ran"], ["swapon", "ran"], ["nixos-install", "ran"],
+    ]);
+    expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[m.site, ["--flake", `${m.site}#NixOS`, "--root", m.root]]]);
+    expect(text).toContain(`stand-in nixos-install: --flake ${m.site}#NixOS`);
+    expect(live.sshd.log()).toContain("Accepted publickey for root");
+    // What the stand-in saw mounted while it ran on the live side.
+    const [rootDev, bootDev] = m.devices;
+    expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${rootDev}`, `${m.root}/boot ${bootDev}`].sort());
+    const mountedThere = async () => (await live.remote(`findmnt -rn -o TARGET | grep -F '${m.dir}' || true`)).split("\n").filter(Boolean).sort();
+    expect(await mountedThere()).toEqual([m.root, `${m.root}/boot`]);
+    expect(await m.swapping()).toEqual([m.devices[2]!]);
+
+    const again = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh });
+    expect(again.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["nixos-install"]);
+
+    const undo = await install(flk, { undo: true, target: "root@NixOS", ssh: live.ssh });
+    expect(undo.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["mount-root", "mount-boot", "swapon"]);
+    expect(await mountedThere()).toEqual([]);
+    expect(await m.swapping()).toEqual([]);
+  }, 60_000);
+
+  test("an unreachable target is exit 1 naming what was tried: a name no locator answers, then sshd gone", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const unknown = await install(flk, { host: "NixOS", target: "root@Ghost", ssh: live.ssh }).catch((e) => e);
+    expect([unknown.exitCode, unknown.code]).toEqual([1, "E_UNREACHABLE"]);
+    expect(unknown.message).toContain("test-locator asked for Ghost");
+    await live.sshd.stop();
+    const gone = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh }).catch((e) => e);
+    expect([gone.exitCode, gone.code]).toEqual([1, "E_UNREACHABLE"]);
+    expect(gone.message).toContain(`ssh root@${live.sshd.address}%${live.link.b.iface} (found by test-locator)`);
+    expect(gone.message).toContain("test-locator asked for NixOS");
+    expect(await m.mounted()).toEqual([]);
+    expect(m.calls()).toEqual([]);
+  }, 60_000);
+});
