@@ -1,6 +1,13 @@
 import { definePlugin } from "../../core/index.ts";
+import { hostsCommand } from "./hosts-command.ts";
+import { isoCommand } from "./iso-command.ts";
 
-/** nix-iso: `flk hosts`, `flk iso HOST`: the bespoke live-installer ISO. */
+/**
+ * nix-iso: `flk hosts`, `flk iso HOST`: the bespoke live-installer ISO.
+ * It seeds the `isoModule` waterfall with its own module (installer import,
+ * hostName, the site copy, store contents, volume id), lets every enabled
+ * plugin add to it, renders it once and builds it with nix.
+ */
 export default definePlugin({
   name: "nix-iso",
   description: "Build the live installer ISO of a host (flk hosts, flk iso)",
@@ -9,5 +16,10 @@ export default definePlugin({
     copyTo: { type: "string", default: "/iso/devos", description: "Where the flake source appears on the live system" },
   },
   requires: { programs: { nix: "building the ISO" } },
-  apply() {},
+  apply(flk) {
+    flk.hooks.commands.tap("nix-iso", (registry) => {
+      registry.add("hosts", hostsCommand(flk), { plugin: "nix-iso" });
+      registry.add("iso", isoCommand(flk), { plugin: "nix-iso" });
+    });
+  },
 });
