@@ -1,0 +1,72 @@
+/**
+ * Questions to the operator. Nothing is ever picked or confirmed silently:
+ * without a terminal a question becomes a refusal that names the flag to use.
+ */
+import type { ConsolaInstance } from "consola";
+import { FlkError, formatBytes } from "../../core/index.ts";
+import type { DeviceRow } from "./devices.ts";
+
+/** How flk may ask. */
+export interface Asker {
+  /** stdin and stderr are terminals. */
+  interactive: boolean;
+  /** --yes: answer prompts with their default (never implies --force). */
+  yes: boolean;
+  log: ConsolaInstance;
+}
+
+/** "SanDisk Ultra (serial 4C53…, usb), 28.7 GiB" */
+export function describe(d: Pick<DeviceRow, "model" | "serial" | "transport" | "size">): string {
+  const extra = [d.serial ? `serial ${d.serial}` : null, d.transport].filter(Boolean).join(", ");
+  return `${d.model ?? "unknown model"}${extra ? ` (${extra})` : ""}, ${formatBytes(d.size)}`;
+}
+
+/**
+ * A non-removable disk: needs --force, then the operator types the disk's
+ * name after seeing model, serial and size. --yes answers for them.
+ */
+export async function confirmNonRemovable(row: DeviceRow, force: boolean, ask: Asker): Promise<void> {
+  const name = row.path.replace(/^\/dev\//, "");
+  if (!force)
+    throw new FlkError(`refusing to write to ${row.path}: a non-removable disk (${describe(row)}), probably internal. Nothing was written. If you really mean it, add --force.`, "E_NOT_REMOVABLE");
+  if (ask.yes) {
+    ask.log.warn(`--force --yes: writing to non-removable disk ${row.path} (${describe(row)})`);
+    return;
+  }
+  if (!ask.interactive)
+    throw new FlkError(`${row.path} is a non-removable disk (${describe(row)}) and there is no terminal to confirm on. Nothing was written. Add --yes to confirm non-interactively.`, "E_CONFIRM");
+  const answer = await ask.log.prompt(`${row.path} is a NON-REMOVABLE disk: ${describe(row)}. Everything on it will be lost. Type '${name}' to confirm`, { type: "text", cancel: "null" });
+  if (typeof answer !== "string" || answer.trim() !== name)
+    throw new FlkError(`not confirmed (expected '${name}'): nothing was written to ${row.path}.`, "E_CONFIRM");
+}
+
+/** A removable disk: a yes/no question on a terminal; --yes or no terminal (a script named the device) proceeds. */
+export async function confirmRemovable(row: DeviceRow, image: string, ask: Asker): Promise<void> {
+  if (ask.yes || !ask.interactive) return;
+  const ok = await ask.log.prompt(`Erase ${row.path} (${describe(row)}) and write ${image}?`, { type: "confirm", initial: false, cancel: "null" });
+  if (ok !== true) throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
+}
+
+/** One table line per device, for lists in messages. */
+export function deviceTable(rows: DeviceRow[]): string {
+  return rows.map((r) => `  ${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${(r.model ?? "-").padEnd(20)} ${r.verdict}${r.reason ? `: ${r.reason}` : ""}`).join("\n");
+}
+
+/** No DEVICE given: offer the candidates in a prompt, or refuse listing them. Never picks on its own. */
+export async function chooseDevice(rows: DeviceRow[], force: boolean, ask: Asker): Promise<string> {
+  const candidates = rows.filter((r) => r.verdict === "writable" || (force && r.verdict === "needs-force"));
+  const listing = rows.length ? deviceTable(rows) : "  (no block devices)";
+  if (!ask.interactive || ask.yes || candidates.length === 0)
+    throw new FlkError(
+      `no DEVICE given, and flk never picks a disk by itself. ${candidates.length ? "Name one" : "No disk can be written right now"}:\n${listing}\nThen run: flk write IMAGE /dev/sdX`,
+      "E_NO_DEVICE",
+    );
+  const answer = await ask.log.prompt("Write to which device?", {
+    type: "select",
+    options: [...candidates.map((r) => ({ value: r.path, label: `${r.path}  ${describe(r)}` })), { value: "", label: "cancel" }],
+    cancel: "null",
+  });
+  const chosen = typeof answer === "string" ? answer : (answer as { value?: string } | null)?.value;
+  if (!chosen) throw new FlkError("no device chosen: nothing was written.", "E_NO_DEVICE");
+  return chosen;
+}

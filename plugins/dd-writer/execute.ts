@@ -1,0 +1,125 @@
+/**
+ * Open the target, write, flush, verify, close — and on SIGINT/SIGTERM stop,
+ * close, and say that the stick is incomplete (core re-raises the signal
+ * after the cleanups, so the exit status is 130/143).
+ */
+import { closeSync, constants, openSync } from "node:fs";
+import { createProgress, FlkError, formatBytes, formatDuration, progressMode, type Flk } from "../../core/index.ts";
+import { flash } from "./flash.ts";
+import type { ImageInfo } from "./image.ts";
+import { createHashPool, createRing, ALIGN, type HashPool } from "./ring.ts";
+import { openSource, type ImageSource } from "./source.ts";
+import type { Target } from "./target.ts";
+import { findBadChunk, firstBadOffset, verifyFailed } from "./verify.ts";
+
+/** Chunk (= hash unit, = one write): 8 MiB measured best of 4/8/16 MiB (bench/dd-writer.ts). */
+export const CHUNK = 8 << 20;
+/** Slots in the ring: one being filled, one being written, two being hashed. */
+export const SLOTS = 4;
+/** fdatasync this often while writing, so progress counts bytes the device has. */
+export const SYNC_EVERY = 128 << 20;
+
+/** What a finished write reports (also the `--json` result). */
+export interface WriteOutcome {
+  image: string;
+  device: string;
+  bytes: number;
+  verified: boolean;
+  seconds: number;
+}
+
+interface Opened {
+  fd: number;
+  direct: boolean;
+  unit: number;
+}
+
+/** Open with O_EXCL for a block device (a mount racing the checks then fails here) and O_DIRECT where the file system allows it. */
+export function openTarget(target: Target): Opened {
+  const { O_RDWR, O_EXCL, O_DIRECT, O_CREAT, O_TRUNC } = constants;
+  const base = target.kind === "block" ? O_RDWR | O_EXCL : O_RDWR | O_CREAT | O_TRUNC;
+  const unit = target.kind === "block" ? target.block.logicalBlockSize : ALIGN;
+  try {
+    try {
+      return { fd: openSync(target.path, base | O_DIRECT, 0o644), direct: true, unit };
+    } catch (error) {
+      // tmpfs and some FUSE file systems reject O_DIRECT with EINVAL; their page cache is the file.
+      if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+      return { fd: openSync(target.path, base, 0o644), direct: false, unit };
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EBUSY")
+      throw new FlkError(`${target.path} is busy: something mounted or claimed it after flk checked it. Nothing was written. Unmount it and try again.`, "E_BUSY", 2, { cause: error });
+    throw new FlkError(`cannot open ${target.path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
+  }
+}
+
+/** Write `image` to the already checked `target`, then verify unless told not to. */
+export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, verify: boolean): Promise<WriteOutcome> {
+  const log = flk.logger("dd-writer");
+  const started = performance.now();
+  const opened = openTarget(target);
+  const ring = createRing(SLOTS, CHUNK);
+  const pool: HashPool | undefined = verify ? createHashPool(ring) : undefined;
+  let source: ImageSource | undefined = openSource(image);
+  let phase: "writing" | "verifying" | "done" = "writing";
+  let written = 0;
+  let work: Promise<unknown> = Promise.resolve();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    source?.close();
+    pool?.close();
+    closeSync(opened.fd);
+  };
+  const unregister = flk.onCleanup(async () => {
+    source?.close();
+    await Promise.race([work.catch(() => {}), Bun.sleep(3000)]);
+    release();
+    if (phase === "writing") log.warn(`stopped: ${target.path} is incomplete and not bootable (${written} of ${image.size ?? "?"} bytes written). Write it again with flk write.`);
+    if (phase === "verifying") log.warn(`stopped while verifying: ${target.path} was written and flushed but not verified.`);
+  });
+  const mode = progressMode(flk.flags.json);
+  const io = { fd: opened.fd, path: target.path, direct: opened.direct, unit: opened.unit, ring, signal: flk.signal };
+  try {
+    const writing = flash({
+      ...io,
+      kind: target.kind,
+      source,
+      pool,
+      capacity: target.kind === "block" ? target.block.size : undefined,
+      syncEvery: SYNC_EVERY,
+      progress: createProgress({ label: `writing ${target.path}`, total: image.size, mode }),
+      onWritten: (bytes) => void (written = bytes),
+    });
+    work = writing;
+    const result = await writing;
+    source.close();
+    source = undefined;
+    if (pool) {
+      phase = "verifying";
+      const plan = { ...io, pool, length: result.bytes, digests: result.digests, progress: createProgress({ label: `verifying ${target.path}`, total: result.bytes, mode }) };
+      const checking = findBadChunk(plan);
+      work = checking;
+      const bad = await checking;
+      if (bad >= 0) throw verifyFailed(target.path, await firstBadOffset(plan, (source = openSource(image)), bad), result.bytes);
+    }
+    phase = "done";
+    const seconds = (performance.now() - started) / 1000;
+    const outcome = { image: image.path, device: target.path, bytes: result.bytes, verified: Boolean(pool), seconds };
+    report(flk, outcome);
+    return outcome;
+  } finally {
+    unregister();
+    release();
+  }
+}
+
+function report(flk: Flk, o: WriteOutcome): void {
+  const rate = o.bytes / Math.max(o.seconds, 1e-3) / 1e6;
+  const how = o.verified ? "flushed and verified (read back bypassing the page cache)" : "flushed, not verified (--no-verify)";
+  flk.logger("dd-writer").success(`wrote ${formatBytes(o.bytes)} (${o.bytes} bytes) to ${o.device} in ${formatDuration(o.seconds)} (${rate.toFixed(1)} MB/s), ${how}.`);
+  if (flk.flags.json) flk.printJson({ event: "written", ...o });
+}

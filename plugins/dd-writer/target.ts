@@ -1,0 +1,96 @@
+/**
+ * Turn the DEVICE argument into a target, or refuse (exit 2) before anything
+ * is opened for writing. Symlinks (`/dev/disk/by-id/…`) are resolved; block
+ * devices are identified by device number through /sys/dev/block, so a node
+ * made with mknod outside /dev is judged like the kernel's own.
+ */
+import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { FlkError } from "../../core/index.ts";
+import { assess, disksOfFile, type Assessment, type SystemView } from "./assess.ts";
+import { devString, nameOfDev, type SysBlock } from "./sysfs.ts";
+
+/** A regular file (created or replaced) — for images and tests. */
+export interface FileTarget {
+  kind: "file";
+  path: string;
+}
+
+/** A whole-disk block device that passed the refusals (it may still need --force). */
+export interface BlockTarget {
+  kind: "block";
+  /** The path as resolved (symlinks followed). */
+  path: string;
+  /** Kernel name, e.g. `sdb`, `loop3`. */
+  name: string;
+  block: SysBlock;
+  assessment: Assessment;
+}
+
+export type Target = FileTarget | BlockTarget;
+
+/** Refused before anything was written. */
+function refused(message: string, code: string): FlkError {
+  return new FlkError(`${message} Nothing was written.`, code, 2);
+}
+
+/** Resolve and judge `arg` for writing `imagePath` (refusals are FlkErrors with exit 2). */
+export function resolveTarget(arg: string, imagePath: string, view: SystemView, cwd = process.cwd()): Target {
+  const given = resolve(cwd, arg);
+  if (!lexists(given)) return missingTarget(given);
+  let path: string;
+  try {
+    path = realpathSync(given);
+  } catch {
+    throw refused(`${arg} is a dangling symlink (its target does not exist): is the stick plugged in? Run \`flk devices\`.`, "E_TARGET_MISSING");
+  }
+  const st = statSync(path);
+  const shown = path === given ? path : `${arg} (→ ${path})`;
+  if (st.isDirectory()) throw refused(`${shown} is a directory, not a disk or an image file.`, "E_TARGET_KIND");
+  if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
+  if (st.isFile()) return fileTarget(path, shown, imagePath);
+  if (!st.isBlockDevice()) throw refused(`${shown} is neither a block device nor a regular file.`, "E_TARGET_KIND");
+  const name = nameOfDev(devString(st.rdev));
+  const block = name ? view.blocks.get(name) : undefined;
+  if (!name || !block) throw refused(`${shown} is a block device the kernel does not list in /sys/block.`, "E_TARGET_UNKNOWN");
+  const assessment = assess(name, { ...view, imageDisks: disksOfFile(imagePath, view.blocks, view.usage) });
+  if (assessment.verdict === "refused") throw refused(`refusing to write to ${shown}: ${assessment.reason}.`, "E_TARGET_REFUSED");
+  return { kind: "block", path, name, block, assessment };
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A typo like /dev/sdx must never become a regular file in /dev (that is what `dd of=` does: it fills RAM and reports success).
+function missingTarget(path: string): FileTarget {
+  if (underDev(path) || underDev(realDir(dirname(path))))
+    throw refused(`${path} does not exist: is the stick plugged in? Run \`flk devices\` to see the disks (flk never creates files under /dev).`, "E_TARGET_MISSING");
+  if (!existsSync(dirname(path))) throw refused(`${path} does not exist and neither does its directory ${dirname(path)}.`, "E_TARGET_MISSING");
+  return { kind: "file", path };
+}
+
+function fileTarget(path: string, shown: string, imagePath: string): FileTarget {
+  if (underDev(path)) throw refused(`${shown} is a regular file under /dev, probably left by an earlier \`dd\` to a disk that was not there: remove it (rm ${path}) and name a real disk.`, "E_TARGET_KIND");
+  const a = statSync(path);
+  const b = statSync(imagePath);
+  if (a.dev === b.dev && a.ino === b.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
+  return { kind: "file", path };
+}
+
+function underDev(path: string): boolean {
+  return path === "/dev" || path.startsWith("/dev/");
+}
+
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * `flk write`: every refusal first (exit 2, nothing opened for writing),
+ * then the write, the flush and the read-back verify.
+ */
+import { basename } from "node:path";
+import { FlkError, formatBytes, type Flk } from "../../core/index.ts";
+import { chooseDevice, confirmNonRemovable, confirmRemovable, type Asker } from "./confirm.ts";
+import { deviceRow, listDevices, lsblk, systemView, type DeviceRow } from "./devices.ts";
+import { expectedSha256, fileSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
+import { executeWrite, type WriteOutcome } from "./execute.ts";
+import { readHead } from "./source.ts";
+import { resolveTarget, type Target } from "./target.ts";
+
+/** What the command line (or a test) asks for. */
+export interface WriteOptions {
+  image?: string;
+  device?: string;
+  sha256?: string;
+  verify: boolean;
+  force: boolean;
+  /** Defaults to stdin and stderr being terminals. */
+  interactive?: boolean;
+}
+
+/** A target that passed every check, with what the operator was shown. */
+export interface CheckedTarget {
+  target: Target;
+  row?: DeviceRow;
+}
+
+/** Write an image to a device or file; resolves with the outcome or throws FlkError. */
+export async function writeImage(flk: Flk, options: WriteOptions): Promise<WriteOutcome> {
+  const log = flk.logger("dd-writer");
+  const ask: Asker = { interactive: options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: flk.flags.yes, log };
+  const { imageArg, deviceArg } = splitPositionals(options.image, options.device);
+  const image = await inspectImage(imageArg ?? findDefaultImage(flk.cwd), flk.cwd);
+  if (options.sha256) checkSha256(image, options.sha256, flk.cwd);
+  await checkSignature(image, options.force, flk);
+  const device = deviceArg ?? (await chooseDevice(await listDevices(), options.force, ask));
+  const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
+  const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
+  await flk.hooks.beforeWrite.promise(context);
+  const outcome = await executeWrite(flk, image, checked.target, options.verify);
+  await flk.hooks.afterWrite.promise({ ...context, bytes: outcome.bytes, verified: outcome.verified });
+  return outcome;
+}
+
+/**
+ * One positional is the DEVICE when it is under /dev (`flk write /dev/sdb`
+ * writes the default image), otherwise the IMAGE.
+ */
+export function splitPositionals(image?: string, device?: string): { imageArg?: string; deviceArg?: string } {
+  if (image !== undefined && device === undefined && image.startsWith("/dev/")) return { deviceArg: image };
+  return { imageArg: image, deviceArg: device };
+}
+
+function checkSha256(image: ImageInfo, arg: string, cwd: string): void {
+  const expected = expectedSha256(arg, image.path, cwd);
+  const actual = fileSha256(image.path);
+  if (actual !== expected)
+    throw new FlkError(
+      `sha256 mismatch for ${image.path}: expected ${expected}, the file has ${actual}. Nothing was written. The download or build is corrupt or a different file: fetch or build it again.`,
+      "E_SHA256_MISMATCH",
+    );
+}
+
+async function checkSignature(image: ImageInfo, force: boolean, flk: Flk): Promise<void> {
+  const kind = imageKind(await readHead(image, SIGNATURE_BYTES));
+  if (kind !== "unknown") return;
+  const what = `${basename(image.path)} does not look like an ISO9660 or hybrid disk image (no "CD001" at 0x8001, no 0x55AA boot signature at 510)`;
+  if (!force) throw new FlkError(`${what}. Nothing was written. If it is what you mean to write, add --force.`, "E_NOT_ISO");
+  flk.logger("dd-writer").warn(`${what}; writing it anyway (--force).`);
+}
+
+/** Resolve DEVICE, apply every refusal, the size check and the confirmations. */
+export async function checkTarget(image: ImageInfo, device: string, force: boolean, ask: Asker, cwd: string): Promise<CheckedTarget> {
+  const view = systemView();
+  const target = resolveTarget(device, image.path, view, cwd);
+  if (target.kind === "file") return { target };
+  if (image.atLeast > target.block.size)
+    throw new FlkError(
+      `${image.path} (${formatBytes(image.atLeast)}${image.size === undefined ? " at least" : ""}) is larger than ${target.path} (${formatBytes(target.block.size)}, ${target.block.size} bytes). Nothing was written. Use a bigger stick.`,
+      "E_TOO_SMALL",
+    );
+  const described = (await lsblk([target.path]).catch(() => [])).find((d) => d.kname === target.name);
+  const row = deviceRow(described ?? { kname: target.name, path: target.path, type: "disk", size: target.block.size, model: null, serial: null, tran: null }, { ...view });
+  row.path = target.path;
+  row.verdict = target.assessment.verdict;
+  if (target.assessment.verdict === "needs-force") await confirmNonRemovable(row, force, ask);
+  else if (!target.name.startsWith("loop")) await confirmRemovable(row, basename(image.path), ask);
+  return { target, row };
+}
