@@ -1,0 +1,128 @@
+/**
+ * The plan: base steps from the preflight verdict, the `installSteps`
+ * waterfall (hook order by recording taps), and the preflight's judgement
+ * of facts a live installer could report.
+ */
+import { describe, expect, test } from "bun:test";
+import { definePlugin, type InstallContext, type Step } from "../../../core/index.ts";
+import { createFlk } from "../../../core/context.ts";
+import { resolveConfig } from "../../../core/config.ts";
+import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
+import installer from "../../../plugins/installer/index.ts";
+import { baseSteps, nixosInstallArgv, planSteps } from "../../../plugins/installer/plan.ts";
+import { preflight, type Preflight } from "../../../plugins/installer/preflight.ts";
+import type { Facts } from "../../../plugins/installer/probe.ts";
+
+const ctx: InstallContext = { host: "NixOS", flake: "/iso/devos#NixOS", root: "/mnt", labels: { root: "nixos", boot: "boot", swap: "swap" }, uefi: true, storeOverlay: true, impure: false, extraArgs: [] };
+const found: Preflight = {
+  uefi: true,
+  warnings: [],
+  devices: {
+    root: { role: "root", label: "nixos", path: "/dev/sda2", majmin: "8:2", type: "ext4" },
+    boot: { role: "boot", label: "boot", path: "/dev/sda1", majmin: "8:1", type: "vfat" },
+    swap: { role: "swap", label: "swap", path: "/dev/sda3", majmin: "8:3", type: "swap" },
+  },
+};
+
+function flkWith(plugins: FlkPlugin<any>[]) {
+  const config = resolveConfig(new PluginRegistry(plugins), { plugins: plugins.map((p) => p.name) }, undefined);
+  return createFlk({ plugins, config, cwd: "/" });
+}
+
+describe("base plan", () => {
+  test("follows devos's bootstrapping guide: root, /boot, swap, store overlay, then nixos-install --flake", () => {
+    const steps = baseSteps(ctx, found, "/nix/store");
+    expect(steps.map((s) => s.id)).toEqual(["mkdir-root", "mount-root", "mkdir-boot", "mount-boot", "swapon", "store-dirs", "store-overlay", "nixos-install"]);
+    expect(steps.find((s) => s.id === "mount-boot")!.argv).toEqual(["mount", "/dev/sda1", "/mnt/boot"]);
+    expect(steps.find((s) => s.id === "store-dirs")!.argv).toEqual(["mkdir", "-p", "/mnt/tmpstore/store", "/mnt/tmpstore/work"]);
+    expect(steps.find((s) => s.id === "store-overlay")!.argv).toEqual(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=/nix/store,upperdir=/mnt/tmpstore/store,workdir=/mnt/tmpstore/work", "/nix/store"]);
+    expect(steps.at(-1)!.argv).toEqual(["nixos-install", "--flake", "/iso/devos#NixOS"]);
+  });
+
+  test("nixos-install gets --root only off /mnt, --impure when asked, and -- ARGS unchanged and last", () => {
+    expect(nixosInstallArgv({ ...ctx, root: "/target", impure: true, extraArgs: ["--no-root-passwd", "--option", "cores", "0", "--", "x y"] })).toEqual([
+      "nixos-install", "--flake", "/iso/devos#NixOS", "--root", "/target", "--impure", "--no-root-passwd", "--option", "cores", "0", "--", "x y",
+    ]);
+  });
+});
+
+describe("installSteps waterfall", () => {
+  const recorder = (name: string, order: string[], seen: string[][]) =>
+    definePlugin({
+      name,
+      description: `test only: records ${name}'s installSteps call`,
+      options: {},
+      apply(flk) {
+        flk.hooks.installSteps.tapPromise(name, async (steps, install) => {
+          order.push(`${name}:${install.host}`);
+          seen.push(steps.map((s) => s.id));
+          const at = steps.findIndex((s) => s.id === "nixos-install");
+          const mine: Step = { id: `${name}-step`, title: name, argv: ["true"] };
+          return [...steps.slice(0, at), mine, ...steps.slice(at)];
+        });
+      },
+    });
+
+  test("taps run in registration order, each seeing the base plan and the earlier taps' steps, whatever the plugin order", async () => {
+    const [order, seen] = [[] as string[], [] as string[][]];
+    const flk = flkWith([recorder("tap-a", order, seen), installer, recorder("tap-b", order, seen)]);
+    const steps = await planSteps(flk, ctx, baseSteps(ctx, found, "/nix/store"));
+    expect(order).toEqual(["tap-a:NixOS", "tap-b:NixOS"]);
+    expect(seen[0]).toContain("nixos-install");
+    expect(seen[1]).toContain("tap-a-step");
+    expect(steps.map((s) => s.id).slice(-3)).toEqual(["tap-a-step", "tap-b-step", "nixos-install"]);
+  });
+
+  test("a tap returning a step id the script protocol cannot carry is an error naming it", async () => {
+    const bad = definePlugin({ name: "bad-tap", description: "test only", options: {}, apply(flk) {
+      flk.hooks.installSteps.tap("bad-tap", (steps) => [...steps, { id: "has space", title: "x", argv: ["true"] }]);
+    } });
+    const error = await planSteps(flkWith([bad, installer]), ctx, []).catch((e) => e);
+    expect(error.message).toContain("'has space'");
+  });
+});
+
+describe("preflight", () => {
+  const facts = (over: Partial<Facts> = {}): Facts => ({
+    byLabel: true, uefi: false, variant: "installer", nixosInstall: "/run/current-system/sw/bin/nixos-install", uid: 0, swaps: [],
+    flake: { dir: "/iso/devos", present: true, hostFile: true },
+    labels: {
+      root: { label: "nixos", devices: [{ path: "/dev/sda2", majmin: "8:2", type: "ext4" }] },
+      boot: { label: "boot", devices: [{ path: "/dev/sda1", majmin: "8:1", type: "vfat" }] },
+      swap: { label: "swap", devices: [] },
+    },
+    mounts: [],
+    ...over,
+  });
+  const input = (f: Facts) => ({ facts: f, labels: ctx.labels, root: "/mnt", host: "NixOS", where: "nixos@fe80::47%eth0", storeOverlay: true });
+  const codeOf = (f: Facts, extra: object = {}) => { try { preflight({ ...input(f), ...extra }); return "ok"; } catch (e) { return (e as { code: string }).code; } };
+
+  test("accepts a root mounted from the expected device (second run) and refuses any other", () => {
+    const mounted = (majmin: string) => facts({ mounts: [{ majmin, mountpoint: "/mnt", fstype: "ext4", source: "/dev/x", superOptions: "rw" }] });
+    expect(codeOf(mounted("8:2"))).toBe("ok");
+    expect(codeOf(mounted("8:5"))).toBe("E_ROOT_MOUNTED");
+  });
+
+  test("says why: no nixos-install, not root, no flake, unknown host, bad root path", () => {
+    expect(codeOf(facts({ nixosInstall: "" }))).toBe("E_NO_NIXOS_INSTALL");
+    expect(codeOf(facts({ uid: 1000 }))).toBe("E_NOT_ROOT");
+    expect(codeOf(facts({ uid: 1000 }), { dryRun: true })).toBe("ok");
+    expect(codeOf(facts({ flake: { dir: "/iso/devos", present: false, hostFile: false } }))).toBe("E_NO_FLAKE");
+    expect(codeOf(facts({ flake: { dir: "/iso/devos", present: true, hostFile: false, hosts: ["Other"] } }))).toBe("E_UNKNOWN_HOST");
+    expect(codeOf(facts(), { root: "/mnt,x" })).toBe("E_ROOT_PATH");
+    expect(codeOf(facts(), { root: "/" })).toBe("E_ROOT_PATH");
+  });
+
+  test("UEFI with a vfat boot passes without warnings; without swap it warns and goes on", () => {
+    const verdict = preflight(input(facts({ uefi: true })));
+    expect(verdict.devices.boot!.type).toBe("vfat");
+    expect(verdict.warnings).toEqual([`no filesystem labelled 'swap' for swap: installing without swap.`]);
+  });
+
+  test("undo refuses nothing but ambiguity", () => {
+    expect(codeOf(facts({ labels: {}, nixosInstall: "", uid: 5 }), { undo: true })).toBe("ok");
+    const twice = facts();
+    twice.labels.root!.devices.push({ path: "/dev/sdb2", majmin: "8:18", type: "ext4" });
+    expect(codeOf(twice, { undo: true })).toBe("E_LABEL_DUPLICATE");
+  });
+});

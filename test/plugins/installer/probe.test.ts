@@ -1,0 +1,86 @@
+/**
+ * The probe: its parser against the kernel's own mount table (findmnt as the
+ * oracle), a fuzz test for outside bytes (ssh banners, shell noise), and the
+ * script run for real on this machine.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseMountinfo, parseProbe, probeScript, DEFAULT_PATHS } from "../../../plugins/installer/probe.ts";
+import { sh } from "./fixtures.ts";
+
+describe("parseMountinfo", () => {
+  test("agrees with findmnt on this machine's mount table", async () => {
+    const table = (await Bun.file("/proc/self/mountinfo").text()).trim().split("\n");
+    const parsed = table.map(parseMountinfo);
+    expect(parsed.every(Boolean)).toBe(true);
+    const oracle = JSON.parse((await sh(["findmnt", "-J", "-l", "-o", "TARGET,FSTYPE,MAJ:MIN", "-M", "/"])).stdout) as { filesystems: Array<{ target: string; fstype: string; "maj:min": string }> };
+    const root = oracle.filesystems[0]!;
+    expect(parsed.some((m) => m!.mountpoint === root.target && m!.fstype === root.fstype && m!.majmin === root["maj:min"])).toBe(true);
+  });
+
+  test("decodes octal escapes and skips optional fields up to the separator", () => {
+    const line = String.raw`36 35 98:0 /mnt1 /mnt/my\040disk rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue`;
+    expect(parseMountinfo(line)).toEqual({ majmin: "98:0", mountpoint: "/mnt/my disk", fstype: "ext3", source: "/dev/root", superOptions: "rw,errors=continue" });
+    expect(parseMountinfo("36 35 98:0 /mnt1 /mnt rw")).toBeUndefined();
+  });
+});
+
+describe("parseProbe", () => {
+  const sample = [
+    "Welcome to the live installer", "flk-probe 1", "uid 0", "label root nixos", "primary root /dev/sda2",
+    "device root /dev/sda2 8:2 ext4", "label boot boot", "device boot /dev/sda1 8:1 vfat", "label swap swap",
+    "uefi 1", "variant installer", "nixos-install /run/current-system/sw/bin/nixos-install", "flake-dir /iso/devos", "flake 1", "host-file 1",
+    "mount 22 1 0:20 / /nix/store rw - overlay overlay rw,lowerdir=/nix/.ro-store,upperdir=/nix/.rw-store/store", "swap /dev/sda3", "end",
+  ].join("\n");
+
+  test("reads a live installer's answer, hex major:minor into decimal, and ignores banner lines", () => {
+    const facts = parseProbe(sample.replace("device root /dev/sda2 8:2", "device root /dev/sda2 103:a"));
+    expect(facts.complete && facts.started).toBe(true);
+    expect(facts.labels.root).toEqual({ label: "nixos", primary: "/dev/sda2", devices: [{ path: "/dev/sda2", majmin: "259:10", type: "ext4" }] });
+    expect(facts.labels.swap!.devices).toEqual([]);
+    expect([facts.uefi, facts.variant, facts.uid, facts.flake.present, facts.flake.hostFile]).toEqual([true, "installer", 0, true, true]);
+    expect(facts.mounts[0]!.superOptions).toContain("upperdir=/nix/.rw-store/store");
+    expect(facts.swaps).toEqual(["/dev/sda3"]);
+  });
+
+  test("fuzz: 5,000 mutated answers never throw and yield only well-formed devices and mounts", () => {
+    const lines = sample.split("\n");
+    const junk = ["", " ", "device", "device root", "device root x y z", "mount 1 2 3", "hosts [1,2", "hosts {}", "label", "primary nope /x", "uid -1", "\r", "eval-error"];
+    for (let i = 0; i < 5000; i++) {
+      const mutated = Array.from({ length: 1 + Math.floor(Math.random() * 30) }, () => {
+        const base = Math.random() < 0.5 ? lines[Math.floor(Math.random() * lines.length)]! : junk[Math.floor(Math.random() * junk.length)]!;
+        if (Math.random() < 0.3) {
+          const at = Math.floor(Math.random() * (base.length + 1));
+          return base.slice(0, at) + String.fromCharCode(Math.floor(Math.random() * 128)) + base.slice(at + 1);
+        }
+        return base;
+      }).join("\n");
+      const facts = parseProbe(mutated);
+      for (const fact of Object.values(facts.labels))
+        for (const d of fact.devices) expect(d.path.startsWith("/") && /^\d+:\d+$/.test(d.majmin)).toBe(true);
+      for (const m of facts.mounts) expect(m.mountpoint.startsWith("/") && /^\d+:\d+$/.test(m.majmin)).toBe(true);
+      if (facts.flake.hosts) expect(facts.flake.hosts.every((h) => typeof h === "string")).toBe(true);
+    }
+  });
+});
+
+describe("probeScript", () => {
+  test("run on this machine: sees the mount table, the uid, an injected firmware dir and os-release, and no such label", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flk-probe-"));
+    mkdirSync(join(dir, "efi"));
+    writeFileSync(join(dir, "os-release"), 'NAME=NixOS\nVARIANT_ID="installer"\n');
+    const script = probeScript({ labels: { root: `flk-no-such-${process.pid}` }, paths: { ...DEFAULT_PATHS, firmware: dir, osRelease: join(dir, "os-release") }, flakeDir: dir });
+    const run = await sh(["sh", "-s"], script);
+    const facts = parseProbe(run.stdout, dir);
+    expect(facts.complete).toBe(true);
+    expect(facts.uid).toBe(process.getuid!());
+    expect([facts.uefi, facts.variant, facts.flake.present]).toEqual([true, "installer", false]);
+    expect(facts.labels.root!.devices).toEqual([]);
+    expect(facts.mounts.some((m) => m.mountpoint === "/")).toBe(true);
+    const plain = parseProbe((await sh(["sh", "-s"], probeScript({ labels: {}, paths: DEFAULT_PATHS, flakeDir: dir }))).stdout);
+    // Without the injected directory, the real sysfs decides.
+    expect(plain.uefi).toBe(existsSync("/sys/firmware/efi"));
+  });
+});
