@@ -99,69 +99,93 @@ function openSocket(type: "udp4" | "udp6", bindAddress: string, multicastInterfa
 
 /** Send, retry with backoff, collect answers; settle when every family answered, after the grace, or at the timeout. */
 function exchange(options: ResolveOptions, types: number[], transports: Transport[], links: Link[]): Promise<ResolveResult> {
-  const started = performance.now();
-  const found = new Map<string, FoundAddress>();
-  const answered = new Set<number>();
-  const ignored: string[] = [];
-  let lastAnswerMs: number | undefined;
   return new Promise((resolve, reject) => {
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      timers.forEach(clearTimeout);
-      options.signal?.removeEventListener("abort", onAbort);
-      resolve({
-        name: options.name.fqdn,
-        addresses: preferenceOrder([...found.values()]),
-        links: links.map((l) => l.name),
-        elapsedMs: performance.now() - started,
-        lastAnswerMs,
-        ignored,
-      });
-    };
-    const onAbort = () => {
-      if (done) return;
-      done = true;
-      timers.forEach(clearTimeout);
-      reject(options.signal!.reason);
-    };
-    if (options.signal?.aborted) return onAbort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    for (const t of transports)
-      t.socket.on("message", (bytes: Buffer, rinfo: dgram.RemoteInfo) => {
-        if (done) return;
-        const from: Sender = { address: rinfo.address, port: rinfo.port, family: t.family };
-        const verdict = acceptResponse(bytes, from, t.link, options.name.fqdn, types);
-        if (!verdict.ok) {
-          ignored.push(`${rinfo.address} port ${rinfo.port}: ${verdict.reason}`);
-          options.debug?.(`ignored a packet from ${rinfo.address} port ${rinfo.port} on ${t.link.name}: ${verdict.reason}`);
-          return;
-        }
-        const before = found.size;
-        for (const a of verdict.addresses) {
-          found.set(scoped(a), a);
-          answered.add(a.family === 4 ? RR.A : RR.AAAA);
-        }
-        if (found.size > before) lastAnswerMs = performance.now() - started;
-        if (types.every((type) => answered.has(type))) finish();
-        else if (before === 0) timers.push(setTimeout(finish, options.graceMs ?? GRACE_MS));
-      });
-    const send = (round: number) => {
-      for (const t of transports) for (const type of types) {
-        // One question per packet: a legacy unicast reply repeats the question (§6.7), so each stays small.
-        const query = encodeQuery((round << 8) | type, options.name.fqdn, [type]);
-        t.socket.send(query, 5353, t.group, (error) => {
-          if (error) options.debug?.(`sending on ${t.link.name} (IPv${t.family}) failed: ${error.message}`);
-        });
-      }
-    };
-    send(0);
+    const run = new Exchange(options, types, links, resolve, reject);
+    if (options.signal?.aborted) return run.abort();
+    options.signal?.addEventListener("abort", run.abort, { once: true });
+    for (const t of transports) t.socket.on("message", (bytes: Buffer, rinfo: dgram.RemoteInfo) => run.receive(t, bytes, rinfo));
+    run.send(transports, 0);
     for (let round = 1, at = FIRST_RETRY_MS, gap = FIRST_RETRY_MS; at < options.timeoutMs; round++, gap *= 2, at += gap) {
       const r = round;
-      timers.push(setTimeout(() => send(r), at));
+      run.later(at, () => run.send(transports, r));
     }
-    timers.push(setTimeout(finish, options.timeoutMs));
+    run.later(options.timeoutMs, run.finish);
   });
+}
+
+/** The state of one resolve: what was found, what was refused, and the timers to cancel. */
+class Exchange {
+  readonly #started = performance.now();
+  readonly #found = new Map<string, FoundAddress>();
+  readonly #answered = new Set<number>();
+  readonly #ignored: string[] = [];
+  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  #lastAnswerMs: number | undefined;
+  #done = false;
+
+  constructor(
+    readonly options: ResolveOptions,
+    readonly types: number[],
+    readonly links: Link[],
+    readonly resolve: (result: ResolveResult) => void,
+    readonly reject: (reason: unknown) => void,
+  ) {}
+
+  later(ms: number, fn: () => void): void {
+    this.#timers.push(setTimeout(fn, ms));
+  }
+
+  send(transports: Transport[], round: number): void {
+    for (const t of transports)
+      for (const type of this.types) {
+        // One question per packet: a legacy unicast reply repeats the question (§6.7), so each stays small.
+        const query = encodeQuery(((round << 8) | type) & 0xffff, this.options.name.fqdn, [type]);
+        t.socket.send(query, 5353, t.group, (error) => {
+          if (error) this.options.debug?.(`sending on ${t.link.name} (IPv${t.family}) failed: ${error.message}`);
+        });
+      }
+  }
+
+  receive(t: Transport, bytes: Uint8Array, rinfo: dgram.RemoteInfo): void {
+    if (this.#done) return;
+    const from: Sender = { address: rinfo.address, port: rinfo.port, family: t.family };
+    const verdict = acceptResponse(bytes, from, t.link, this.options.name.fqdn, this.types);
+    if (!verdict.ok) {
+      this.#ignored.push(`${rinfo.address} port ${rinfo.port}: ${verdict.reason}`);
+      this.options.debug?.(`ignored a packet from ${rinfo.address} port ${rinfo.port} on ${t.link.name}: ${verdict.reason}`);
+      return;
+    }
+    const before = this.#found.size;
+    for (const a of verdict.addresses) {
+      this.#found.set(scoped(a), a);
+      this.#answered.add(a.family === 4 ? RR.A : RR.AAAA);
+    }
+    if (this.#found.size > before) this.#lastAnswerMs = performance.now() - this.#started;
+    if (this.types.every((type) => this.#answered.has(type))) this.finish();
+    else if (before === 0) this.later(this.options.graceMs ?? GRACE_MS, this.finish);
+  }
+
+  #stop(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    this.#timers.forEach(clearTimeout);
+    this.options.signal?.removeEventListener("abort", this.abort);
+    return true;
+  }
+
+  readonly finish = (): void => {
+    if (!this.#stop()) return;
+    this.resolve({
+      name: this.options.name.fqdn,
+      addresses: preferenceOrder([...this.#found.values()]),
+      links: this.links.map((l) => l.name),
+      elapsedMs: performance.now() - this.#started,
+      lastAnswerMs: this.#lastAnswerMs,
+      ignored: this.#ignored,
+    });
+  };
+
+  readonly abort = (): void => {
+    if (this.#stop()) this.reject(this.options.signal!.reason);
+  };
 }

@@ -88,3 +88,15 @@ it("refuses with exit 2 an interface that is down, and exits 1 when no interface
     expect(none.stderr).toContain("no interface is up, multicast-capable and has a carrier");
   });
 });
+
+it("stops at once on SIGINT and dies by the signal", async () => {
+  await withLink(async (_a, b) => {
+    const child = b.spawn([FLK, "resolve", "Nobody", "--timeout", "10000"], { env });
+    await Bun.sleep(400);
+    const started = performance.now();
+    child.kill("SIGINT");
+    await child.exited;
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(child.signalCode ?? child.exitCode).toBeOneOf(["SIGINT", 130]);
+  });
+});
