@@ -56,7 +56,7 @@ export function openTarget(target: Target): Opened {
 }
 
 /** Write `image` to the already checked `target`, then verify unless told not to. */
-export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, verify: boolean): Promise<WriteOutcome> {
+export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, verify: boolean, beforeVerify?: (path: string) => unknown): Promise<WriteOutcome> {
   const log = flk.logger("dd-writer");
   const started = performance.now();
   const opened = openTarget(target);
@@ -99,6 +99,7 @@ export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, v
     source.close();
     source = undefined;
     if (pool) {
+      await beforeVerify?.(target.path);
       phase = "verifying";
       const plan = { ...io, pool, length: result.bytes, digests: result.digests, progress: createProgress({ label: `verifying ${target.path}`, total: result.bytes, mode }) };
       const checking = findBadChunk(plan);

@@ -20,6 +20,8 @@ export interface WriteOptions {
   force: boolean;
   /** Defaults to stdin and stderr being terminals. */
   interactive?: boolean;
+  /** Called after the write is flushed, before the read-back (tests corrupt the device here). */
+  beforeVerify?: (path: string) => unknown;
 }
 
 /** A target that passed every check, with what the operator was shown. */
@@ -40,7 +42,7 @@ export async function writeImage(flk: Flk, options: WriteOptions): Promise<Write
   const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
   const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
   await flk.hooks.beforeWrite.promise(context);
-  const outcome = await executeWrite(flk, image, checked.target, options.verify);
+  const outcome = await executeWrite(flk, image, checked.target, options.verify, options.beforeVerify);
   await flk.hooks.afterWrite.promise({ ...context, bytes: outcome.bytes, verified: outcome.verified });
   return outcome;
 }

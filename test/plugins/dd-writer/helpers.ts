@@ -1,0 +1,137 @@
+/**
+ * Fixtures for dd-writer tests: temp dirs, images, loop devices (always
+ * detached in `cleanup`), mounts and swaps (always undone), and a flk
+ * instance with only dd-writer for library-level tests.
+ */
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { createFlk } from "../../../core/context.ts";
+import type { Flk } from "../../../core/index.ts";
+import ddWriter from "../../../plugins/dd-writer/index.ts";
+
+/** Run a program; throws with its stderr when it fails. */
+export function sh(argv: string[], input?: Uint8Array): string {
+  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", stdin: input });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
+  return r.stdout.toString().trim();
+}
+
+/** sha256 of the first `length` bytes of a file or device, by `head | sha256sum` (the oracle, not flk's hasher). */
+export function sha256Of(path: string, length?: number): string {
+  const cmd = length === undefined ? `sha256sum < '${path}'` : `head -c ${length} '${path}' | sha256sum`;
+  return sh(["bash", "-c", cmd]).split(" ")[0]!;
+}
+
+/** `cmp -n LENGTH a b` exit code: 0 equal, 1 different. */
+export function cmp(a: string, b: string, length: number): number {
+  return Bun.spawnSync(["cmp", "-n", String(length), a, b], { stdout: "pipe", stderr: "pipe" }).exitCode;
+}
+
+/** Random bytes; with `mbr` the boot signature 0x55AA at 510 so flk takes it for a hybrid image. */
+export function randomBytes(size: number, mbr = true): Uint8Array {
+  const out = new Uint8Array(size);
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < block.length; i += 65536) crypto.getRandomValues(block.subarray(i, i + 65536));
+  // A random MiB repeated (shifted by position) is enough for large images and keeps setup fast.
+  for (let at = 0, k = 0; at < size; at += block.length, k++) {
+    block[k % block.length] ^= 0x5a;
+    out.set(block.subarray(0, Math.min(block.length, size - at)), at);
+  }
+  if (mbr && size >= 512) out.set([0x55, 0xaa], 510);
+  return out;
+}
+
+/** Write `data` to `path`. */
+export function writeFile(path: string, data: Uint8Array): string {
+  const fd = openSync(path, "w");
+  for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at);
+  closeSync(fd);
+  return path;
+}
+
+/** A scratch area whose loop devices, mounts, swaps and files go away in `cleanup()`. */
+export class Scratch {
+  readonly dir = mkdtempSync("/tmp/flk-ddw-");
+  #undo: Array<() => void> = [];
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** A sparse backing file of `size` bytes attached to a fresh loop device. */
+  loop(size: number, options: { readOnly?: boolean; partscan?: boolean; backing?: string } = {}): { device: string; backing: string } {
+    const backing = options.backing ?? this.path(`disk-${this.#undo.length}.img`);
+    if (!options.backing) sh(["truncate", "-s", String(size), backing]);
+    const device = sh(["losetup", "-f", "--show", ...(options.readOnly ? ["-r"] : []), ...(options.partscan ? ["-P"] : []), backing]);
+    this.#undo.push(() => void Bun.spawnSync(["losetup", "-d", device]));
+    return { device, backing };
+  }
+
+  /** mkfs.ext4 `device` and mount it on a fresh directory. */
+  mountExt4(device: string): string {
+    sh(["mkfs.ext4", "-q", "-F", device]);
+    const at = mkdtempSync(join(this.dir, "mnt-"));
+    sh(["mount", device, at]);
+    this.#undo.push(() => void Bun.spawnSync(["umount", "-l", at]));
+    return at;
+  }
+
+  /** mkswap + swapon `device`. */
+  swapOn(device: string): void {
+    sh(["mkswap", device]);
+    sh(["swapon", device]);
+    this.#undo.push(() => void Bun.spawnSync(["swapoff", device]));
+  }
+
+  /** Run `fn` at cleanup (before the temp dir is removed). */
+  defer(fn: () => void): void {
+    this.#undo.push(fn);
+  }
+
+  cleanup(): void {
+    for (const undo of this.#undo.reverse()) {
+      try {
+        undo();
+      } catch {
+        // keep undoing the rest
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A flk with only dd-writer enabled (library-level tests, no argv). */
+export function testFlk(options: { yes?: boolean; json?: boolean; cwd?: string } = {}): Flk {
+  return createFlk({
+    plugins: [ddWriter],
+    flags: { yes: options.yes ?? false, json: options.json ?? false, color: false },
+    cwd: options.cwd,
+    config: { enabled: ["dd-writer"], options: { "dd-writer": { verify: true } } },
+  });
+}
+
+/** Read `length` bytes at `offset` of a file or device. */
+export function bytesAt(path: string, offset: number, length: number): Uint8Array {
+  const fd = openSync(path, "r");
+  const out = new Uint8Array(length);
+  try {
+    readSync(fd, out, 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+/** Overwrite the byte at `offset` of `path` with its complement (buffered, no O_DIRECT). */
+export function flipByte(path: string, offset: number): void {
+  const fd = openSync(path, "r+");
+  try {
+    const b = new Uint8Array(1);
+    readSync(fd, b, 0, 1, offset);
+    b[0] = ~b[0]! & 0xff;
+    writeSync(fd, b, 0, 1, offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
