@@ -29,16 +29,20 @@ describe("parseMountinfo", () => {
 
 describe("parseProbe", () => {
   const sample = [
-    "Welcome to the live installer", "flk-probe 1", "uid 0", "label root nixos", "primary root /dev/sda2",
-    "device root /dev/sda2 8:2 ext4", "label boot boot", "device boot /dev/sda1 8:1 vfat", "label swap swap",
+    "Welcome to the live installer", "flk-probe 1", "uid 0", "label root nixos", "primary root /dev/sda2", "label boot boot", "label swap swap", "label data my data",
+    "blkid DEVNAME=/dev/sda2", "blkid MAJMIN=103:a", "blkid LABEL=nixos", "blkid TYPE=ext4",
+    "blkid DEVNAME=/dev/sda1", "blkid MAJMIN=8:1", "blkid LABEL=boot", "blkid TYPE=vfat",
+    "blkid DEVNAME=/dev/sdb1", "blkid MAJMIN=8:11", "blkid LABEL=my\\ data", "blkid TYPE=ext4",
+    "blkid DEVNAME=/dev/sr0", "blkid MAJMIN=b:0", "blkid TYPE=iso9660",
     "uefi 1", "variant installer", "nixos-install /run/current-system/sw/bin/nixos-install", "flake-dir /iso/devos", "flake 1", "host-file 1",
     "mount 22 1 0:20 / /nix/store rw - overlay overlay rw,lowerdir=/nix/.ro-store,upperdir=/nix/.rw-store/store", "swap /dev/sda3", "end",
   ].join("\n");
 
-  test("reads a live installer's answer, hex major:minor into decimal, and ignores banner lines", () => {
-    const facts = parseProbe(sample.replace("device root /dev/sda2 8:2", "device root /dev/sda2 103:a"));
+  test("reads a live installer's answer: devices by label from the blkid scan, hex major:minor into decimal, escaped labels, banner lines ignored", () => {
+    const facts = parseProbe(sample);
     expect(facts.complete && facts.started).toBe(true);
     expect(facts.labels.root).toEqual({ label: "nixos", primary: "/dev/sda2", devices: [{ path: "/dev/sda2", majmin: "259:10", type: "ext4" }] });
+    expect(facts.labels.data!.devices).toEqual([{ path: "/dev/sdb1", majmin: "8:17", type: "ext4" }]);
     expect(facts.labels.swap!.devices).toEqual([]);
     expect([facts.uefi, facts.variant, facts.uid, facts.flake.present, facts.flake.hostFile]).toEqual([true, "installer", 0, true, true]);
     expect(facts.mounts[0]!.superOptions).toContain("upperdir=/nix/.rw-store/store");
@@ -47,7 +51,7 @@ describe("parseProbe", () => {
 
   test("fuzz: 5,000 mutated answers never throw and yield only well-formed devices and mounts", () => {
     const lines = sample.split("\n");
-    const junk = ["", " ", "device", "device root", "device root x y z", "mount 1 2 3", "hosts [1,2", "hosts {}", "label", "primary nope /x", "uid -1", "\r", "eval-error"];
+    const junk = ["", " ", "blkid", "blkid =x", "blkid DEVNAME=", "blkid MAJMIN=zz", "blkid LABEL=nixos", "mount 1 2 3", "hosts [1,2", "hosts {}", "label", "primary nope /x", "uid -1", "\r", "eval-error"];
     for (let i = 0; i < 5000; i++) {
       const mutated = Array.from({ length: 1 + Math.floor(Math.random() * 30) }, () => {
         const base = Math.random() < 0.5 ? lines[Math.floor(Math.random() * lines.length)]! : junk[Math.floor(Math.random() * junk.length)]!;
