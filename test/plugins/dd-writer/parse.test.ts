@@ -116,7 +116,12 @@ describe("images", () => {
 });
 
 describe("verdicts on a recorded sysfs tree", () => {
-  /** A /sys/block with: sdb (removable USB), sda (internal, holder dm-0 on sda2), sdc (read-only), loop0. */
+  /**
+   * A /sys/block with: sdb (removable USB, partition sdb1), sda (internal,
+   * holder dm-0 on sda2), sdc (read-only), loop0. Recorded because this
+   * test kernel has no partition support (losetup -P + sfdisk make none)
+   * and no device-mapper.
+   */
   function recordedSys(): string {
     const sys = mkdtempSync("/tmp/flk-ddw-sys-");
     const dev = (path: string, files: Record<string, string>, dirs: string[] = []) => {
@@ -128,6 +133,7 @@ describe("verdicts on a recorded sysfs tree", () => {
       for (const d of dirs) mkdirSync(join(sys, "block", path, d), { recursive: true });
     };
     dev("sdb", { dev: "8:16", removable: "1", ro: "0", size: "60000000" }, ["holders", "slaves"]);
+    dev("sdb/sdb1", { dev: "8:17", partition: "1", size: "50000000" }, ["holders"]);
     dev("sda", { dev: "8:0", removable: "0", ro: "0", size: "2000000000" }, ["holders"]);
     dev("sda/sda2", { dev: "8:2", partition: "2", size: "1000000" }, ["holders/dm-0"]);
     dev("dm-0", { dev: "254:0", removable: "0", ro: "0", size: "1000000" }, ["slaves/sda2"]);
@@ -152,6 +158,8 @@ describe("verdicts on a recorded sysfs tree", () => {
       expect(assess("dm-0", view).reason).toBe("in use: /dev/dm-0 is mounted on /home");
       expect(assess("sdb", view).reason).toBe("in use: /dev/sdb is active swap (swapoff /dev/sdb)");
       expect(assess("sdb", { ...view, usage: { mounts: new Map(), swaps: new Set() }, imageDisks: new Set(["sdb"]) }).reason).toBe("the image file itself lives on this disk");
+      expect(assess("sdb", { ...view, usage: { mounts: new Map([["8:17", ["/media/stick"]]]), swaps: new Set() } }).reason).toBe("in use: /dev/sdb1 is mounted on /media/stick");
+      expect(assess("sdb1", view).reason).toMatch(/^a partition of \/dev\/sdb/);
     } finally {
       rmSync(sys, { recursive: true });
     }
