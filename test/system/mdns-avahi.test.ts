@@ -54,7 +54,7 @@ it("flk resolve finds an avahi-announced host from the other namespace: IPv4 lin
   } finally {
     await link.cleanup();
   }
-});
+}, 30_000);
 
 it("the locate hook asks mDNS first and returns the IPv4 answer; without a responder the next locator gets its turn", async () => {
   const link = await createLink({ ipv4A: "169.254.20.1/16", ipv4B: "169.254.20.2/16" });
@@ -81,4 +81,4 @@ it("the locate hook asks mDNS first and returns the IPv4 answer; without a respo
   } finally {
     await link.cleanup();
   }
-});
+}, 30_000);

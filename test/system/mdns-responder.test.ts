@@ -59,7 +59,7 @@ it("ignores malformed, wrong-name, non-zero rcode/opcode, off-port and off-link 
       await responder.stop();
     }
   });
-});
+}, 30_000);
 
 it("takes only the one correct answer that follows the bad ones (hand-made responder)", async () => {
   await withLink(async (a, b) => {
@@ -73,7 +73,7 @@ it("takes only the one correct answer that follows the bad ones (hand-made respo
       await responder.stop();
     }
   });
-});
+}, 30_000);
 
 it("refuses with exit 2 an interface that is down, and exits 1 when no interface can carry mDNS", async () => {
   await withLink(async (_a, b) => {
@@ -87,7 +87,7 @@ it("refuses with exit 2 an interface that is down, and exits 1 when no interface
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no interface is up, multicast-capable and has a carrier");
   });
-});
+}, 30_000);
 
 it("stops at once on SIGINT and dies by the signal", async () => {
   await withLink(async (_a, b) => {
@@ -99,4 +99,4 @@ it("stops at once on SIGINT and dies by the signal", async () => {
     expect(performance.now() - started).toBeLessThan(1000);
     expect(child.signalCode ?? child.exitCode).toBeOneOf(["SIGINT", 130]);
   });
-});
+}, 30_000);
