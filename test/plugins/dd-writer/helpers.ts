@@ -3,7 +3,7 @@
  * detached in `cleanup`), mounts and swaps (always undone), and a flk
  * instance with only dd-writer for library-level tests.
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createFlk } from "../../../core/context.ts";
 import type { Flk } from "../../../core/index.ts";
@@ -134,4 +134,21 @@ export function flipByte(path: string, offset: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Resolve once `backing` has at least `bytes` allocated (the loop device has written that far). */
+export async function whenAllocated(backing: string, bytes: number, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (statSync(backing).blocks * 512 < bytes) {
+    if (Date.now() > deadline) throw new Error(`${backing} did not reach ${bytes} allocated bytes in ${timeoutMs} ms`);
+    await Bun.sleep(1);
+  }
+}
+
+/** A zram disk (hot-added, so no existing one is touched): a real non-removable disk. Removed at cleanup. */
+export function zramDisk(scratch: Scratch, size: number): string {
+  const id = readFileSync("/sys/class/zram-control/hot_add", "utf8").trim();
+  scratch.defer(() => writeFileSync("/sys/class/zram-control/hot_remove", id));
+  writeFileSync(`/sys/block/zram${id}/disksize`, String(size));
+  return `/dev/zram${id}`;
 }

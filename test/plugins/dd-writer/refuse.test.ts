@@ -43,7 +43,7 @@ beforeEach(() => void writeFile(s.path("img.iso"), randomBytes(300000)));
 it("refuses a target that holds a mounted filesystem, even with --force", async () => {
   const { device } = s.loop(8 << 20);
   const at = s.mountExt4(device);
-  await refuses({ device, force: true }, "E_TARGET_REFUSED", new RegExp(`in use: ${device} is mounted on ${at}`), testFlk({ yes: true }));
+  await refuses({ device, force: true }, "E_TARGET_REFUSED", new RegExp(`in use: ${device} is mounted on ${at}`), testFlk({ yes: true }), true);
 });
 
 it("refuses a disk that is active swap", async () => {
