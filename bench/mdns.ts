@@ -47,6 +47,7 @@ async function wall(ns: Namespace, argv: string[], expectCode = 0): Promise<numb
   return ms;
 }
 
+/** Run the benchmark (`npm run bench -- mdns`), printing the tables. */
 export async function main(rounds = 15): Promise<void> {
   const flk = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
   const link = await createLink({ ipv4A: "169.254.40.1/16", ipv4B: "169.254.40.2/16" });

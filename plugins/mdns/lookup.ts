@@ -11,6 +11,7 @@ import { resolveMdns, type ResolveResult } from "./resolve.ts";
 export const DEFAULT_TIMEOUT_MS = 2000;
 const MAX_TIMEOUT_MS = 600_000;
 
+/** What `flk resolve` and the locate tap ask for. */
 export interface LookupRequest {
   /** `NixOS` or `NixOS.local` as the operator typed it. */
   name: string;

@@ -11,6 +11,7 @@ import { acceptResponse, preferenceOrder, scoped, type FoundAddress, type Sender
 import { mdnsLinks, type Link } from "./links.ts";
 import type { MdnsName } from "./name.ts";
 
+/** The mDNS groups (RFC 6762 §3). */
 export const MDNS_IPV4_GROUP = "224.0.0.251";
 export const MDNS_IPV6_GROUP = "ff02::fb";
 /** After the first answer, how long to wait for the other family or other links. */
@@ -18,6 +19,7 @@ export const GRACE_MS = 120;
 /** Gaps between retries; each doubles (RFC 6762 §5.2 asks for at least one second between *continuous* queries; a one-shot resolver may retry sooner). */
 const FIRST_RETRY_MS = 250;
 
+/** One resolve: the name, the budget, where and what to ask. */
 export interface ResolveOptions {
   name: MdnsName;
   timeoutMs: number;
@@ -31,6 +33,7 @@ export interface ResolveOptions {
   debug?: (line: string) => void;
 }
 
+/** What came back, with timings for the benchmark. */
 export interface ResolveResult {
   name: string;
   /** Deduplicated, IPv4 first (see preferenceOrder). */

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Namespace } from "./netns.ts";
 
+/** What avahi announces and where. */
 export interface AvahiOptions {
   /** The name to announce: `NixOS` → `NixOS.local`. */
   hostName: string;
@@ -26,6 +27,7 @@ export interface AvahiOptions {
   timeoutMs?: number;
 }
 
+/** A running avahi-daemon. */
 export interface Avahi {
   /** Everything avahi logged so far (it runs in the foreground: logs on stderr). */
   log(): string;
