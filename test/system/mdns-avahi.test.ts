@@ -82,3 +82,28 @@ it("the locate hook asks mDNS first and returns the IPv4 answer; without a respo
     await link.cleanup();
   }
 }, 30_000);
+
+it("finds the host over IPv6 alone on a bare link (no IPv4 on either end), returning a short grace after the AAAA answer, not at the timeout", async () => {
+  const link = await createLink({ macA: "52:54:00:ab:cd:ef" });
+  try {
+    const eui64 = await linkLocal(link.a);
+    await link.a.exec(["ip", "addr", "add", "fe80::47/64", "dev", link.a.iface]);
+    await linkLocal(link.b);
+    const avahi = await startAvahi(link.a, { hostName: "NixOS" });
+    try {
+      const started = performance.now();
+      const r = await link.b.exec([FLK, "--json", "resolve", "NixOS", "--timeout", "5000"], { env });
+      const elapsed = performance.now() - started;
+      expect(r.code).toBe(0);
+      const scope = link.b.iface;
+      expect(JSON.parse(r.stdout).addresses.sort((x: any, y: any) => x.address.localeCompare(y.address))).toEqual(
+        [{ address: "fe80::47", scope, family: 6, source: "mdns" }, { address: eui64, scope, family: 6, source: "mdns" }].sort((x, y) => x.address.localeCompare(y.address)),
+      );
+      expect(elapsed).toBeLessThan(2000); // nobody answers A here: the grace ends it, not the 5 s timeout
+    } finally {
+      await avahi.stop();
+    }
+  } finally {
+    await link.cleanup();
+  }
+}, 30_000);
