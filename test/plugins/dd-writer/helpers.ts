@@ -32,9 +32,9 @@ export function randomBytes(size: number, mbr = true): Uint8Array {
   const out = new Uint8Array(size);
   const block = new Uint8Array(1 << 20);
   for (let i = 0; i < block.length; i += 65536) crypto.getRandomValues(block.subarray(i, i + 65536));
-  // A random MiB repeated (shifted by position) is enough for large images and keeps setup fast.
+  // One random MiB, changed in one more byte for each following MiB (so no two MiBs are equal): fast for 512 MiB images.
   for (let at = 0, k = 0; at < size; at += block.length, k++) {
-    block[k % block.length] ^= 0x5a;
+    block[k % block.length] = block[k % block.length]! ^ 0x5a;
     out.set(block.subarray(0, Math.min(block.length, size - at)), at);
   }
   if (mbr && size >= 512) out.set([0x55, 0xaa], 510);
