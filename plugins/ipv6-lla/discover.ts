@@ -6,7 +6,7 @@
 import { eui64LinkLocal } from "./eui64.ts";
 import { chooseLinks, readLinks, type LinkInfo } from "./links.ts";
 import { solicit, type SolicitResult } from "./ndp.ts";
-import { pingAllNodes, readNeighbours, repliesPerRequest, type EchoReply, type NeighbourEntry } from "./neighbours.ts";
+import { pingAllNodes, repliesPerRequest, resolveNeighbours, type EchoReply, type NeighbourEntry } from "./neighbours.ts";
 
 /** `static`: the configured address (fe80::47); `eui64`: the address is its MAC's EUI-64 address. */
 export type Flag = "static" | "eui64";
@@ -69,13 +69,13 @@ export async function discover(options: DiscoverOptions): Promise<Discovery> {
         pingAllNodes(link.name, { deadlineS: options.deadlineS, signal: options.signal }),
         solicit(link, options.address, { timeoutMs: 600, signal: options.signal }),
       ]);
-      return { link, replies, solicited };
+      // Our own address answers too (multicast loops back): it is no neighbour.
+      const repliers = [...new Set(replies.map((r) => r.address))].filter((a) => !link.linkLocal.includes(a));
+      return { link, replies, solicited, table: await resolveNeighbours(link.name, repliers) };
     }),
   );
-  const names = new Set(links.map((l) => l.name));
-  const table = (await readNeighbours()).filter((entry) => names.has(entry.iface));
-  const result: Discovery = { address: options.address, interfaces: [...names], neighbours: [], collisions: [], notes: [] };
-  for (const { link, replies, solicited } of probes) merge(result, link, table, replies, solicited);
+  const result: Discovery = { address: options.address, interfaces: links.map((l) => l.name), neighbours: [], collisions: [], notes: [] };
+  for (const { link, replies, solicited, table } of probes) merge(result, link, table, replies, solicited);
   return result;
 }
 

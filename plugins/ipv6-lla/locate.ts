@@ -99,15 +99,20 @@ export async function locateOnLink(query: LocateQuery, options: LocateOptions): 
   if (!options.eui64) return undefined;
   let candidates: Candidate[];
   if (found && colliding) {
-    options.warn?.(`${colliding.length} hosts answer on ${options.address}%${found.scope} (${colliding.map((a) => a.mac).join(", ")}): trying their EUI-64 addresses; a pinned host key tells them apart`);
+    options.warn?.(collisionWarning(colliding.length, options.address, found.scope, colliding.map((a) => a.mac)));
     candidates = colliding.map((a) => ({ address: eui64LinkLocal(a.mac), scope: found.scope, source: "eui64" }));
   } else {
     const seen = await discover({ address: options.address, iface: query.iface, links, signal: options.signal });
+    for (const c of seen.collisions) options.warn?.(collisionWarning(c.count, options.address, c.iface, c.hosts.map((h) => h.mac)));
     candidates = eui64Candidates(seen);
     if (candidates.length === 0) query.tried.push(`ipv6-lla: no EUI-64 neighbour answered ff02::1 on ${seen.interfaces.join(", ")}`);
   }
   const eui = await firstSsh(candidates, probeMs, query, options.signal);
   return eui ? endpoint(eui) : found ? endpoint(found) : undefined;
+}
+
+function collisionWarning(count: number, address: string, iface: string, macs: string[]): string {
+  return `${count} hosts answer on ${address}%${iface} (${macs.join(", ") || "MACs unknown without root"}): trying their EUI-64 addresses; a pinned host key tells them apart`;
 }
 
 function endpoint(c: Candidate): Endpoint {

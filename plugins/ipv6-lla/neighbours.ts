@@ -3,6 +3,7 @@
  * multicast, RFC 4291 §2.7.1) makes every IPv6 host on the link reply, which
  * fills the kernel's neighbour table; `ip -j -6 neigh` then lists them.
  */
+import { createSocket } from "node:dgram";
 import { FlkError, run, runChecked } from "../../core/index.ts";
 import { canonicalIPv6 } from "./ipv6.ts";
 import { formatMac, parseMac } from "./eui64.ts";
@@ -49,8 +50,9 @@ export function parseNeighbours(json: string): NeighbourEntry[] {
 
 /** The kernel's IPv6 neighbour table (only `iface` when given). */
 export async function readNeighbours(iface?: string): Promise<NeighbourEntry[]> {
-  const argv = ["ip", "-j", "-6", "neigh", "show", ...(iface ? ["dev", iface] : [])];
-  return parseNeighbours(await runChecked(argv));
+  // Not `ip neigh show dev IF`: iproute2 then leaves "dev" out of each row.
+  const all = parseNeighbours(await runChecked(["ip", "-j", "-6", "neigh", "show"]));
+  return iface === undefined ? all : all.filter((entry) => entry.iface === iface);
 }
 
 /** One echo reply line of ping: who answered which request. */
@@ -73,15 +75,42 @@ export function parseEchoReplies(output: string): EchoReply[] {
 }
 
 /**
- * Ping all nodes on `iface`: two requests 0.2 s apart, at most `deadlineS`
- * seconds. A silent link is not an error (ping exits 1); a broken ping is.
+ * Ping all nodes on `iface` for `deadlineS` seconds, collecting every reply.
+ * iputils refuses a multicast interval under 1 s to non-root users, so they
+ * send one request; root sends two, 0.5 s apart, in case one is lost. A
+ * silent link is not an error (ping exits 1); a broken ping is.
  */
 export async function pingAllNodes(iface: string, options: { deadlineS?: number; signal?: AbortSignal } = {}): Promise<EchoReply[]> {
-  const argv = ["ping", "-6", "-n", "-c", "2", "-i", "0.2", "-w", String(options.deadlineS ?? 1), `ff02::1%${iface}`];
+  const interval = process.getuid?.() === 0 ? "0.5" : "1";
+  const argv = ["ping", "-6", "-n", "-i", interval, "-w", String(options.deadlineS ?? 1), `ff02::1%${iface}`];
   const result = await run(argv, { signal: options.signal });
   if (result.code > 1)
     throw new FlkError(`\`${argv.join(" ")}\` failed with exit code ${result.code}: ${result.tail.slice(-3).join(" ")}`, "E_LLA_PING", 1);
   return parseEchoReplies(result.stdout);
+}
+
+/**
+ * Make the kernel resolve `addresses` on `iface` and return the table then.
+ * A host that already knows our MAC answers ping without soliciting us, so
+ * its entry may be missing; one UDP datagram to the discard port (RFC 863)
+ * makes our kernel solicit it, without root. Waits at most `timeoutMs`.
+ */
+export async function resolveNeighbours(iface: string, addresses: string[], timeoutMs = 500): Promise<NeighbourEntry[]> {
+  let table = await readNeighbours(iface);
+  const missing = () => addresses.filter((a) => !table.some((e) => e.address === a));
+  if (missing().length === 0) return table;
+  const socket = createSocket("udp6");
+  try {
+    await Promise.all(missing().map((address) => new Promise<void>((done) => socket.send(new Uint8Array(0), 9, `${address}%${iface}`, () => done()))));
+  } finally {
+    socket.close();
+  }
+  const deadline = performance.now() + timeoutMs;
+  while (missing().length > 0 && performance.now() < deadline) {
+    await Bun.sleep(20);
+    table = await readNeighbours(iface);
+  }
+  return table;
 }
 
 /** How many hosts answered one request from `address` at most (2+ means two hosts hold it). */
