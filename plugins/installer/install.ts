@@ -9,7 +9,7 @@ import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } f
 import { preflight, type Preflight } from "./preflight.ts";
 import { baseSteps, planSteps } from "./plan.ts";
 import { parseMarker, renderScript, shJoin, type ScriptMode } from "./script.ts";
-import { localTransport, SSH_FAILED, type Transport } from "./transport.ts";
+import { localTransport, SSH_FAILED, type ScriptRun, type Transport } from "./transport.ts";
 import { remoteTransport } from "./remote.ts";
 
 /** The installer's options from flk.toml. */
@@ -164,16 +164,30 @@ function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, ste
 /** Run the script, following its markers; a failed step is exit 1 with what is mounted and how to undo. */
 async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<void> {
   const log = flk.logger("installer");
+  const progress = followMarkers(report, log);
+  // SIGINT/SIGTERM run the cleanups at once (core/cli.ts) and then re-raise: say there how to see and undo what is in place.
+  const off = flk.onCleanup(() =>
+    log.warn(`interrupted: some steps may be in place on ${transport.where}; see \`findmnt -R ${report.root}\`, undo with \`${undoCommand(options)}\``),
+  );
+  let run: ScriptRun;
+  try {
+    run = await transport.run(report.script, { echo: true, signal: flk.signal, onLine: progress.onLine });
+  } finally {
+    if (!flk.signal.aborted) off();
+  }
+  for (const step of report.steps) if (step.status === "planned") step.status = "not-run";
+  if (progress.ended === "done") return;
+  throw executionError(transport, report, options, run, progress.ended, progress.failed);
+}
+
+/** Update step statuses and log each step as its marker arrives. */
+function followMarkers(report: InstallReport, log: ReturnType<Flk["logger"]>) {
   const byId = new Map(report.steps.map((s) => [s.id, s]));
-  let ended: "done" | "fail" | "changed" | undefined;
-  let failed: { id: string; code?: number } | undefined;
-  const run = await transport.run(report.script, {
-    echo: true,
-    signal: flk.signal,
+  const state: { ended?: "done" | "fail" | "changed"; failed?: { id: string; code?: number }; onLine(line: string): void } = {
     onLine(line) {
       const marker = parseMarker(line);
       const step = marker && byId.get(marker.id);
-      if (marker?.event === "done" || marker?.event === "changed") ended = marker.event;
+      if (marker?.event === "done" || marker?.event === "changed") state.ended = marker.event;
       if (!marker || !step) return;
       if (marker.event === "run") {
         step.status = "ran";
@@ -183,21 +197,23 @@ async function execute(flk: Flk, transport: Transport, report: InstallReport, op
         log.info(report.mode === "undo" ? `undo ${step.id}: not in place, left alone` : `${step.title}: already done`);
       } else if (marker.event === "fail") {
         step.status = "failed";
-        [ended, failed] = ["fail", { id: step.id, code: marker.code }];
+        [state.ended, state.failed] = ["fail", { id: step.id, code: marker.code }];
       }
     },
-  });
-  for (const step of report.steps) if (step.status === "planned") step.status = "not-run";
-  if (ended === "done") return;
-  throw executionError(transport, report, options, run, ended, failed);
+  };
+  return state;
 }
 
-function executionError(transport: Transport, report: InstallReport, options: InstallOptions, run: { code: number; stderrTail: string[] }, ended: string | undefined, failed?: { id: string; code?: number }): FlkError {
+function undoCommand(options: InstallOptions): string {
+  return `flk install --undo${options.target ? ` --target ${options.target}` : ""}`;
+}
+
+function executionError(transport: Transport, report: InstallReport, options: InstallOptions, run: ScriptRun, ended: string | undefined, failed?: { id: string; code?: number }): FlkError {
   if (ended === "changed")
     return new FlkError(`a labelled filesystem on ${transport.where} changed between the preflight and the install (relabelled or removed). Nothing was mounted. Run flk install again.`, "E_CHANGED", 2);
   if (!failed && run.code === SSH_FAILED && report.steps.every((s) => s.status === "not-run")) return unreachable(transport, run.stderrTail);
   const undo = report.steps.filter((s) => s.undo && (s.status === "ran" || s.status === "skipped")).reverse().map((s) => shJoin(s.undo!));
-  const again = `flk install --undo${options.target ? ` --target ${options.target}` : ""}`;
+  const again = undoCommand(options);
   const what = failed ? `the step '${failed.id}' failed (exit ${failed.code ?? "?"})` : `the plan stopped early (exit ${run.code})`;
   const advice = undo.length ? ` The mounts above are still in place; undo them with \`${again}\` (runs: ${undo.join("; ")}).` : " Nothing flk mounts is in place.";
   return new FlkError(`${report.mode === "undo" ? "undo" : "install"} on ${transport.where}: ${what}.${advice}`, failed ? "E_STEP_FAILED" : "E_PLAN_STOPPED", 1);

@@ -82,7 +82,7 @@ async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, option
   const onAbort = () => child.kill("SIGTERM");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const tail: string[] = [];
-  const [stdout] = await Promise.all([
+  const readers = Promise.all([
     readLines(child.stdout, (line) => options.onLine?.(line)),
     readLines(
       child.stderr,
@@ -96,7 +96,11 @@ async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, option
   ]);
   await child.exited;
   options.signal?.removeEventListener("abort", onAbort);
-  return { code: child.exitCode ?? 128 + 15, stdout, stderrTail: tail };
+  const code = child.exitCode ?? 128 + 15;
+  // Interrupted: a grandchild (nixos-install) may outlive sh and hold the pipes open; do not wait for it.
+  if (options.signal?.aborted) return { code, stdout: "", stderrTail: tail };
+  const [stdout] = await readers;
+  return { code, stdout, stderrTail: tail };
 }
 
 /** Feed each complete line to `onLine` as it arrives; resolve to the whole text. */

@@ -91,3 +91,33 @@ test("compiled flk install refuses a label on two devices with exit 2 and the de
   expect(await m.mounted()).toEqual([]);
   expect(m.calls()).toEqual([]);
 });
+
+test("compiled flk install interrupted by SIGINT while the stand-in nixos-install runs: exit 130, says how to undo, and --undo then unmounts", async () => {
+  machine = await createMachine();
+  const m = machine;
+  await m.disk("ext4", m.labels.root);
+  writeConfig(m);
+  // A slow stand-in: records its pid so the test can end it, then waits.
+  const slow = join(m.dir, "slow-bin");
+  await sh(["mkdir", "-p", slow]);
+  writeFileSync(join(slow, "nixos-install"), `#!/bin/sh\necho $$ > '${m.dir}/standin.pid'\nexec sleep 30\n`);
+  await sh(["chmod", "+x", join(slow, "nixos-install")]);
+  const env = { ...process.env, NO_COLOR: "1", PATH: `${slow}:${process.env.PATH}:/usr/sbin:/sbin` };
+  const child = Bun.spawn([FLK, "install", "NixOS"], { cwd: m.site, env, stdout: "pipe", stderr: "pipe" });
+  try {
+    const pidFile = join(m.dir, "standin.pid");
+    for (let i = 0; i < 200 && !(await Bun.file(pidFile).exists()); i++) await Bun.sleep(25);
+    expect(await m.mounted()).toEqual([m.root]);
+    child.kill("SIGINT");
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(130);
+    expect(stderr).toContain("interrupted");
+    expect(stderr).toContain("flk install --undo");
+  } finally {
+    const pid = await Bun.file(join(m.dir, "standin.pid")).text().catch(() => "");
+    if (pid.trim()) await sh(["kill", pid.trim()]);
+  }
+  const undo = await flk(["install", "--undo"], { cwd: m.site, env: { PATH: `${m.bin}:${process.env.PATH}:/usr/sbin:/sbin` } });
+  expect(undo.code).toBe(0);
+  expect(await m.mounted()).toEqual([]);
+}, 30_000);
