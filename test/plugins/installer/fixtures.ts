@@ -7,7 +7,7 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createFlk, type Flk } from "../../../core/context.ts";
 import { resolveConfig } from "../../../core/config.ts";
@@ -88,8 +88,9 @@ export async function createMachine(options: { hosts?: string[]; hostFiles?: boo
       return r.stdout.split("\n").filter((t) => t === dir || t.startsWith(dir + "/"));
     },
     async swapping() {
-      const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0]);
-      return devices.filter((d) => swaps.includes(d));
+      // By device name: a swapon made inside a mount namespace that has since gone shows as `/loop6`, not `/dev/loop6`.
+      const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => basename(l.split(/\s+/)[0] ?? ""));
+      return devices.filter((d) => swaps.includes(basename(d)));
     },
     async cleanup() {
       for (const target of (await machine.mounted()).sort((a, b) => b.length - a.length)) await sh(["umount", "-l", target]);
