@@ -65,6 +65,7 @@ export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
   const facts = await flakeFacts(flake, info, request.env ?? flk.env);
   const workDir = join(tmpdir(), `flk-iso-${randomBytes(6).toString("hex")}`);
   const hosts: HostPlan[] = [];
+  const referenced: string[] = [];
   for (const entry of picked) {
     if (!facts.hosts.includes(entry.name))
       throw new FlkError(
@@ -73,7 +74,7 @@ export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
       );
     const seed = ownContribution(entry.name, options.copyTo, facts);
     const module = await flk.hooks.isoModule.promise(seed, { host: entry.name, siteRoot: root });
-    await checkSiteFiles(flake, referencedFiles(module));
+    referenced.push(...referencedFiles(module));
     const outLink = outLinkFor(flk.cwd, request.outLink, entry.name, picked.length);
     const moduleFile = join(workDir, `${entry.name}.nix`);
     hosts.push({
@@ -83,6 +84,9 @@ export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
       build: { host: entry.name, ref: flake.ref, moduleFile, outLink, extraArgs: request.extraArgs ?? flk.passthrough },
     });
   }
+  // After every host's waterfall, so one message (and one `git add`) covers
+  // the files of all hosts, e.g. host keys a plugin created for each.
+  await checkSiteFiles(flake, referenced);
   return { flake, info, hosts, workDir };
 }
 

@@ -39,28 +39,43 @@ async function gitToplevel(dir: string): Promise<string | undefined> {
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-/**
- * Refuse site files Nix will not see: missing ones, and in a git flake those
- * git does not track (Nix copies only tracked files of a git flake).
- */
-export async function checkSiteFiles(flake: SiteFlake, files: readonly string[]): Promise<void> {
+/** Site files Nix would not see: missing ones, and (in a git flake) untracked ones. */
+export interface InvisibleFiles {
+  missing: string[];
+  untracked: string[];
+}
+
+/** Which of `files` (site-relative) do not exist, or are not tracked by git in a git flake. */
+export async function invisibleFiles(flake: SiteFlake, files: readonly string[]): Promise<InvisibleFiles> {
   const unique = [...new Set(files)];
   const missing = unique.filter((file) => !existsSync(`${flake.root}/${file}`));
+  const present = unique.filter((file) => !missing.includes(file));
+  if (!flake.gitTop || present.length === 0) return { missing, untracked: [] };
+  const result = await run(["git", "-C", flake.root, "ls-files", "-z", "--", ...present]);
+  const tracked = result.stdout.split("\0").filter(Boolean);
+  const untracked = present.filter((file) => !tracked.some((t) => t === file || t.startsWith(`${file.replace(/\/$/, "")}/`)));
+  return { missing, untracked };
+}
+
+/**
+ * Refuse site files Nix will not see: missing ones, and in a git flake those
+ * git does not track (Nix copies only tracked files of a git flake). One
+ * message for all of them, with one `git add` command.
+ */
+export async function checkSiteFiles(flake: SiteFlake, files: readonly string[]): Promise<void> {
+  const { missing, untracked } = await invisibleFiles(flake, files);
   if (missing.length > 0)
     throw new FlkError(
       `the ISO module refers to ${list(missing)}, which ${missing.length === 1 ? "does" : "do"} not exist in ${flake.root}. Nothing was built. Create ${missing.length === 1 ? "it" : "them"} or remove the reference from flk.toml.`,
       "E_ISO_FILE_MISSING",
     );
-  if (!flake.gitTop || unique.length === 0) return;
-  const result = await run(["git", "-C", flake.root, "ls-files", "-z", "--", ...unique]);
-  const tracked = result.stdout.split("\0").filter(Boolean);
-  const prefix = flake.subdir ? `${flake.subdir}/` : "";
-  const untracked = unique.filter((file) => !tracked.some((t) => t === file || t.startsWith(`${file.replace(/\/$/, "")}/`)));
-  if (untracked.length > 0)
+  if (untracked.length > 0) {
+    const prefix = flake.subdir ? `${flake.subdir}/` : "";
     throw new FlkError(
       `${list(untracked)} ${untracked.length === 1 ? "is" : "are"} not tracked by git, so Nix cannot see ${untracked.length === 1 ? "it" : "them"} in the flake ${flake.ref}. Nothing was built. Run \`git -C ${flake.gitTop} add ${untracked.map((f) => shellWord(prefix + f)).join(" ")}\` and try again.`,
       "E_ISO_FILE_UNTRACKED",
     );
+  }
 }
 
 function list(files: string[]): string {

@@ -1,0 +1,134 @@
+/**
+ * nix-iso benchmarks (DESIGN.md "Performance"):
+ *   1. `flk iso --all --dry-run` on a generated site of 50 hosts and 20 keys:
+ *      plan every host (one nix eval, the isoModule waterfall of every
+ *      enabled plugin, git checks, rendering). Reported as time.
+ *   2. sha256 of a 1 GiB image: Bun's native hasher (what `flk iso` prints)
+ *      against `sha256sum`, measured A B A B; target ratio ≥ 2×.
+ * Runs the compiled binary at $FLK_BIN if set, else `bun bin/flk.ts`.
+ * Needs nix, git and sha256sum. `bun bench/nix-iso.ts [--size-mib N]`.
+ */
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomFillSync } from "node:crypto";
+import { copyFixtureSite, fixtureNixEnv } from "../test/helpers/iso.ts";
+import { sha256File } from "../plugins/nix-iso/hash.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const FLK = process.env.FLK_BIN ? [process.env.FLK_BIN] : [process.execPath, join(ROOT, "bin", "flk.ts")];
+
+/** A fixture copy whose flake takes every hosts/*.nix as a host, with `hosts` hosts and `keys` keys, committed. */
+export async function generateSite(hosts: number, keys: number): Promise<string> {
+  return copyFixtureSite({
+    toml: 'plugins = ["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]\n',
+    prepare(site) {
+      for (let i = 1; i <= hosts; i++) writeFileSync(join(site, "hosts", `host${String(i).padStart(2, "0")}.nix`), `{ ... }: { time.timeZone = "UTC"; }\n`);
+      mkdirSync(join(site, "secrets", "keys"), { recursive: true });
+      for (let i = 1; i <= keys; i++) {
+        const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), randomFillSync(Buffer.alloc(32))]);
+        writeFileSync(join(site, "secrets", "keys", `user${i}.pub`), `ssh-ed25519 ${blob.toString("base64")} user${i}@bench\n`);
+      }
+      // digga's way: every host file is a host.
+      const flake = join(site, "flake.nix");
+      const text = require("node:fs").readFileSync(flake, "utf8") as string;
+      writeFileSync(
+        flake,
+        text.replace(
+          /nixosConfigurations = \{[^}]*\};/s,
+          `nixosConfigurations = lib.mapAttrs' (name: _: { name = lib.removeSuffix ".nix" name; value = mkHost (lib.removeSuffix ".nix" name) (./hosts + "/\${name}"); })
+          (lib.filterAttrs (name: type: name != "default.nix") (builtins.readDir ./hosts));`,
+        ),
+      );
+    },
+  });
+}
+
+async function timed(argv: string[], cwd: string, env: Record<string, string | undefined>): Promise<{ ms: number; code: number; stderr: string }> {
+  const start = performance.now();
+  const child = Bun.spawn(argv, { cwd, env, stdout: "ignore", stderr: "pipe" });
+  const stderr = await new Response(child.stderr).text();
+  const code = await child.exited;
+  return { ms: performance.now() - start, code, stderr };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function benchDryRun(rows: string[][]): Promise<void> {
+  const site = await generateSite(50, 20);
+  try {
+    const env = { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1" };
+    // Warm-up: plugins may create site files on first use (ssh-keys' pinned
+    // host keys); track them as a user would after flk's `git add` hint.
+    await timed([...FLK, "iso", "--all", "--dry-run"], site, env);
+    await timed(["git", "add", "-A"], site, env);
+    await timed(["git", "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "host keys"], site, env);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await timed([...FLK, "iso", "--all", "--dry-run"], site, env);
+      if (run.code !== 0) throw new Error(`flk iso --all --dry-run failed (${run.code}):\n${run.stderr.slice(-2000)}`);
+      times.push(run.ms);
+    }
+    rows.push(["flk iso --all --dry-run (50 hosts, 20 keys)", `${median(times).toFixed(0)} ms`, "-", `median of 3: ${times.map((t) => t.toFixed(0)).join(", ")} ms`]);
+  } finally {
+    rmSync(site, { recursive: true, force: true });
+  }
+}
+
+function writeRandom(path: string, mib: number): void {
+  const fd = openSync(path, "w");
+  const chunk = Buffer.alloc(1 << 20);
+  try {
+    for (let i = 0; i < mib; i++) writeSync(fd, randomFillSync(chunk));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function benchHash(rows: string[][], mib: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "flk-bench-hash-"));
+  const image = join(dir, "image.iso");
+  try {
+    writeRandom(image, mib);
+    const ours: number[] = [];
+    const peer: number[] = [];
+    let digests = new Set<string>();
+    for (let round = 0; round < 2; round++) {
+      let start = performance.now();
+      digests.add(await sha256File(image));
+      ours.push(performance.now() - start);
+      start = performance.now();
+      const child = Bun.spawn(["sha256sum", image], { stdout: "pipe" });
+      digests.add((await new Response(child.stdout).text()).split(" ")[0]!);
+      await child.exited;
+      peer.push(performance.now() - start);
+    }
+    if (digests.size !== 1) throw new Error(`digests differ: ${[...digests].join(" ")}`);
+    const ratio = median(peer) / median(ours);
+    rows.push([
+      `sha256 of ${mib} MiB: Bun.CryptoHasher vs sha256sum`,
+      `${median(ours).toFixed(0)} ms vs ${median(peer).toFixed(0)} ms`,
+      `${ratio.toFixed(2)}× faster`,
+      `target ≥ 2× ${ratio >= 2 ? "met" : "NOT met"} (A B A B: ${ours.map((t, i) => `${t.toFixed(0)}/${peer[i]!.toFixed(0)}`).join(", ")} ms)`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Run both benchmarks and print a table. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<string[][]> {
+  const at = argv.indexOf("--size-mib");
+  const mib = at >= 0 ? Number(argv[at + 1]) : 1024;
+  const rows: string[][] = [["benchmark", "result", "ratio", "notes"]];
+  await benchDryRun(rows);
+  await benchHash(rows, mib);
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
+  return rows;
+}
+
+if (import.meta.main) await main();
