@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-bun test "$@" 2>&1 | tee "$log"
+# bunfig.toml has no per-test timeout setting that Bun 1.3 honours, so it is set here.
+bun test --timeout 120000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | grep -oE '[0-9]+')
 fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | grep -oE '[0-9]+')
