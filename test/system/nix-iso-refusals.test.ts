@@ -20,19 +20,19 @@ afterAll(() => {
 });
 
 /** A plugin whose ISO contribution is `contribute(module)`. */
-function probe(contribute: (module: IsoModule) => IsoModule) {
+function probe(contribute: (module: IsoModule, host: string) => IsoModule) {
   return definePlugin({
     name: "probe",
     description: "test plugin",
     options: {},
     apply(flk) {
-      flk.hooks.isoModule.tapPromise("probe", async (module) => contribute(module));
+      flk.hooks.isoModule.tapPromise("probe", async (module, context) => contribute(module, context.host));
     },
   });
 }
 
 /** Run buildIso on a fresh fixture copy with an untracked secrets/keys/alice.pub; return the refusal. */
-async function refusalWith(contribute: (module: IsoModule) => IsoModule, toml = 'plugins = ["nix-iso", "probe"]\n') {
+async function refusalWith(contribute: (module: IsoModule, host: string) => IsoModule, toml = 'plugins = ["nix-iso", "probe"]\n', request: { hosts?: string[]; all?: boolean } = { hosts: ["NixOS"] }) {
   const site = await copyFixtureSite({ toml });
   sites.push(site);
   mkdirSync(join(site, "secrets/keys"), { recursive: true });
@@ -40,7 +40,7 @@ async function refusalWith(contribute: (module: IsoModule) => IsoModule, toml = 
   const env = { ...process.env, ...fixtureNixEnv() };
   const flk = createFlk({ plugins: [nixIso, probe(contribute)], cwd: site, env });
   try {
-    await buildIso(flk, { hosts: ["NixOS"], env });
+    await buildIso(flk, { ...request, env });
   } catch (error) {
     if (!isFlkError(error)) throw error;
     return { error, site, built: existsSync(join(site, "result")) || isLink(join(site, "result")) };
@@ -80,6 +80,23 @@ describe("referenced files must be tracked by git", () => {
     expect(error.code).toBe("E_ISO_FILE_MISSING");
     expect(error.message).toContain("`secrets/keys/nobody.pub`");
     expect(built).toBe(false);
+  });
+});
+
+describe("--all", () => {
+  it("names the untracked files of every host in one refusal with one git add", async () => {
+    const { error, site, built } = await refusalWith(
+      (m, host) => {
+        mkdirSync(join(sites.at(-1)!, "secrets/hosts", host), { recursive: true });
+        writeFileSync(join(sites.at(-1)!, "secrets/hosts", host, "key"), host);
+        return { ...m, files: [...m.files, `secrets/hosts/${host}/key`] };
+      },
+      undefined,
+      { all: true },
+    );
+    expect(error.message).toContain(`Run \`git -C ${site} add secrets/hosts/NixOS/key secrets/hosts/Other/key\``);
+    expect(built).toBe(false);
+    expect(isLink(join(site, "result-NixOS")) || isLink(join(site, "result-Other"))).toBe(false);
   });
 });
 
