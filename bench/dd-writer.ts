@@ -12,6 +12,12 @@ import { join } from "node:path";
 const SIZE = 1 << 30;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
+/**
+ * BENCH_LOOP_DIO=1: the loop device does direct I/O on its backing file, so
+ * a flush reaches the disk as on a real stick instead of stopping in the
+ * backing file's page cache.
+ */
+const DIRECT_IO = process.env.BENCH_LOOP_DIO === "1";
 
 interface Variant {
   name: string;
@@ -72,7 +78,7 @@ export async function main(): Promise<Record<string, number>> {
     const backing = join(dir, "stick.img");
     makeImage(image);
     sh(["truncate", "-s", String(SIZE + (64 << 20)), backing]);
-    device = sh(["losetup", "-f", "--show", backing]);
+    device = sh(["losetup", "-f", "--show", ...(DIRECT_IO ? ["--direct-io=on"] : []), backing]);
     timeOnce([["dd", `if=${image}`, `of=${device}`, "bs=4M", "conv=fsync", "status=none"]]); // allocate the backing file's blocks once
     const times: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
     for (let round = 0; round < ROUNDS; round++)
@@ -87,7 +93,7 @@ export async function main(): Promise<Record<string, number>> {
 }
 
 function printTable(times: Record<string, number[]>, medians: Record<string, number>): void {
-  console.log(`\n1 GiB random image → loop device (backing file in ${process.env.BENCH_DIR ?? tmpdir()}), ${ROUNDS} rounds A B A B, median seconds\n`);
+  console.log(`\n1 GiB random image → loop device (backing file in ${process.env.BENCH_DIR ?? tmpdir()}, loop direct I/O ${DIRECT_IO ? "on" : "off"}), ${ROUNDS} rounds A B A B, median seconds\n`);
   console.log("| command | median s | runs |");
   console.log("|---|---:|---|");
   for (const [name, xs] of Object.entries(times)) console.log(`| \`${name}\` | ${medians[name]!.toFixed(2)} | ${xs.map((x) => x.toFixed(2)).join(" ")} |`);

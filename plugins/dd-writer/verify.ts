@@ -37,8 +37,9 @@ export async function findBadChunk(plan: VerifyPlan): Promise<number> {
     const at = k * ring.slotSize;
     const n = Math.min(ring.slotSize, plan.length - at);
     const span = plan.direct ? Math.ceil(n / plan.unit) * plan.unit : n;
-    const read = chain.then(() => readFully(plan.fd, ring.slots[slot]!, span, at, plan));
-    chain = read.then(() => plan.progress.update(at + n));
+    // Reads run concurrently, one per free slot: the device sees a queue instead of one request at a time.
+    const read = readFully(plan.fd, ring.slots[slot]!, span, at, plan);
+    chain = Promise.all([chain, read]).then(() => plan.progress.update(at + n));
     busy[slot] = read.then(async (got) => {
       const digest = got >= n ? await plan.pool.digest(slot, n) : "";
       if (digest !== plan.digests[k]) bad = Math.min(bad, k);

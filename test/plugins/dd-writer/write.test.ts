@@ -93,3 +93,21 @@ for (const [where, at] of [
     const run = writeImage(testFlk(), { image, device, verify: true, force: false, beforeVerify: corrupt });
     await expect(run).rejects.toMatchObject({ code: "E_VERIFY", exitCode: 1, message: expect.stringContaining(`differs from the image at offset ${offset} `) });
   });
+
+it("calls beforeWrite after the checks and afterWrite after the verify, in that order; a throwing beforeWrite tap stops the write", async () => {
+  const image = writeFile(s.path("h.iso"), randomBytes(100000));
+  const { device } = s.loop(1 << 20);
+  const calls: string[] = [];
+  const flk = testFlk();
+  flk.hooks.beforeWrite.tapPromise("test", async (w) => void calls.push(`before ${w.device} ${w.bytes}`));
+  flk.hooks.afterWrite.tapPromise("test", async (w) => void calls.push(`after ${w.device} ${w.bytes} ${w.verified}`));
+  await writeImage(flk, { image, device, verify: true, force: false, beforeVerify: () => void calls.push("verify") });
+  expect(calls).toEqual([`before ${device} 100000`, "verify", `after ${device} 100000 true`]);
+  const refusing = testFlk();
+  refusing.hooks.beforeWrite.tapPromise("test", async () => {
+    throw new Error("observer says no");
+  });
+  const other = writeFile(s.path("other.iso"), randomBytes(100000));
+  await expect(writeImage(refusing, { image: other, device, verify: true, force: false })).rejects.toThrow("observer says no");
+  expect(cmp(image, device, 100000)).toBe(0);
+});
