@@ -67,7 +67,7 @@ export async function discover(options: DiscoverOptions): Promise<Discovery> {
     links.map(async (link) => {
       const [replies, solicited] = await Promise.all([
         pingAllNodes(link.name, { deadlineS: options.deadlineS, signal: options.signal }),
-        solicit(link, options.address, { timeoutMs: 600, signal: options.signal }),
+        solicit(link, options.address, { timeoutMs: 400, signal: options.signal }),
       ]);
       // Our own address answers too (multicast loops back): it is no neighbour.
       const repliers = [...new Set(replies.map((r) => r.address))].filter((a) => !link.linkLocal.includes(a));

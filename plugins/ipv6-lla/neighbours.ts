@@ -75,14 +75,16 @@ export function parseEchoReplies(output: string): EchoReply[] {
 }
 
 /**
- * Ping all nodes on `iface` for `deadlineS` seconds, collecting every reply.
- * iputils refuses a multicast interval under 1 s to non-root users, so they
- * send one request; root sends two, 0.5 s apart, in case one is lost. A
- * silent link is not an error (ping exits 1); a broken ping is.
+ * Ping all nodes on `iface`, collecting every reply, for at most `deadlineS`
+ * seconds. Root sends two requests 0.5 s apart and stops at the second
+ * reply (every host answers the first within that time); iputils refuses a
+ * multicast interval under 1 s to other users, so they send one request and
+ * listen until the deadline (`-c 1` would stop at the first reply and miss
+ * the rest). A silent link is not an error (ping exits 1); a broken ping is.
  */
 export async function pingAllNodes(iface: string, options: { deadlineS?: number; signal?: AbortSignal } = {}): Promise<EchoReply[]> {
-  const interval = process.getuid?.() === 0 ? "0.5" : "1";
-  const argv = ["ping", "-6", "-n", "-i", interval, "-w", String(options.deadlineS ?? 1), `ff02::1%${iface}`];
+  const pace = process.getuid?.() === 0 ? ["-c", "2", "-i", "0.5"] : ["-i", "1"];
+  const argv = ["ping", "-6", "-n", ...pace, "-w", String(options.deadlineS ?? 1), `ff02::1%${iface}`];
   const result = await run(argv, { signal: options.signal });
   if (result.code > 1)
     throw new FlkError(`\`${argv.join(" ")}\` failed with exit code ${result.code}: ${result.tail.slice(-3).join(" ")}`, "E_LLA_PING", 1);
