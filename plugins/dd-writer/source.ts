@@ -74,7 +74,11 @@ function decompressSource(path: string, program: string): ImageSource {
     },
     close() {
       if (child.exitCode === null) child.kill("SIGTERM");
-      reader.releaseLock();
+      try {
+        reader.releaseLock();
+      } catch {
+        // a read still pending (interrupted mid-stream): the killed child ends it
+      }
     },
   };
 }
