@@ -95,11 +95,11 @@ export async function locateOnLink(query: LocateQuery, options: LocateOptions): 
   ]);
   const adverts = found ? holders[links.findIndex((l) => l.name === found.scope)]! : undefined;
   const colliding = adverts?.ok && adverts.adverts.length >= 2 ? adverts.adverts : undefined;
+  if (found && colliding) options.warn?.(collisionWarning(colliding.length, options.address, found.scope, colliding.map((a) => a.mac), options.eui64));
   if (found && (!colliding || !options.eui64)) return endpoint(found);
   if (!options.eui64) return undefined;
   let candidates: Candidate[];
   if (found && colliding) {
-    options.warn?.(collisionWarning(colliding.length, options.address, found.scope, colliding.map((a) => a.mac)));
     candidates = colliding.map((a) => ({ address: eui64LinkLocal(a.mac), scope: found.scope, source: "eui64" }));
   } else {
     const seen = await discover({ address: options.address, iface: query.iface, links, signal: options.signal });
@@ -111,8 +111,9 @@ export async function locateOnLink(query: LocateQuery, options: LocateOptions): 
   return eui ? endpoint(eui) : found ? endpoint(found) : undefined;
 }
 
-function collisionWarning(count: number, address: string, iface: string, macs: string[]): string {
-  return `${count} hosts answer on ${address}%${iface} (${macs.join(", ") || "MACs unknown without root"}): trying their EUI-64 addresses; a pinned host key tells them apart`;
+function collisionWarning(count: number, address: string, iface: string, macs: string[], eui64 = true): string {
+  const next = eui64 ? "trying their EUI-64 addresses" : "taking the one that answered ssh";
+  return `${count} hosts answer on ${address}%${iface} (${macs.join(", ") || "MACs unknown without root"}): ${next}; a pinned host key tells them apart`;
 }
 
 function endpoint(c: Candidate): Endpoint {
