@@ -92,7 +92,10 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose, log);
   }
   if (args.includes("--help") || args.includes("-h")) {
-    process.stdout.write((await renderUsage(await resolveHelpTarget(command, args), main)) + "\n");
+    const { command: target, path } = await resolveHelpTarget(command, args, ["flk", name]);
+    // citty names a command by its parent's name: give it the whole path ("flk lla").
+    const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
+    process.stdout.write((await renderUsage(target, parent)) + "\n");
     return ExitCode.ok;
   }
   const stopSignals = installSignalHandlers(flk);
@@ -130,12 +133,13 @@ function collectCommands(flk: Flk): Record<string, CommandDef<any>> {
   return commands;
 }
 
-async function resolveHelpTarget(command: CommandDef<any>, args: string[]): Promise<CommandDef<any>> {
+async function resolveHelpTarget(command: CommandDef<any>, args: string[], path: string[]): Promise<{ command: CommandDef<any>; path: string[] }> {
   const subs = typeof command.subCommands === "function" ? await command.subCommands() : await command.subCommands;
   const next = args.find((a) => !a.startsWith("-"));
   const sub = subs && next ? subs[next] : undefined;
-  if (!sub) return command;
-  return resolveHelpTarget((typeof sub === "function" ? await sub() : await sub) as CommandDef<any>, args.slice(args.indexOf(next!) + 1));
+  if (!sub) return { command, path };
+  const resolved = (typeof sub === "function" ? await sub() : await sub) as CommandDef<any>;
+  return resolveHelpTarget(resolved, args.slice(args.indexOf(next!) + 1), [...path, next!]);
 }
 
 /** Print an error the contract's way and return its exit code. */
@@ -147,7 +151,7 @@ export function fail(err: unknown, verbose: boolean | undefined, log: ConsolaIns
   }
   // citty's own argument errors (missing positional, bad enum) are usage errors.
   if (err instanceof Error && err.name === "CLIError") {
-    log.error(`${err.message.replace(/\x1b\[[0-9;]*m/g, "")}. Run the command with --help for its usage.`);
+    log.error(`${err.message.replace(/\x1b\[[0-9;]*m/g, "").replace(/\.$/, "")}. Run the command with --help for its usage.`);
     return ExitCode.refused;
   }
   if (verbose) log.error(err);
