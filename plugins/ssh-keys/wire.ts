@@ -61,9 +61,14 @@ export class WireReader {
     return out;
   }
 
-  /** A `string` that must be valid UTF-8 text (key type and curve names, ids). */
+  /**
+   * A `string` that must be text: valid UTF-8 without NUL. OpenSSH reads key
+   * type, curve and FIDO application names with sshbuf_get_cstring, which
+   * refuses an embedded NUL (found by the fuzz test against ssh-keygen).
+   */
   text(what: string): string {
     const raw = this.bytes(what);
+    if (raw.includes(0)) throw new WireError(`${what} holds a NUL byte`);
     try {
       return strictText.decode(raw);
     } catch {

@@ -1,0 +1,53 @@
+/**
+ * flk ssh's plan: locate, then sshOptions, then `ssh OPTS user@addr%scope ARGS`.
+ * The locator here is a stand-in test plugin (mdns/ipv6-lla are other plugins).
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import type { Endpoint, Flk, LocateQuery } from "../../../core/index.ts";
+import { planSsh } from "../../../plugins/ssh-keys/ssh.ts";
+import { makeFlk, makeSite } from "./helpers.ts";
+
+let site: ReturnType<typeof makeSite>;
+beforeEach(() => {
+  site = makeSite();
+});
+afterEach(() => site.cleanup());
+
+/** A stand-in locator plugin that records calls and answers with `answer`. */
+function standInLocator(calls: string[], answer?: Endpoint) {
+  return {
+    name: "test-stand-in-locator",
+    apply(flk: Flk) {
+      flk.hooks.locate.tapPromise("test-stand-in-locator", async (query: LocateQuery) => {
+        calls.push(`locate ${query.host} ${query.timeoutMs}`);
+        query.tried.push("stand-in: nothing configured");
+        return answer;
+      });
+      flk.hooks.sshOptions.tapPromise("test-stand-in-locator", async (options, target) => {
+        calls.push(`sshOptions ${target.user}@${target.endpoint.address}`);
+        return [...options, "-o", "BatchMode=yes"];
+      });
+    },
+  };
+}
+
+test("locates, collects ssh options, then builds ssh OPTS user@fe80::…%scope ARGS", async () => {
+  const calls: string[] = [];
+  const flk = makeFlk(site.root, {}, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
+  const plan = await planSsh(flk, { host: "NixOS", user: "root", timeoutMs: 500, args: ["-i", "key", "uname", "-a"] });
+  expect(calls).toEqual(["locate NixOS 500", "sshOptions root@fe80::47"]);
+  expect(plan.argv).toEqual(["ssh", "-o", "BatchMode=yes", "root@fe80::47%veth0", "-i", "key", "uname", "-a"]);
+});
+
+test("an IPv4 or global address has no scope suffix", async () => {
+  const flk = makeFlk(site.root, {}, [standInLocator([], { address: "192.0.2.7", family: 4, source: "mdns" })]);
+  expect((await planSsh(flk, { host: "NixOS", user: "nixos", timeoutMs: 500, args: [] })).argv.at(-1)).toBe("nixos@192.0.2.7");
+});
+
+test("no address found is exit 1 listing what each locator tried", async () => {
+  const flk = makeFlk(site.root, {}, [standInLocator([])]);
+  const error = await planSsh(flk, { host: "NixOS", user: "nixos", timeoutMs: 500, args: [] }).catch((e) => e);
+  expect(error.exitCode).toBe(1);
+  expect(error.message).toContain("could not find the live installer of NixOS");
+  expect(error.message).toContain("  - stand-in: nothing configured");
+});
