@@ -19,6 +19,11 @@ export interface SshdOptions {
   authorizedKeys: string;
   /** TCP port inside the namespace (default 22: the namespace has it to itself). */
   port?: number;
+  /**
+   * Listen on this link-local address instead of the kernel's EUI-64 one,
+   * adding it to the interface first (e.g. "fe80::47", the live ISO's static address).
+   */
+  address?: string;
   /** Extra sshd_config lines, e.g. `["AllowUsers root"]`. */
   extraConfig?: string[];
   /** How long to wait for "Server listening" (default 10 s). */
@@ -40,7 +45,11 @@ export const SSHD = Bun.which("sshd", { PATH: `${process.env.PATH}:/usr/sbin:/sb
 
 /** Start sshd in `ns` on its link-local address; resolves once it listens. */
 export async function startSshd(ns: Namespace, options: SshdOptions): Promise<Sshd> {
-  const address = await linkLocal(ns);
+  const address = options.address ?? (await linkLocal(ns));
+  if (options.address) {
+    const added = await ns.exec(["ip", "-6", "addr", "add", `${options.address}/64`, "dev", ns.iface, "nodad"]);
+    if (added.code !== 0 && !added.stderr.includes("File exists")) throw new Error(`cannot add ${options.address} to ${ns.iface}: ${added.stderr}`);
+  }
   const port = options.port ?? 22;
   const dir = mkdtempSync(join(tmpdir(), "flk-sshd-"));
   // sshd's privilege-separation directory must exist (Debian creates it from a unit we do not run).

@@ -1,0 +1,113 @@
+/**
+ * `flk ssh` logs in to a real sshd in another network namespace over IPv6
+ * link-local, trusting only the host key flk pinned; sshd trusts only the
+ * keys flk stored. The flk binary is compiled from a test entry that adds a
+ * stand-in locator (the namespace's address), so mDNS/NDP are not involved;
+ * login is as root (`--user root`), which the namespaced sshd permits with
+ * a key only.
+ */
+import { afterAll, beforeAll, expect } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemTest } from "../helpers/require.ts";
+import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
+import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { captureOutput, keygen, makeFlk, makeSite, sh } from "../plugins/ssh-keys/helpers.ts";
+import { storeFiles } from "../../plugins/ssh-keys/store.ts";
+import { FLK } from "../helpers/binary.ts";
+
+const it = systemTest(["ip", "sshd", "ssh", "ssh-keygen"]);
+const ENTRY = join(import.meta.dir, "..", "plugins", "ssh-keys", "flk-with-stand-in-locator.ts");
+
+let dir: string;
+let bin: string;
+let site: ReturnType<typeof makeSite>;
+let link: Link | undefined;
+let user: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "flk-ssh-sys-"));
+  site = makeSite();
+  bin = join(dir, "flk-with-stand-in-locator");
+  sh([join(import.meta.dir, "..", "..", "node_modules", ".bin", "bun"), "build", "--compile", "--minify", "--format=esm", ENTRY, "--outfile", bin]);
+  user = keygen(dir, "operator", "ed25519", undefined, "operator@test");
+  // What an operator does: flk keys add, then flk iso (whose isoModule tap pins the host key).
+  const added = Bun.spawnSync([bin, "keys", "add", `${user}.pub`], { cwd: site.root, stderr: "pipe" });
+  if (added.exitCode !== 0) throw new Error(added.stderr.toString());
+  const flk = makeFlk(site.root);
+  await captureOutput(() => flk.hooks.isoModule.promise({ imports: [], settings: {}, files: [], notes: [] }, { host: "NixOS", siteRoot: site.root }));
+  link = await createLink();
+}, 60_000);
+afterAll(async () => {
+  await link?.cleanup();
+  site.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The authorized_keys sshd gets: exactly the files flk stored. */
+const storedKeys = () => storeFiles(site.root).map((f) => readFileSync(join(site.root, f), "utf8")).join("");
+
+async function flkSsh(sshd: Sshd, key: string, command: string[]) {
+  await linkLocal(link!.b);
+  return link!.b.exec(
+    [bin, "--site", site.root, "ssh", "NixOS", "--user", "root", "--", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", key, ...command],
+    { env: { FLK_TEST_LOCATE: `${sshd.address}%${link!.b.iface}`, NO_COLOR: "1" } },
+  );
+}
+
+it("flk ssh logs in over the link-local address with the pinned host key and the stored key", async () => {
+  const sshd = await startSshd(link!.a, { hostKey: join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key"), authorizedKeys: storedKeys() });
+  try {
+    const ran = await flkSsh(sshd, user, ["echo", "logged-in-as", "$(id -un)"]);
+    expect(ran.stdout.trim()).toBe("logged-in-as root");
+    expect(ran.code).toBe(0);
+    expect(ran.stderr).toContain(`root@${sshd.address}%${link!.b.iface} (found by test-stand-in)`);
+    expect(ran.stderr).not.toContain("Warning: Permanently added");
+    // The remote command's exit status is flk's.
+    expect((await flkSsh(sshd, user, ["exit", "7"])).code).toBe(7);
+    // A key flk did not store is turned away by sshd.
+    const stranger = keygen(dir, "stranger", "ed25519");
+    const refused = await flkSsh(sshd, stranger, ["true"]);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain("Permission denied");
+  } finally {
+    await sshd.stop();
+  }
+});
+
+it("flk ssh refuses an installer whose host key is not the pinned one", async () => {
+  const impostor = keygen(dir, "impostor-host", "ed25519", undefined, "impostor");
+  const sshd = await startSshd(link!.a, { hostKey: impostor, authorizedKeys: storedKeys() });
+  try {
+    const ran = await flkSsh(sshd, user, ["echo", "should-not-run"]);
+    expect(ran.code).toBe(255);
+    expect(ran.stdout).not.toContain("should-not-run");
+    expect(ran.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+    expect(ran.stderr).toContain("Host key verification failed");
+  } finally {
+    await sshd.stop();
+  }
+});
+
+it("flk ssh with no address found exits 1 and lists what was tried", async () => {
+  const ran = await link!.b.exec([bin, "ssh", "NixOS", "--timeout", "300"], { env: { NO_COLOR: "1", FLK_TEST_LOCATE: "" } });
+  expect(ran.code).toBe(1);
+  expect(ran.stderr).toContain("could not find the live installer of NixOS");
+  expect(ran.stderr).toContain("test-stand-in-locator: $FLK_TEST_LOCATE is not set");
+});
+
+it("the real flk binary finds the installer on fe80::47 through the built-in locators (mdns, then ipv6-lla) and logs in", async () => {
+  const sshd = await startSshd(link!.a, { hostKey: join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key"), authorizedKeys: storedKeys(), address: "fe80::47" });
+  try {
+    await linkLocal(link!.b);
+    const ran = await link!.b.exec(
+      [FLK, "--site", site.root, "ssh", "NixOS", "--user", "root", "--timeout", "1000", "--", "-F", "/dev/null", "-o", "BatchMode=yes", "-i", user, "echo", "found"],
+      { env: { NO_COLOR: "1" } },
+    );
+    expect(ran.stdout.trim()).toBe("found");
+    expect(ran.code).toBe(0);
+    expect(ran.stderr).toContain(`root@fe80::47%${link!.b.iface}`);
+  } finally {
+    await sshd.stop();
+  }
+});
