@@ -13,6 +13,7 @@ import { gitStage } from "./git.ts";
 /** Smallest RSA modulus stored without `--allow-weak` (NIST SP 800-131A: 2048 bits). */
 export const RSA_MIN_BITS = 2048;
 
+/** What `flk keys add` was given (a test calls addKeys with these, no argv). */
 export interface AddOptions {
   /** The input text (a file's content or stdin). */
   text: string;

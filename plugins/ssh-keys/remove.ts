@@ -9,6 +9,7 @@ import { KEYS_DIR, storeFiles, toEntry, validateName, type KeyEntry } from "./st
 import { readKeyText, PrivateKeyError } from "./text.ts";
 import { gitStage } from "./git.ts";
 
+/** Flags of `flk keys rm`. */
 export interface RemoveOptions {
   gitAdd?: boolean;
   /** flk.toml keyFiles: a name found only there gets a pointer to flk.toml. */

@@ -5,6 +5,7 @@
  */
 import { ExitCode, FlkError, run, type Endpoint, type Flk, type SshTarget } from "../../core/index.ts";
 
+/** What `flk ssh` was asked for. */
 export interface SshOptions {
   host: string;
   /** Login user on the live system (installation-device.nix creates `nixos`). */

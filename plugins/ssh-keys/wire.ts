@@ -38,6 +38,7 @@ export class WireReader {
     return this.#bytes.subarray(start, this.#offset);
   }
 
+  /** A big-endian uint32; `what` names the field in errors. */
   u32(what: string): number {
     this.#need(4, what);
     const value = this.#view.getUint32(this.#offset);
@@ -45,6 +46,7 @@ export class WireReader {
     return value;
   }
 
+  /** A big-endian uint64. */
   u64(what: string): bigint {
     this.#need(8, what);
     const value = this.#view.getBigUint64(this.#offset);

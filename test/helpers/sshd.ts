@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { linkLocal, type Namespace } from "./netns.ts";
 
+/** How to start sshd. */
 export interface SshdOptions {
   /** Path of the private host key sshd presents (copied to a 0600 file, as sshd insists). */
   hostKey: string;
@@ -30,6 +31,7 @@ export interface SshdOptions {
   timeoutMs?: number;
 }
 
+/** A running sshd. */
 export interface Sshd {
   /** The link-local address sshd listens on (without `%scope`). */
   address: string;

@@ -1,7 +1,7 @@
-/** `flk keys add|list|rm`: thin argv wrappers over add.ts, store.ts and remove.ts. */
+/** `flk keys add|list|rm`: thin argv wrappers over add.ts, list.ts and remove.ts. */
 import { defineCommand, type Flk } from "../../../core/index.ts";
 import { addKeys, readSource } from "../add.ts";
-import { loadStore, type KeyEntry } from "../store.ts";
+import { keyJson, keyLine, listKeys } from "../list.ts";
 import { removeKey } from "../remove.ts";
 
 /** The options of the ssh-keys plugin that these commands read. */
@@ -9,23 +9,7 @@ export interface KeysConfig {
   keyFiles: string[];
 }
 
-/** The JSON shape of one key (README: `flk keys list --json`). */
-export function keyJson(entry: KeyEntry) {
-  return { name: entry.name, type: entry.type, bits: entry.bits, fingerprint: entry.fingerprint, comment: entry.comment, file: entry.file };
-}
-
-/** A key as ssh-keygen -lf prints it, prefixed by its name. */
-export function keyLine(entry: KeyEntry): string {
-  return `${entry.name}  ${entry.bits} ${entry.fingerprint} ${entry.comment || "no comment"} (${entry.type})  ${entry.file}`;
-}
-
-/** The library function behind `flk keys list`: keys of the store and keyFiles; problems are warnings. */
-export function listKeys(flk: Flk, config: KeysConfig): KeyEntry[] {
-  const store = loadStore(flk.siteRoot(), config.keyFiles);
-  for (const problem of store.problems) flk.logger("ssh-keys").warn(problem);
-  return store.keys;
-}
-
+/** The `flk keys` command with its add, list and rm subcommands. */
 export function keysCommand(flk: Flk, config: KeysConfig) {
   const add = defineCommand({
     meta: { name: "add", description: "Validate public keys (FILE or - for stdin) and store them under secrets/keys/NAME.pub" },
@@ -45,7 +29,7 @@ export function keysCommand(flk: Flk, config: KeysConfig) {
   const list = defineCommand({
     meta: { name: "list", description: "List stored keys with ssh-keygen -lf fingerprints (--json for machines)" },
     run() {
-      const keys = listKeys(flk, config);
+      const keys = listKeys(flk, config.keyFiles);
       if (flk.flags.json) return flk.printJson(keys.map(keyJson));
       if (keys.length === 0) flk.logger("ssh-keys").info("no keys stored yet: flk keys add ~/.ssh/id_ed25519.pub");
       for (const entry of keys) process.stdout.write(keyLine(entry) + "\n");

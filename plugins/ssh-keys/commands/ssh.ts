@@ -2,14 +2,15 @@
 import { defineCommand, ExitCode, FlkError, type Flk } from "../../../core/index.ts";
 import { sshToHost } from "../ssh.ts";
 
+/** The `flk ssh HOST [-- ARGS]` command; exits with ssh's own status. */
 export function sshCommand(flk: Flk) {
   return defineCommand({
     meta: { name: "ssh", description: "Log in to HOST's live installer (found by mDNS / fe80::47), host key pinned; -- ARGS go to ssh" },
     args: {
       host: { type: "positional", required: true, description: "The host, as in hosts/HOST.nix", valueHint: "HOST" },
-      user: { type: "string", description: "Login user (default nixos)", default: "nixos", valueHint: "USER" },
+      user: { type: "string", description: "Login user on the live system", default: "nixos", valueHint: "USER" },
       iface: { type: "string", description: "Look for it only on this interface", valueHint: "IF" },
-      timeout: { type: "string", description: "Per-locator budget in milliseconds (default 3000)", default: "3000", valueHint: "MS" },
+      timeout: { type: "string", description: "Per-locator budget in milliseconds", default: "3000", valueHint: "MS" },
     },
     async run({ args }) {
       const timeoutMs = Number(args.timeout);

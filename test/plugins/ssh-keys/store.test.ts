@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { systemTest } from "../../helpers/require.ts";
 import { addKeys } from "../../../plugins/ssh-keys/add.ts";
 import { removeKey } from "../../../plugins/ssh-keys/remove.ts";
-import { listKeys } from "../../../plugins/ssh-keys/commands/keys.ts";
+import { listKeys } from "../../../plugins/ssh-keys/list.ts";
 import { captureOutput, keygen, makeFlk, makeSite, sh, sshKeygenList } from "./helpers.ts";
 
 const it = systemTest(["ssh-keygen"], { root: false });
@@ -36,7 +36,7 @@ it("stores a key under its comment and lists it exactly as ssh-keygen -lf reads 
   const key = keygen(keys, "alice", "ed25519", undefined, "alice@laptop");
   const { value: added } = await captureOutput(() => addKeys(flk, { text: pub(key), source: `${key}.pub` }));
   expect(added!.map((k) => k.file)).toEqual(["secrets/keys/alice@laptop.pub"]);
-  const listed = listKeys(flk, { keyFiles: [] });
+  const listed = listKeys(flk, []);
   const oracle = sshKeygenList(join(site.root, "secrets/keys/alice@laptop.pub")).lines;
   expect(listed.map((k) => `${k.bits} ${k.fingerprint} ${k.comment} (${k.type})`)).toEqual(oracle);
   expect(listed[0]).toMatchObject({ name: "alice@laptop", type: "ED25519", bits: 256, comment: "alice@laptop", file: "secrets/keys/alice@laptop.pub" });
@@ -169,7 +169,7 @@ it("lists keyFiles from flk.toml next to the store and warns about broken files"
   mkdirSync(join(site.root, "secrets/keys"), { recursive: true });
   writeFileSync(join(site.root, "secrets/keys/broken.pub"), "ssh-ed25519 AAAA\n");
   const flk = makeFlk(site.root, { keyFiles: ["extra.pub", "missing.pub"] });
-  const { value, output } = await captureOutput(() => listKeys(flk, { keyFiles: ["extra.pub", "missing.pub"] }));
+  const { value, output } = await captureOutput(() => listKeys(flk, ["extra.pub", "missing.pub"]));
   expect(value!.map((k) => [k.name, k.file])).toEqual([["extra", "extra.pub"]]);
   expect(output).toContain("secrets/keys/broken.pub:1:");
   expect(output).toContain("missing.pub does not exist");
