@@ -1,0 +1,238 @@
+/**
+ * The whole story, as an operator runs it, with the compiled binary at every
+ * step and real parts throughout: ssh-keygen, nix, xorriso, a loop device,
+ * avahi-daemon, sshd and the kernel's IPv6 stack in network namespaces.
+ * The one stand-in is nixos-install (not packaged for Debian): a recording
+ * script first on the live side's PATH.
+ *
+ *   flk keys add → flk iso NixOS → flk write → (read the stick back) →
+ *   boot a "live installer" from what is on the stick → flk resolve →
+ *   flk ssh → flk install --target → and the fallbacks without mDNS and
+ *   without fe80::47.
+ */
+import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemTest } from "../helpers/require.ts";
+import { FLK } from "../helpers/binary.ts";
+import { copyFixtureSite, extractIso, fixtureNixEnv } from "../helpers/iso.ts";
+import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
+import { startAvahi, type Avahi } from "../helpers/avahi.ts";
+import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { createMachine, type Machine } from "../plugins/installer/fixtures.ts";
+
+const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt"]);
+
+const SBIN = `${process.env.PATH}:/usr/sbin:/sbin`;
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+  const child = Bun.spawn(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN, NO_COLOR: "1", ...options.env } });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code: await child.exited, stdout, stderr };
+}
+
+async function must(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const r = await run(argv, options);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** State the steps share, in the order the story builds it up. */
+const story = {
+  dir: "",
+  site: "",
+  clientKey: "",
+  agent: {} as Record<string, string>,
+  iso: "",
+  sha256: "",
+  stick: "",
+  stickImage: "",
+  fromStick: "",
+  machine: undefined as Machine | undefined,
+  link: undefined as Link | undefined,
+  avahi: undefined as Avahi | undefined,
+  sshd: undefined as Sshd | undefined,
+};
+const cleanups: Array<() => unknown> = [];
+
+/** Run dist/flk in the operator's network namespace (b), in the site, with the agent holding the operator's key. */
+function flkOnLink(args: string[]): Promise<Ran> {
+  return run(["ip", "netns", "exec", story.link!.b.name, FLK, ...args], { cwd: story.site, env: { ...story.agent } });
+}
+
+beforeAll(async () => {
+  story.dir = mkdtempSync(join(tmpdir(), "flk-story-"));
+  cleanups.push(() => rmSync(story.dir, { recursive: true, force: true }));
+  story.machine = await createMachine();
+  cleanups.push(() => story.machine?.cleanup());
+  story.fromStick = join(story.dir, "stick");
+  const m = story.machine;
+  // The operator's site: the fixture flake in git, with the installer pointed
+  // at this test's disks (random labels) and the flake copy read off the stick.
+  story.site = await copyFixtureSite({
+    toml: [
+      'plugins = ["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]',
+      "[ssh-keys]",
+      // root too: the test's sshd runs as root, as it does on the live ISO.
+      'users = ["nixos", "root"]',
+      "[installer]",
+      `root = "${m.root}"`,
+      `labels = { root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }`,
+      `liveFlake = "${join(story.fromStick, "iso", "devos")}"`,
+      "",
+    ].join("\n"),
+  });
+  cleanups.push(() => rmSync(story.site, { recursive: true, force: true }));
+}, 60_000);
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+});
+
+describe("the operator's story, every step through dist/flk", () => {
+  it("1. flk keys add stores the operator's ssh-keygen key and stages it for Nix", async () => {
+    story.clientKey = join(story.dir, "id_ed25519");
+    await must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator@story", "-f", story.clientKey]);
+    const added = await run([FLK, "keys", "add", `${story.clientKey}.pub`, "--name", "operator", "--git-add"], { cwd: story.site });
+    expect(added.code).toBe(0);
+    const fingerprint = (await must(["ssh-keygen", "-lf", `${story.clientKey}.pub`])).split(" ")[1]!;
+    const listed = JSON.parse((await must([FLK, "keys", "list", "--json"], { cwd: story.site })));
+    expect(listed).toEqual([expect.objectContaining({ name: "operator", fingerprint, file: "secrets/keys/operator.pub" })]);
+    expect((await must(["git", "ls-files", "secrets/keys"], { cwd: story.site })).split("\n")).toContain("secrets/keys/operator.pub");
+    // The operator's ssh-agent holds the key, as it would on a workstation.
+    const agent = await must(["ssh-agent", "-a", join(story.dir, "agent.sock"), "-s"]);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)![1]!;
+    cleanups.push(() => process.kill(Number(pid)));
+    story.agent = { SSH_AUTH_SOCK: join(story.dir, "agent.sock") };
+    await must(["ssh-add", "-q", story.clientKey], { env: story.agent });
+  });
+
+  it("2. flk iso NixOS pins a new host key, asks for it to be tracked, then builds through the real nix", async () => {
+    const env = fixtureNixEnv();
+    const first = await run([FLK, "iso", "NixOS"], { cwd: story.site, env });
+    // The first build generates the live installer's host key; Nix sees only
+    // tracked files, so flk stops and gives the exact command.
+    expect(first.code).toBe(2);
+    const gitAdd = /Run `(git -C \S+ add [^`]+)`/.exec(first.stderr)?.[1];
+    expect(gitAdd).toContain("secrets/hosts/NixOS/ssh_host_ed25519_key");
+    expect(existsSync(join(story.site, "result"))).toBe(false);
+    await must(["sh", "-c", gitAdd!], { cwd: story.site });
+    const built = await run([FLK, "iso", "NixOS", "--json"], { cwd: story.site, env });
+    expect(built.code).toBe(0);
+    const result = JSON.parse(built.stdout.trim().split("\n").at(-1)!) as { host: string; iso: string; size: number; sha256: string };
+    expect(result.host).toBe("NixOS");
+    expect(result.iso).toMatch(/\/result\/iso\/[^/]+\.iso$/);
+    expect(result.size).toBe(statSync(result.iso).size);
+    expect(result.sha256).toBe((await must(["sha256sum", result.iso])).split(" ")[0]!);
+    story.iso = result.iso;
+    story.sha256 = result.sha256;
+  }, 300_000);
+
+  it("3. flk write flashes it to a loop device, verified; the stick holds the key, host name, mDNS, link-local settings and /iso/devos", async () => {
+    // A "stick" a few MiB larger than the image, as a real one is.
+    story.stickImage = join(story.dir, "stick.img");
+    writeFileSync(story.stickImage, "");
+    await must(["truncate", "-s", String(statSync(story.iso).size + (8 << 20)), story.stickImage]);
+    story.stick = (await must(["losetup", "-f", "--show", story.stickImage])).trim();
+    cleanups.push(() => run(["losetup", "-d", story.stick]));
+    const written = await run([FLK, "write", story.iso, story.stick, "--sha256", story.sha256, "--yes"], { cwd: story.site });
+    expect(written.code).toBe(0);
+    expect(written.stderr).toMatch(/verif/i);
+    // Read back from the device itself, as a machine booting it would.
+    mkdirSync(story.fromStick, { recursive: true });
+    // xorriso refuses a /dev path unless told it is a plain random-access file.
+    await extractIso(`stdio:${story.stick}`, story.fromStick);
+    const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
+    expect(onStick("etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
+    expect(JSON.parse(onStick("flk/config.json")).networking.hostName).toBe("NixOS");
+    const network = onStick("etc/systemd/network/40-flk-live.network");
+    expect(network).toContain("MulticastDNS=true");
+    expect(network).toContain("Address=fe80::47/64");
+    expect(network).toContain("IPv6LinkLocalAddressGenerationMode=eui64");
+    expect(onStick("etc/systemd/resolved.conf")).toMatch(/MulticastDNS=(true|yes)/);
+    expect(onStick("iso/devos/flake.nix")).toBe(readFileSync(join(story.site, "flake.nix"), "utf8"));
+    expect(onStick("iso/devos/secrets/keys/operator.pub")).toBe(readFileSync(join(story.site, "secrets/keys/operator.pub"), "utf8"));
+    expect(onStick("etc/ssh/ssh_host_ed25519_key")).toBe(readFileSync(join(story.site, "secrets/hosts/NixOS/ssh_host_ed25519_key"), "utf8"));
+  }, 120_000);
+
+  it("4. a live installer booted from the stick is found by flk resolve NixOS.local (IPv4, fe80::47, EUI-64)", async () => {
+    story.link = await createLink({ ipv4A: "169.254.47.1/16", ipv4B: "169.254.47.2/16" });
+    cleanups.push(() => story.link?.cleanup());
+    const live = story.link.a;
+    const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
+    const eui64 = await linkLocal(live);
+    await linkLocal(story.link.b);
+    // sshd as the ISO configures it: the stick's host key and authorized keys,
+    // on every address of the link (fe80::47, EUI-64, IPv4 link-local), as
+    // the live ISO's sshd listens on all; nixos-install (stand-in) on its PATH.
+    story.sshd = await startSshd(live, {
+      hostKey: join(story.fromStick, "etc/ssh/ssh_host_ed25519_key"),
+      authorizedKeys: onStick("etc/ssh/authorized_keys.d/root"),
+      address: "fe80::47",
+      extraConfig: [`ListenAddress ${eui64}%${live.iface}`, "ListenAddress 169.254.47.1", `SetEnv PATH=${story.machine!.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+    });
+    cleanups.push(() => story.sshd?.stop());
+    story.avahi = await startAvahi(live, { hostName: JSON.parse(onStick("flk/config.json")).networking.hostName });
+    cleanups.push(() => story.avahi?.stop());
+
+    const resolved = await flkOnLink(["resolve", "NixOS.local", "--json"]);
+    expect(resolved.code).toBe(0);
+    const answer = JSON.parse(resolved.stdout) as { name: string; addresses: Array<{ address: string; scope?: string; family: number; source: string }> };
+    expect(answer.name).toBe("NixOS.local");
+    const found = answer.addresses.map((a) => (a.scope ? `${a.address}%${a.scope}` : a.address));
+    expect(found).toEqual(expect.arrayContaining(["169.254.47.1", `fe80::47%${story.link.b.iface}`, `${eui64}%${story.link.b.iface}`]));
+  }, 60_000);
+
+  it("5. flk ssh NixOS logs in with the operator's key and verifies the pinned host key", async () => {
+    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "echo", "logged-in-to-$(hostname)"]);
+    expect(r.stderr).toContain("(found by mdns)");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toStartWith("logged-in-to-");
+    expect(r.stderr).toContain("(found by mdns)");
+    expect(story.sshd!.log()).toContain("Accepted publickey for root");
+  }, 60_000);
+
+  it("6. flk install NixOS --target runs preflight and plan on the live installer: labelled disks mounted, stand-in nixos-install called, --undo unmounts", async () => {
+    const m = story.machine!;
+    await m.disk("ext4", m.labels.root);
+    await m.disk("ext4", m.labels.boot);
+    await m.disk("swap", m.labels.swap);
+    const installed = await flkOnLink(["install", "NixOS", "--target", "root@NixOS"]);
+    expect(installed.stderr).toContain("stand-in nixos-install: --flake");
+    expect(installed.code).toBe(0);
+    const devos = join(story.fromStick, "iso", "devos");
+    // The stand-in saw the flake copy from the stick, the target root and both filesystems mounted.
+    expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[devos, ["--flake", `${devos}#NixOS`, "--root", m.root]]]);
+    expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
+    expect(installed.stderr).toContain("stand-in nixos-install: --flake");
+    const undone = await flkOnLink(["install", "--undo", "--target", "root@NixOS"]);
+    expect(undone.code).toBe(0);
+    expect(await m.swapping()).toEqual([]);
+  }, 120_000);
+
+  it("7. with the mDNS responder stopped, flk ssh still reaches the installer on fe80::47", async () => {
+    await story.avahi!.stop();
+    const gone = await flkOnLink(["resolve", "NixOS.local", "--timeout", "500"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("flk lla discover");
+    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "true"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`root@fe80::47%${story.link!.b.iface} (found by static)`);
+  }, 60_000);
+
+  it("8. with fe80::47 removed as well, flk ssh finds the installer as an EUI-64 neighbour", async () => {
+    const live = story.link!.a;
+    await must(["ip", "netns", "exec", live.name, "ip", "-6", "addr", "del", "fe80::47/64", "dev", live.iface]);
+    const eui64 = await linkLocal(live);
+    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "true"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`root@${eui64}%${story.link!.b.iface} (found by eui64)`);
+  }, 60_000);
+});
