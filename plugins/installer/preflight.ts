@@ -41,6 +41,9 @@ const NOTHING = "Nothing was mounted or changed.";
 export function preflight(input: PreflightInput): Preflight {
   const { facts } = input;
   checkRootPath(input.root, input.storeOverlay);
+  // First: without root, blkid cannot read labels and every later message would mislead.
+  if (facts.uid !== 0 && !input.dryRun && !input.undo)
+    throw new FlkError(`flk install must run as root on ${input.where} (mounting needs it). ${NOTHING} Run it with sudo, or use --dry-run to see the plan.`, "E_NOT_ROOT");
   const devices: Preflight["devices"] = {};
   for (const role of Object.keys(input.labels)) {
     const found = resolveLabel(input, role);
@@ -53,8 +56,6 @@ export function preflight(input: PreflightInput): Preflight {
     checkFlake(input);
     if (!facts.nixosInstall)
       throw new FlkError(`\`nixos-install\` is not on PATH on ${input.where}. ${NOTHING} Run flk install on ${providerOf("nixos-install")}, or install over ssh with --target nixos@ADDRESS.`, "E_NO_NIXOS_INSTALL");
-    if (facts.uid !== 0 && !input.dryRun)
-      throw new FlkError(`flk install must run as root on ${input.where} (mounting needs it). ${NOTHING} Run it with sudo.`, "E_NOT_ROOT");
     checkMounted(input, devices.root!, input.root);
     if (devices.boot) checkMounted(input, devices.boot, `${input.root}/boot`);
     if (!devices.swap && input.labels.swap) warnings.push(`no filesystem labelled '${input.labels.swap}' for swap: installing without swap.`);
