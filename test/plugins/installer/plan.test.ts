@@ -106,6 +106,8 @@ describe("preflight", () => {
   test("says why: no nixos-install, not root, no flake, unknown host, bad root path", () => {
     expect(codeOf(facts({ nixosInstall: "" }))).toBe("E_NO_NIXOS_INSTALL");
     expect(codeOf(facts({ uid: 1000 }))).toBe("E_NOT_ROOT");
+    // Without root blkid sees no labels: say "use sudo", not "no label".
+    expect(codeOf(facts({ uid: 1000, labels: {} }))).toBe("E_NOT_ROOT");
     expect(codeOf(facts({ uid: 1000 }), { dryRun: true })).toBe("ok");
     expect(codeOf(facts({ flake: { dir: "/iso/devos", present: false, hostFile: false } }))).toBe("E_NO_FLAKE");
     expect(codeOf(facts({ flake: { dir: "/iso/devos", present: true, hostFile: false, hosts: ["Other"] } }))).toBe("E_UNKNOWN_HOST");
