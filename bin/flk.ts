@@ -3,6 +3,7 @@
  * flk entry point: only wires the built-in plugins into the core CLI.
  */
 import pkg from "../package.json" with { type: "json" };
+import type { FlkPlugin } from "../core/plugin.ts";
 
 const INTRO = `flk ${pkg.version}: from a NixOS flake to an installed machine
 
@@ -19,18 +20,20 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(pkg.version + "\n");
     return 0;
   }
-  const [{ runCli }, nixIso, ddWriter, mdns, ipv6Lla, sshKeys, installer] = await Promise.all([
-    import("../core/cli.ts"),
-    import("../plugins/nix-iso/index.ts"),
-    import("../plugins/dd-writer/index.ts"),
-    import("../plugins/mdns/index.ts"),
-    import("../plugins/ipv6-lla/index.ts"),
-    import("../plugins/ssh-keys/index.ts"),
-    import("../plugins/installer/index.ts"),
-  ]);
+  // require(), not import(): Bun's bundler wraps required modules in lazy
+  // initialisers, so --version above never evaluates the CLI or the plugins
+  // (measured with bench/startup: a dynamic import() was evaluated eagerly).
+  const { runCli } = require("../core/cli.ts") as typeof import("../core/cli.ts");
+  const plugin = (module: { default: FlkPlugin<any> }) => module.default;
+  const nixIso = plugin(require("../plugins/nix-iso/index.ts"));
+  const ddWriter = plugin(require("../plugins/dd-writer/index.ts"));
+  const mdns = plugin(require("../plugins/mdns/index.ts"));
+  const ipv6Lla = plugin(require("../plugins/ipv6-lla/index.ts"));
+  const sshKeys = plugin(require("../plugins/ssh-keys/index.ts"));
+  const installer = plugin(require("../plugins/installer/index.ts"));
   return runCli(argv, {
     // Order matters: locate taps run in this order (mdns before ipv6-lla).
-    plugins: [nixIso.default, ddWriter.default, mdns.default, ipv6Lla.default, sshKeys.default, installer.default],
+    plugins: [nixIso, ddWriter, mdns, ipv6Lla, sshKeys, installer],
     version: pkg.version,
     intro: INTRO,
   });

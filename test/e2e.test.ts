@@ -39,6 +39,16 @@ describe("dist/flk", () => {
     }
   });
 
+  test("ignores a .env and bunfig.toml in the working directory (they must not change flk's environment)", async () => {
+    const cwd = join(dir, "dotenv");
+    mkdirSync(cwd, { recursive: true });
+    writeFileSync(join(cwd, ".env"), "FLK_CONFIG=/nonexistent/flk.toml\n");
+    writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./nope.ts"]\n');
+    const r = await flk(["plugins", "--json"], { cwd });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   test("no arguments prints the five-step story and the commands", async () => {
     const r = await flk([], { cwd: dir });
     expect(r.code).toBe(0);
