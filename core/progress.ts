@@ -38,6 +38,7 @@ export function createProgress(options: ProgressOptions): Progress {
   const interval = options.intervalMs ?? (options.mode === "tty" ? 100 : options.mode === "json" ? 500 : 2000);
   const start = now();
   let last = -Infinity;
+  let lastDone = -1;
 
   const emit = (done: number, final: boolean) => {
     const elapsed = Math.max(now() - start, 1) / 1000;
@@ -60,10 +61,13 @@ export function createProgress(options: ProgressOptions): Progress {
       const t = now();
       if (t - last < interval) return;
       last = t;
+      lastDone = done;
       emit(done, false);
     },
     finish(done) {
-      if (options.mode !== "none") emit(done, true);
+      // A plain line for these very bytes is already out: do not repeat it.
+      if (options.mode === "none" || (options.mode === "plain" && done === lastDone)) return;
+      emit(done, true);
     },
   };
 }

@@ -37,6 +37,13 @@ describe("progress", () => {
     for (t = 0; t <= 5000; t += 500) p.update(t / 50);
     expect(out.length).toBe(3);
     expect(out.every((l) => !l.includes("\r") && l.endsWith("\n"))).toBe(true);
+    // The final line is printed once, not again by finish() for the same bytes.
+    t = 9000;
+    p.update(100);
+    p.finish(100);
+    expect(out.length).toBe(4);
+    p.finish(100);
+    expect(out.length).toBe(4);
   });
   test("--json: one JSON event per line", () => {
     let t = 0;
