@@ -11,7 +11,7 @@
  *   without fe80::47.
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
@@ -32,10 +32,15 @@ interface Ran {
   stderr: string;
 }
 
+/** FLK_STORY_TRANSCRIPT=FILE records every flk command and its output (to refresh the README's excerpts). */
+const TRANSCRIPT = process.env.FLK_STORY_TRANSCRIPT;
+
 async function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
   const child = Bun.spawn(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN, NO_COLOR: "1", ...options.env } });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
+  const code = await child.exited;
+  if (TRANSCRIPT && argv.includes(FLK)) appendFileSync(TRANSCRIPT, `$ flk ${argv.slice(argv.indexOf(FLK) + 1).join(" ")}\n${stdout}${stderr}[exit ${code}]\n\n`);
+  return { code, stdout, stderr };
 }
 
 async function must(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
