@@ -109,6 +109,9 @@ export interface SshTarget {
  */
 export const LIVE_NETWORK = "40-flk-live";
 
+/** The links that unit matches: wired, wireless and WWAN (predictable names), as digga's bootstrap ISO did. */
+export const LIVE_MATCH = "en* wl* ww*";
+
 /** Create a fresh, frozen set of hooks (one per flk instance). */
 export function createHooks() {
   return Object.freeze({

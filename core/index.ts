@@ -5,7 +5,7 @@ export { FlkError, ExitCode, isFlkError, messageOf } from "./errors.ts";
 export { definePlugin, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
 export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
 export type { CommandRegistry, IsoModule, HostContext, LocateQuery, Endpoint, WriteContext, Step, InstallContext, SshTarget, Hooks } from "./hooks.ts";
-export { LIVE_NETWORK } from "./hooks.ts";
+export { LIVE_NETWORK, LIVE_MATCH } from "./hooks.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, type Progress, type ProgressMode } from "./progress.ts";

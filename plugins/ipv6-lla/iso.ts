@@ -11,10 +11,8 @@
  * installation-device.nix turns on `networking.wireless.enable` (wpa_supplicant)
  * with mkDefault; it works under networkd, so it stays.
  */
-import { LIVE_NETWORK, nix, type NixValue } from "../../core/index.ts";
+import { LIVE_MATCH, LIVE_NETWORK, nix, type NixValue } from "../../core/index.ts";
 
-/** Interfaces the shared live unit matches (the same value as mdns, so the two merge). */
-export const LIVE_MATCH = "en* wl* ww*";
 
 /** The plugin's options as the ISO needs them. */
 export interface LlaSettings {

@@ -8,13 +8,11 @@
  *   nixos/modules/services/networking/avahi-daemon.nix  services.avahi.{enable,publish.*,nssmdns4,openFirewall}
  * networking.hostName (= HOST) is set by nix-iso; both responders announce it.
  */
-import { LIVE_NETWORK, nix, renderNix, type NixValue } from "../../core/index.ts";
+import { LIVE_MATCH, LIVE_NETWORK, nix, renderNix, type NixValue } from "../../core/index.ts";
 
 /** The mDNS responder on the live ISO. */
 export type Backend = "resolved" | "avahi";
 
-/** Interfaces the live network unit matches: wired, wireless, WWAN (shared with ipv6-lla). */
-export const LIVE_MATCH = "en* wl* ww*";
 
 /**
  * resolved's global mDNS switch. nixpkgs 25.11 configures resolved through
