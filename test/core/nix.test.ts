@@ -4,21 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collectPaths, mergeSettings, nix, renderKey, renderNix, renderString, type NixValue } from "../../core/nix.ts";
 import { systemTest } from "../helpers/require.ts";
-
-/** Evaluate Nix source with the real nix and return its JSON value. */
-async function evalNix(source: string): Promise<unknown> {
-  const dir = mkdtempSync(join(tmpdir(), "flk-nix-"));
-  try {
-    const file = join(dir, "value.nix");
-    writeFileSync(file, source);
-    const child = Bun.spawn(["nix-instantiate", "--eval", "--strict", "--json", file], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NIX_CONFIG: "substituters =" } });
-    const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    if ((await child.exited) !== 0) throw new Error(`nix-instantiate failed: ${err}`);
-    return JSON.parse(out);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { evalNix } from "../helpers/nix.ts";
 
 /** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
 function prng(seed: number) {

@@ -1,11 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createFlk } from "../../../core/context.ts";
 import { LIVE_NETWORK, definePlugin, nix, renderNix, type IsoModule, type NixValue } from "../../../core/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
 import { systemTest } from "../../helpers/require.ts";
+import { evalNix } from "../../helpers/nix.ts";
 
 const empty: IsoModule = { imports: [], settings: {}, files: [], notes: [] };
 const host = { host: "NixOS", siteRoot: "/srv/site" };
@@ -82,22 +80,11 @@ describe("the ISO contribution", () => {
  */
 const withNix = systemTest(["nix-instantiate"], { root: false });
 async function evaluate(settings: Record<string, NixValue>, resolvedOptions: string[]): Promise<any> {
-  const dir = mkdtempSync(join(tmpdir(), "flk-mdns-nix-"));
-  try {
-    const declared = Object.fromEntries(resolvedOptions.map((o) => [o, null]));
-    const file = join(dir, "eval.nix");
-    writeFileSync(
-      file,
-      `let lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; };\n` +
-        `options = ${renderNix({ services: { resolved: declared } })};\nin ${renderNix(settings)}\n`,
-    );
-    const child = Bun.spawn(["nix-instantiate", "--eval", "--strict", "--json", file], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NIX_CONFIG: "substituters =" } });
-    const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    if ((await child.exited) !== 0) throw new Error(`nix-instantiate failed: ${err}`);
-    return JSON.parse(out);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const declared = Object.fromEntries(resolvedOptions.map((o) => [o, null]));
+  return evalNix(
+    `let lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; };\n` +
+      `options = ${renderNix({ services: { resolved: declared } })};\nin ${renderNix(settings)}\n`,
+  );
 }
 
 withNix("nix picks services.resolved.settings.Resolve.MulticastDNS on 25.11 and extraConfig on 24.05 (resolved backend)", async () => {
