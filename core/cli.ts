@@ -13,6 +13,7 @@ import { didYouMean } from "./suggest.ts";
 import { pluginsCommand } from "./commands/plugins.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { completionCommand } from "./commands/completion.ts";
+import { checkFlags } from "./flags.ts";
 
 export interface CliOptions {
   plugins: readonly FlkPlugin<any>[];
@@ -32,6 +33,9 @@ export const GLOBAL_ARGS = {
   yes: { type: "boolean", description: "Answer prompts with their default; never skips --force" },
   color: { type: "boolean", description: "Colour output (--no-color to turn off)", default: true },
 } as const;
+
+/** Global flags as typed, for did-you-mean on a mistyped one. */
+const GLOBAL_FLAG_SPELLINGS = ["--config", "--site", "--json", "--verbose", "--yes", "--no-color"];
 
 /** Split argv into global flags, the rest, and what follows `--`. */
 export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags>; rest: string[]; passthrough: string[]; error?: string } {
@@ -83,7 +87,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   const [name, ...args] = rest;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     if (name === undefined && options.intro) process.stdout.write(options.intro + "\n\n");
-    process.stdout.write((await renderUsage(main)) + "\n");
+    process.stdout.write(plain(await renderUsage(main), flags.color) + "\n");
     return ExitCode.ok;
   }
   const command = commands[name];
@@ -95,8 +99,13 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     const { command: target, path } = await resolveHelpTarget(command, args, ["flk", name]);
     // citty names a command by its parent's name: give it the whole path ("flk lla").
     const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
-    process.stdout.write((await renderUsage(target, parent)) + "\n");
+    process.stdout.write(plain(await renderUsage(target, parent), flags.color) + "\n");
     return ExitCode.ok;
+  }
+  try {
+    await checkFlags(command, args, ["flk", name], GLOBAL_FLAG_SPELLINGS);
+  } catch (err) {
+    return fail(err, flags.verbose, log);
   }
   const stopSignals = installSignalHandlers(flk);
   try {
@@ -109,6 +118,11 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   } finally {
     stopSignals.dispose();
   }
+}
+
+/** citty colours usage by its own rules; honour --no-color and pipes here. */
+function plain(usage: string, color = true): string {
+  return color && process.stdout.isTTY ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 /** Collect core and plugin commands through the `commands` hook. */
@@ -127,8 +141,7 @@ function collectCommands(flk: Flk): Record<string, CommandDef<any>> {
   };
   registry.add("plugins", pluginsCommand(flk), { plugin: "core" });
   registry.add("doctor", doctorCommand(flk), { plugin: "core" });
-  const globals = ["--config", "--site", "--json", "--verbose", "--yes", "--no-color"];
-  registry.add("completion", completionCommand(() => commands, globals), { plugin: "core" });
+  registry.add("completion", completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core" });
   flk.hooks.commands.call(registry);
   return commands;
 }

@@ -72,6 +72,42 @@ describe("exit codes and messages", () => {
   });
 });
 
+describe("strict flags (a mistyped flag must not run the real thing)", () => {
+  test("an unknown flag exits 2 with a did-you-mean, before the command runs", async () => {
+    const r = await cli(["group", "--no-verfy"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option --no-verfy for `flk group`. Did you mean `--no-verify`? Run `flk group --help` for its options.");
+    const global = await cli(["echo", "x", "--jsn"]);
+    expect(global.code).toBe(2);
+    expect(global.stderr).toContain("Did you mean `--json`?");
+    expect(global.stdout).toBe("");
+  });
+  test("flags of a subcommand are checked against that subcommand", async () => {
+    const r = await cli(["group", "one", "--sha256", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option --sha256 for `flk group one`.");
+  });
+  test("a string flag without its value is a usage error", async () => {
+    for (const args of [["group", "--sha256"], ["group", "--sha256", "--no-verify"], ["group", "--sha256="]]) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--sha256 needs a value");
+    }
+  });
+  test("declared flags pass in every spelling citty accepts", async () => {
+    for (const args of [["group", "--no-verify", "one"], ["group", "--verify", "two"], ["group", "--sha256", "abc", "one"], ["group", "--sha256=abc", "one"], ["echo", "-"]]) {
+      const r = await cli(args);
+      expect([args.join(" "), r.code, r.stderr]).toEqual([args.join(" "), 0, ""]);
+    }
+  });
+  test("help is plain text when stdout is not a terminal", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("USAGE");
+    expect(r.stdout).not.toContain("\x1b[");
+  });
+});
+
 describe("signals", () => {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     test(`${signal} runs the command's cleanups, then re-raises (exit ${code})`, async () => {
