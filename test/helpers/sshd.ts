@@ -59,7 +59,10 @@ export async function startSshd(ns: Namespace, options: SshdOptions): Promise<Ss
   const hostKey = join(dir, "ssh_host_key");
   copyFileSync(options.hostKey, hostKey);
   chmodSync(hostKey, 0o600);
-  writeFileSync(join(dir, "authorized_keys"), options.authorizedKeys, { mode: 0o600 });
+  // sshd reads AuthorizedKeysFile as the user logging in: a non-root test
+  // user (the story's `nixos`) must be able to reach and read it.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "authorized_keys"), options.authorizedKeys, { mode: 0o644 });
   const config = [
     `Port ${port}`,
     `ListenAddress ${address}%${ns.iface}`,

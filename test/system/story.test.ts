@@ -22,7 +22,7 @@ import { startAvahi, type Avahi } from "../helpers/avahi.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { createMachine, type Machine } from "../plugins/installer/fixtures.ts";
 
-const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt"]);
+const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "sudo", "visudo", "useradd"]);
 
 const SBIN = `${process.env.PATH}:/usr/sbin:/sbin`;
 
@@ -84,9 +84,6 @@ beforeAll(async () => {
   story.site = await copyFixtureSite({
     toml: [
       'plugins = ["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]',
-      "[ssh-keys]",
-      // root too: the test's sshd runs as root, as it does on the live ISO.
-      'users = ["nixos", "root"]',
       "[installer]",
       `root = "${m.root}"`,
       `labels = { root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }`,
@@ -95,7 +92,29 @@ beforeAll(async () => {
     ].join("\n"),
   });
   cleanups.push(() => rmSync(story.site, { recursive: true, force: true }));
+  await liveUser(m.bin);
 }, 60_000);
+
+/**
+ * The live ISO's `nixos` user (installation-device.nix: wheel, passwordless
+ * sudo), made on this machine for the story and removed after it; an
+ * existing `nixos` user is left as it is. sudo's secure_path holds the
+ * stand-in nixos-install, as the ISO's PATH holds the real one.
+ */
+async function liveUser(standInBin: string): Promise<void> {
+  if ((await run(["getent", "passwd", "nixos"])).code !== 0) {
+    await must(["useradd", "--create-home", "--shell", "/bin/sh", "nixos"]);
+    // An unset password ("*"), not a locked account ("!"): sshd without PAM refuses locked ones.
+    await must(["usermod", "-p", "*", "nixos"]);
+    cleanups.push(() => run(["userdel", "--remove", "nixos"]));
+  }
+  const sudoers = "/etc/sudoers.d/flk-story-nixos";
+  const rule = `Defaults:nixos secure_path="${standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
+  writeFileSync(`${sudoers}.tmp`, rule, { mode: 0o440 });
+  await must(["visudo", "-cf", `${sudoers}.tmp`]);
+  await must(["mv", `${sudoers}.tmp`, sudoers]);
+  cleanups.push(() => rmSync(sudoers, { force: true }));
+}
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
@@ -156,6 +175,8 @@ describe("the operator's story, every step through dist/flk", () => {
     await extractIso(`stdio:${story.stick}`, story.fromStick);
     const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
     expect(onStick("etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
+    // The default users: the keys are for nixos only.
+    expect(existsSync(join(story.fromStick, "etc/ssh/authorized_keys.d/root"))).toBe(false);
     expect(JSON.parse(onStick("flk/config.json")).networking.hostName).toBe("NixOS");
     const network = onStick("etc/systemd/network/40-flk-live.network");
     expect(network).toContain("MulticastDNS=true");
@@ -174,12 +195,12 @@ describe("the operator's story, every step through dist/flk", () => {
     const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
     const eui64 = await linkLocal(live);
     await linkLocal(story.link.b);
-    // sshd as the ISO configures it: the stick's host key and authorized keys,
+    // sshd as the ISO configures it: the stick's host key and nixos's authorized keys,
     // on every address of the link (fe80::47, EUI-64, IPv4 link-local), as
     // the live ISO's sshd listens on all; nixos-install (stand-in) on its PATH.
     story.sshd = await startSshd(live, {
       hostKey: join(story.fromStick, "etc/ssh/ssh_host_ed25519_key"),
-      authorizedKeys: onStick("etc/ssh/authorized_keys.d/root"),
+      authorizedKeys: onStick("etc/ssh/authorized_keys.d/nixos"),
       address: "fe80::47",
       extraConfig: [`ListenAddress ${eui64}%${live.iface}`, "ListenAddress 169.254.47.1", `SetEnv PATH=${story.machine!.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
     });
@@ -195,13 +216,12 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(found).toEqual(expect.arrayContaining(["169.254.47.1", `fe80::47%${story.link.b.iface}`, `${eui64}%${story.link.b.iface}`]));
   }, 60_000);
 
-  it("5. flk ssh NixOS logs in with the operator's key and verifies the pinned host key", async () => {
-    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "echo", "logged-in-to-$(hostname)"]);
-    expect(r.stderr).toContain("(found by mdns)");
+  it("5. flk ssh NixOS logs in as nixos with the operator's key and verifies the pinned host key", async () => {
+    const r = await flkOnLink(["ssh", "NixOS", "--", "echo", "logged-in-as-$(id -un)"]);
+    expect(r.stderr).toContain("nixos@169.254.47.1 (found by mdns)");
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toStartWith("logged-in-to-");
-    expect(r.stderr).toContain("(found by mdns)");
-    expect(story.sshd!.log()).toContain("Accepted publickey for root");
+    expect(r.stdout.trim()).toBe("logged-in-as-nixos");
+    expect(story.sshd!.log()).toContain("Accepted publickey for nixos");
   }, 60_000);
 
   it("6. flk install NixOS --target runs preflight and plan on the live installer: labelled disks mounted, stand-in nixos-install called, --undo unmounts", async () => {
@@ -209,17 +229,23 @@ describe("the operator's story, every step through dist/flk", () => {
     await m.disk("ext4", m.labels.root);
     await m.disk("ext4", m.labels.boot);
     await m.disk("swap", m.labels.swap);
-    const installed = await flkOnLink(["install", "NixOS", "--target", "root@NixOS"]);
+    // As nixos, the plan runs through sudo (passwordless on the live ISO).
+    const installed = await flkOnLink(["install", "NixOS", "--target", "nixos@NixOS"]);
     expect(installed.stderr).toContain("stand-in nixos-install: --flake");
     expect(installed.code).toBe(0);
+    // The mounts live in sshd's mount namespace: look from inside, over flk ssh.
+    const mountedThere = async () =>
+      (await flkOnLink(["ssh", "NixOS", "--", "findmnt", "-rn", "-o", "TARGET"])).stdout.split("\n").filter((t) => t === m.root || t.startsWith(`${m.root}/`)).sort();
+    expect(await mountedThere()).toEqual([m.root, `${m.root}/boot`]);
     const devos = join(story.fromStick, "iso", "devos");
     // The stand-in saw the flake copy from the stick, the target root and both filesystems mounted.
     expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[devos, ["--flake", `${devos}#NixOS`, "--root", m.root]]]);
     expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
     expect(installed.stderr).toContain("stand-in nixos-install: --flake");
-    const undone = await flkOnLink(["install", "--undo", "--target", "root@NixOS"]);
+    const undone = await flkOnLink(["install", "--undo", "--target", "nixos@NixOS"]);
     expect(undone.code).toBe(0);
     expect(await m.swapping()).toEqual([]);
+    expect(await mountedThere()).toEqual([]);
   }, 120_000);
 
   it("7. with the mDNS responder stopped, flk ssh still reaches the installer on fe80::47", async () => {
@@ -227,17 +253,17 @@ describe("the operator's story, every step through dist/flk", () => {
     const gone = await flkOnLink(["resolve", "NixOS.local", "--timeout", "500"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("flk lla discover");
-    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "true"]);
+    const r = await flkOnLink(["ssh", "NixOS", "--", "true"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`root@fe80::47%${story.link!.b.iface} (found by static)`);
+    expect(r.stderr).toContain(`nixos@fe80::47%${story.link!.b.iface} (found by static)`);
   }, 60_000);
 
   it("8. with fe80::47 removed as well, flk ssh finds the installer as an EUI-64 neighbour", async () => {
     const live = story.link!.a;
     await must(["ip", "netns", "exec", live.name, "ip", "-6", "addr", "del", "fe80::47/64", "dev", live.iface]);
     const eui64 = await linkLocal(live);
-    const r = await flkOnLink(["ssh", "NixOS", "--user", "root", "--", "true"]);
+    const r = await flkOnLink(["ssh", "NixOS", "--", "true"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`root@${eui64}%${story.link!.b.iface} (found by eui64)`);
+    expect(r.stderr).toContain(`nixos@${eui64}%${story.link!.b.iface} (found by eui64)`);
   }, 60_000);
 });
