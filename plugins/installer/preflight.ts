@@ -5,6 +5,7 @@
  */
 import { FlkError, didYouMean, providerOf } from "../../core/index.ts";
 import type { DeviceFact, Facts } from "./probe.ts";
+import { shQuote } from "./script.ts";
 
 /** What the preflight is judging for. */
 export interface PreflightInput {
@@ -45,17 +46,19 @@ export function preflight(input: PreflightInput): Preflight {
   if (facts.uid !== 0 && !input.dryRun && !input.undo)
     throw new FlkError(`flk install must run as root on ${input.where} (mounting needs it). ${NOTHING} Run it with sudo, or use --dry-run to see the plan.`, "E_NOT_ROOT");
   const devices: Preflight["devices"] = {};
+  const warnings: string[] = [];
   for (const role of Object.keys(input.labels)) {
-    const found = resolveLabel(input, role);
+    const found = resolveLabel(input, role, warnings);
     if (found) devices[role as keyof Preflight["devices"]] = found;
   }
-  const warnings: string[] = [];
   if (!input.undo) {
     if (!devices.root) throw missingLabel(input, "root");
     if (facts.uefi) checkUefiBoot(input, devices.boot, warnings);
     checkFlake(input);
     if (!facts.nixosInstall)
       throw new FlkError(`\`nixos-install\` is not on PATH on ${input.where}. ${NOTHING} Run flk install on ${providerOf("nixos-install")}, or install over ssh with --target nixos@ADDRESS.`, "E_NO_NIXOS_INSTALL");
+    checkInUse(input, devices.root!, input.root);
+    if (devices.boot) checkInUse(input, devices.boot, `${input.root}/boot`);
     checkMounted(input, devices.root!, input.root);
     if (devices.boot) checkMounted(input, devices.boot, `${input.root}/boot`);
     if (!devices.swap && input.labels.swap) warnings.push(`no filesystem labelled '${input.labels.swap}' for swap: installing without swap.`);
@@ -71,28 +74,49 @@ function checkRootPath(root: string, storeOverlay: boolean): void {
     throw new FlkError(`[installer] root '${root}' holds ',', ':' or whitespace, which overlayfs options cannot carry. ${NOTHING} Use a plain path like "/mnt", or --no-store-overlay.`, "E_ROOT_PATH");
 }
 
-function resolveLabel(input: PreflightInput, role: string): Resolved | undefined {
+/**
+ * One label → one device. The uncached blkid scan is the judge of what
+ * carries the label (udev keeps one by-label link per label, so only the scan
+ * sees duplicates); udev's link, when it agrees (same major:minor), names the
+ * device as the installed system will see it. When they disagree, blkid wins:
+ * it read the superblocks just now, while the link is only as fresh as udev's
+ * last event for that device: it lags a relabel until udev has processed it,
+ * and a write through another node (the whole disk rather than the
+ * partition) fires no event for the partition, so a stale link may point at
+ * a disk that no longer carries the label.
+ */
+function resolveLabel(input: PreflightInput, role: string, warnings: string[]): Resolved | undefined {
   const fact = input.facts.labels[role];
   const label = input.labels[role]!;
-  if (!fact || fact.devices.length === 0) return undefined;
-  if (fact.devices.length > 1) {
-    const paths = fact.devices.map((d) => d.path);
-    throw new FlkError(
-      `the label '${label}' (${role}) is on ${paths.length} devices on ${input.where}: ${paths.join(", ")}. flk cannot tell which one you mean. ${NOTHING} ` +
-        `Relabel the one you do not want (ext4: \`e2label ${paths[paths.length - 1]} old-${label}\`; swap: \`swaplabel -L old-${label} DEVICE\`; vfat: \`fatlabel DEVICE OLD\`), or set [installer] labels.${role} in flk.toml.`,
-      "E_LABEL_DUPLICATE",
-    );
-  }
-  // by-label (udev) is what the installed system will use; blkid -L picks the first device.
-  const device = fact.devices[0]!;
-  return { ...device, role, label };
+  if (!fact) return undefined;
+  if (fact.devices.length > 1) throw duplicateLabel(input, role, fact.devices.map((d) => d.path));
+  const [scanned, link] = [fact.devices[0], fact.primary];
+  // Without root blkid cannot open a device and lists none; udev's link (made by root) is then the only witness (--dry-run, --undo).
+  if (!scanned) return link && input.facts.uid !== 0 ? { ...link, type: "", role, label } : undefined;
+  if (!link || link.majmin === scanned.majmin) return { ...scanned, ...(link ? { path: link.path } : {}), role, label };
+  warnings.push(
+    `/dev/disk/by-label/${label} points to ${link.path} (${link.majmin}), but blkid finds the label '${label}' on ${scanned.path} (${scanned.majmin}): using ${scanned.path}. ` +
+      `udev's link is stale; \`udevadm trigger && udevadm settle\` refreshes it.`,
+  );
+  return { ...scanned, role, label };
+}
+
+function duplicateLabel(input: PreflightInput, role: string, paths: string[]): FlkError {
+  const label = input.labels[role]!;
+  return new FlkError(
+    `the label '${label}' (${role}) is on ${paths.length} devices on ${input.where}: ${paths.join(", ")}. flk cannot tell which one you mean. ${NOTHING} ` +
+      `Relabel the one you do not want (ext4: \`e2label ${paths[paths.length - 1]} old-${label}\`; swap: \`swaplabel -L old-${label} DEVICE\`; vfat: \`fatlabel DEVICE OLD\`), or set [installer] labels.${role} in flk.toml.`,
+    "E_LABEL_DUPLICATE",
+  );
 }
 
 function missingLabel(input: PreflightInput, role: string): FlkError {
   const label = input.labels[role]!;
   const how = input.facts.byLabel ? "/dev/disk/by-label and blkid" : "blkid (no /dev/disk/by-label here)";
+  const link = input.facts.labels[role]?.primary;
+  const stale = link ? `; /dev/disk/by-label/${label} still points to ${link.path}, but blkid finds no such label on it now, so the link is stale` : "";
   return new FlkError(
-    `no filesystem labelled '${label}' (${role}) on ${input.where} (looked with ${how}). ${NOTHING} ` +
+    `no filesystem labelled '${label}' (${role}) on ${input.where} (looked with ${how}${stale}). ${NOTHING} ` +
       `Format and label it (\`mkfs.ext4 -L ${label} /dev/sdXN\`, or \`e2label /dev/sdXN ${label}\` for an existing ext4), or set [installer] labels.${role} in flk.toml to the label you used.`,
     "E_LABEL_MISSING",
   );
@@ -137,4 +161,37 @@ function checkMounted(input: PreflightInput, device: Resolved, mountpoint: strin
       `Unmount it first (\`umount ${mountpoint}\`) or set [installer] root to another directory.`,
     "E_ROOT_MOUNTED",
   );
+}
+
+/** Mount points of the system itself: a labelled device there is the running system's, not a target. */
+const SYSTEM_MOUNTS = ["/", "/boot", "/boot/efi", "/efi", "/nix", "/nix/store", "/usr"];
+
+/**
+ * The device must not be mounted anywhere but where the plan puts it: on an
+ * installed NixOS whose root is labelled `nixos`, `flk install OTHER` would
+ * otherwise mount the running root at ROOT and nixos-install into it. The
+ * planned place is fine (a second run). Matched by major:minor, or by source
+ * for btrfs, whose mountinfo shows an anonymous major:minor per subvolume.
+ */
+function checkInUse(input: PreflightInput, device: Resolved, planned: string): void {
+  const want = normalizePath(planned);
+  const elsewhere = input.facts.mounts
+    .filter((m) => (m.majmin === device.majmin || m.source === device.path) && normalizePath(m.mountpoint) !== want)
+    .map((m) => m.mountpoint);
+  if (elsewhere.length === 0) return;
+  const at = [...new Set(elsewhere)];
+  const system = at.filter((p) => SYSTEM_MOUNTS.includes(p));
+  const role = `labels.${device.role}`;
+  const fix = system.length
+    ? `It belongs to the running system (mounted at ${system.join(", ")}): install from the live installer booted on the target machine, or, to install onto another disk from here, give that disk's filesystem another label and set [installer] ${role} in flk.toml to it.`
+    : `Unmount it first (\`${at.map((p) => `umount ${shQuote(p)}`).join("; ")}\`), or, if it is not the disk you mean to install onto, set [installer] ${role} in flk.toml to your target's label.`;
+  throw new FlkError(
+    `the filesystem labelled '${device.label}' (${device.role}: ${device.path}, ${device.majmin}) is in use on ${input.where}: mounted at ${at.join(", ")}, and flk would mount it at ${want} and install into it. ${NOTHING} ${fix}`,
+    "E_DEVICE_IN_USE",
+  );
+}
+
+/** `/mnt/`, `/mnt//boot` → `/mnt`, `/mnt/boot`, as the kernel writes mount points. */
+function normalizePath(path: string): string {
+  return path.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
 }

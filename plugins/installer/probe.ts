@@ -14,10 +14,12 @@ export interface ProbePaths {
   osRelease: string;
   /** The Nix store the overlay covers. */
   store: string;
+  /** udev's directory of label links (systemd's 60-persistent-storage.rules). */
+  byLabel: string;
 }
 
 /** The real locations. */
-export const DEFAULT_PATHS: ProbePaths = { firmware: "/sys/firmware", osRelease: "/etc/os-release", store: "/nix/store" };
+export const DEFAULT_PATHS: ProbePaths = { firmware: "/sys/firmware", osRelease: "/etc/os-release", store: "/nix/store", byLabel: "/dev/disk/by-label" };
 
 /** One block device carrying a wanted label. */
 export interface DeviceFact {
@@ -31,8 +33,8 @@ export interface DeviceFact {
 /** Everything found for one label. */
 export interface LabelFact {
   label: string;
-  /** The device udev's `/dev/disk/by-label/LABEL` points to, when udev runs. */
-  primary?: string;
+  /** The device udev's `/dev/disk/by-label/LABEL` link resolves to (realpath), when udev made one. */
+  primary?: { path: string; majmin: string };
   /** Every device with this label (one uncached blkid scan: what `blkid -t LABEL=… -o device` lists). */
   devices: DeviceFact[];
 }
@@ -81,8 +83,9 @@ export interface ProbeRequest {
  * its LABEL and TYPE, so duplicates are found the way `blkid -t LABEL=… -o
  * device` finds them, in one pass instead of one per label (measured: three
  * `-t` scans cost ~56 ms here, one ~16 ms; bench/installer.ts). Where udev
- * keeps /dev/disk/by-label, its link names the device the installed system
- * will mount. The host check is cheap first (`hosts/HOST.nix`, the devos
+ * keeps /dev/disk/by-label, each label's link is resolved too (realpath and
+ * major:minor, `-b`: only a link to a block device counts); the preflight
+ * uses it and checks it against the scan. The host check is cheap first (`hosts/HOST.nix`, the devos
  * convention nix-iso lists hosts by) and falls back to `nix eval` of the
  * flake's nixosConfigurations names; the flag is added unconditionally
  * because nix ≥ 2.4 accepts it either way and the live system's nix settings
@@ -96,11 +99,14 @@ export function probeScript(request: ProbeRequest): string {
     "export LC_ALL=C",
     "echo 'flk-probe 1'",
     "echo \"uid $(id -u)\"",
-    "[ -d /dev/disk/by-label ] && echo 'bylabel 1'",
-    ...Object.entries(request.labels).flatMap(([role, label]) => [
-      `echo "label "${shQuote(role)}" "${shQuote(label)}`,
-      `[ -e ${shQuote(`/dev/disk/by-label/${label}`)} ] && echo "primary "${shQuote(role)}" $(readlink -f ${shQuote(`/dev/disk/by-label/${label}`)})"`,
-    ]),
+    `[ -d ${shQuote(request.paths.byLabel)} ] && echo 'bylabel 1'`,
+    ...Object.entries(request.labels).flatMap(([role, label]) => {
+      const link = shQuote(`${request.paths.byLabel}/${byLabelName(label)}`);
+      return [
+        `echo "label "${shQuote(role)}" "${shQuote(label)}`,
+        `[ -b ${link} ] && echo "primary "${shQuote(role)}" $(stat -L -c %t:%T ${link}) $(readlink -f ${link})"`,
+      ];
+    }),
     "blkid -c /dev/null -o export 2>/dev/null | while IFS= read -r line; do",
     '  case $line in DEVNAME=*) echo "blkid $line"; echo "blkid MAJMIN=$(stat -L -c %t:%T "${line#DEVNAME=}")";; ?*) echo "blkid $line";; esac',
     "done",
@@ -115,6 +121,21 @@ export function probeScript(request: ProbeRequest): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * The name udev gives a label's link: blkid's ID_FS_LABEL_ENC
+ * (util-linux blkid_encode_string), which keeps ASCII letters, digits,
+ * `#+-.:=@_` and non-ASCII characters and writes every other byte as `\xNN`,
+ * so `my data` is `/dev/disk/by-label/my\x20data`.
+ */
+export function byLabelName(label: string): string {
+  let name = "";
+  for (const char of label) {
+    if (/[A-Za-z0-9#+\-.:=@_]/.test(char) || char.codePointAt(0)! > 0x7f) name += char;
+    else for (const byte of new TextEncoder().encode(char)) name += `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return name;
 }
 
 function flakeLines(request: ProbeRequest): string[] {
@@ -199,7 +220,11 @@ function parseLine(facts: Facts & { complete: boolean; started: boolean }, key: 
     case "hosts": facts.flake.hosts = parseHosts(rest); break;
     case "eval-error": facts.flake.evalError = rest.trim(); break;
     case "label": if (words[0] && words.length >= 2) facts.labels[words[0]] = { label: words.slice(1).join(" "), devices: [] }; break;
-    case "primary": { const fact = facts.labels[words[0] ?? ""]; if (fact && words[1]) fact.primary = words[1]; break; }
+    case "primary": {
+      const [fact, majmin, path] = [facts.labels[words[0] ?? ""], hexMajMin(words[1] ?? ""), words.slice(2).join(" ")];
+      if (fact && majmin && path.startsWith("/")) fact.primary = { path, majmin };
+      break;
+    }
     case "mount": { const mount = parseMountinfo(rest); if (mount) facts.mounts.push(mount); break; }
     case "swap": if (rest.startsWith("/")) facts.swaps.push(unescapeMount(rest)); break;
   }

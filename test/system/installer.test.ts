@@ -6,7 +6,7 @@
  * private mount namespace (installer-overlay.test.ts).
  */
 import { afterEach, describe, expect } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { install } from "../../plugins/installer/install.ts";
@@ -122,6 +122,53 @@ describe("flk install on loop devices, with a recording stand-in nixos-install f
     expect(await m.mounted()).toEqual([m.root]);
     expect(await m.swapping()).toEqual([]);
     expect(m.calls()).toEqual([]);
+  });
+
+  test("refuses a root device already mounted at another directory (exit 2), naming it; nothing else is mounted or run", async () => {
+    const m = await fullMachine();
+    const elsewhere = join(m.dir, "elsewhere");
+    mkdirSync(elsewhere);
+    await sh(["mount", m.devices[0]!, elsewhere]);
+    const error = await refusal(() => withPath(m.bin, () => install(machineFlk(m), { host: "NixOS" })));
+    expect([error.exitCode, error.code]).toEqual([2, "E_DEVICE_IN_USE"]);
+    expect(error.message).toContain(`mounted at ${elsewhere}`);
+    expect(error.message).toContain(`umount ${elsewhere}`);
+    expect(await m.mounted()).toEqual([elsewhere]);
+    expect(await m.swapping()).toEqual([]);
+    expect(m.calls()).toEqual([]);
+  });
+
+  test("resolves the root label through an injected /dev/disk/by-label link (its realpath) and mounts that device; a second run mounts nothing twice", async () => {
+    const m = await fullMachine();
+    const rootDev = m.devices[0]!;
+    // A second node for the same loop device: only the link leads to this name, so seeing it proves the link was used.
+    const node = join(m.dir, "nodes", "target-root");
+    mkdirSync(join(m.dir, "nodes"));
+    await sh(["sh", "-c", 'mknod "$1" b $(stat -c "0x%t 0x%T" "$2")', "mknod", node, rootDev]);
+    const byLabel = join(m.dir, "by-label");
+    mkdirSync(byLabel);
+    symlinkSync("../nodes/target-root", join(byLabel, m.labels.root));
+    symlinkSync(m.devices[1]!, join(byLabel, m.labels.boot));
+    const first = await withPath(m.bin, () => install(machineFlk(m), { host: "NixOS", paths: { byLabel } }));
+    expect([first.devices.root!.path, first.devices.boot!.path, first.devices.swap!.path]).toEqual([node, m.devices[1]!, m.devices[2]!]);
+    expect(first.steps.find((s) => s.id === "mount-root")!.argv).toEqual(["mount", node, m.root]);
+    expect(first.warnings.join("\n")).not.toContain("by-label");
+    expect(m.calls()[0]!.mounts).toContain(`${m.root} ${node}`);
+    const second = await withPath(m.bin, () => install(machineFlk(m), { host: "NixOS", paths: { byLabel } }));
+    expect(second.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["nixos-install"]);
+    expect((await m.mounted()).sort()).toEqual([m.root, `${m.root}/boot`]);
+  });
+
+  test("a stale by-label link (to a device that no longer carries the label) loses to blkid: the labelled device is mounted, with a warning", async () => {
+    const m = await fullMachine();
+    const other = await m.disk("ext4", `fo${m.labels.root.slice(2)}`);
+    const byLabel = join(m.dir, "by-label");
+    mkdirSync(byLabel);
+    symlinkSync(other, join(byLabel, m.labels.root));
+    const report = await withPath(m.bin, () => install(machineFlk(m), { host: "NixOS", paths: { byLabel } }));
+    expect(report.devices.root!.path).toBe(m.devices[0]!);
+    expect(report.warnings.join("\n")).toContain(`/dev/disk/by-label/${m.labels.root} points to ${other}`);
+    expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
   });
 
   test("on UEFI (injected firmware dir with efi/) refuses without a boot filesystem, and warns when boot is not vfat", async () => {

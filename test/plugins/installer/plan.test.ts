@@ -103,6 +103,75 @@ describe("preflight", () => {
     expect(codeOf(mounted("8:5"))).toBe("E_ROOT_MOUNTED");
   });
 
+  describe("a root or boot device mounted anywhere but where the plan puts it", () => {
+    const mount = (majmin: string, mountpoint: string, source = "/dev/x") => ({ majmin, mountpoint, fstype: "ext4", source, superOptions: "rw" });
+    const errorOf = (f: Facts, extra: object = {}) => { try { preflight({ ...input(f), ...extra }); return undefined; } catch (e) { return e as { code: string; exitCode: number; message: string }; } };
+
+    test("refuses the running system's root (the root label mounted at /), naming it and the fix", () => {
+      const error = errorOf(facts({ mounts: [mount("8:2", "/", "/dev/sda2"), mount("8:2", "/nix/store", "/dev/sda2")] }))!;
+      expect([error.code, error.exitCode]).toEqual(["E_DEVICE_IN_USE", 2]);
+      expect(error.message).toContain("mounted at /, /nix/store");
+      expect(error.message).toContain("running system");
+      expect(error.message).toContain("[installer] labels.root");
+      expect(error.message).toContain("Nothing was mounted or changed.");
+    });
+
+    test("refuses a root mounted at /srv, saying to unmount it", () => {
+      const error = errorOf(facts({ mounts: [mount("8:2", "/srv")] }))!;
+      expect(error.code).toBe("E_DEVICE_IN_USE");
+      expect(error.message).toContain("`umount /srv`");
+    });
+
+    test("refuses a boot device mounted at /boot", () => {
+      const error = errorOf(facts({ uefi: true, mounts: [mount("8:1", "/boot", "/dev/sda1")] }))!;
+      expect(error.code).toBe("E_DEVICE_IN_USE");
+      expect(error.message).toContain("'boot' (boot: /dev/sda1, 8:1)");
+    });
+
+    test("refuses a btrfs root at / although mountinfo shows its subvolume's anonymous major:minor", () => {
+      expect(codeOf(facts({ mounts: [mount("0:31", "/", "/dev/sda2")] }))).toBe("E_DEVICE_IN_USE");
+    });
+
+    test("accepts a second run (root at ROOT, boot at ROOT/boot, also with a trailing slash on ROOT), and --undo refuses nothing of it", () => {
+      const second = facts({ uefi: true, mounts: [mount("8:2", "/mnt"), mount("8:1", "/mnt/boot")] });
+      expect(codeOf(second)).toBe("ok");
+      expect(codeOf(second, { root: "/mnt/" })).toBe("ok");
+      expect(codeOf(facts({ mounts: [mount("8:2", "/")] }), { undo: true })).toBe("ok");
+    });
+  });
+
+  describe("labels by udev's /dev/disk/by-label link, checked against the blkid scan", () => {
+    const withLink = (path: string, majmin: string, devices = [{ path: "/dev/mapper/vg-root", majmin: "254:0", type: "ext4" }], over: Partial<Facts> = {}) => {
+      const f = facts(over);
+      f.labels.root = { label: "nixos", primary: { path, majmin }, devices };
+      return f;
+    };
+
+    test("when they agree (same major:minor) the device is named as the link resolves", () => {
+      const verdict = preflight(input(withLink("/dev/dm-0", "254:0")));
+      expect(verdict.devices.root).toMatchObject({ path: "/dev/dm-0", majmin: "254:0", type: "ext4" });
+      expect(verdict.warnings.join("\n")).not.toContain("by-label");
+    });
+
+    test("when the link points at a device blkid does not find the label on, blkid wins and the stale link is a warning", () => {
+      const verdict = preflight(input(withLink("/dev/sdb1", "8:17")));
+      expect(verdict.devices.root!.path).toBe("/dev/mapper/vg-root");
+      expect(verdict.warnings.join("\n")).toContain("/dev/disk/by-label/nixos points to /dev/sdb1 (8:17)");
+      expect(verdict.warnings.join("\n")).toContain("udevadm trigger");
+    });
+
+    test("a link to a device no longer carrying the label does not make the label exist", () => {
+      const error = (() => { try { preflight(input(withLink("/dev/sdb1", "8:17", []))); } catch (e) { return e as Error & { code: string }; } })()!;
+      expect(error.code).toBe("E_LABEL_MISSING");
+      expect(error.message).toContain("link is stale");
+    });
+
+    test("without root (blkid reads nothing) --dry-run follows the link alone", () => {
+      const verdict = preflight({ ...input(withLink("/dev/sda2", "8:2", [], { uid: 1000 })), dryRun: true });
+      expect(verdict.devices.root).toMatchObject({ path: "/dev/sda2", majmin: "8:2", type: "" });
+    });
+  });
+
   test("says why: no nixos-install, not root, no flake, unknown host, bad root path", () => {
     expect(codeOf(facts({ nixosInstall: "" }))).toBe("E_NO_NIXOS_INSTALL");
     expect(codeOf(facts({ uid: 1000 }))).toBe("E_NOT_ROOT");

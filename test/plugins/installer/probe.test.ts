@@ -4,10 +4,10 @@
  * script run for real on this machine.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseMountinfo, parseProbe, probeScript, DEFAULT_PATHS } from "../../../plugins/installer/probe.ts";
+import { byLabelName, parseMountinfo, parseProbe, probeScript, DEFAULT_PATHS } from "../../../plugins/installer/probe.ts";
 import { sh } from "./fixtures.ts";
 
 describe("parseMountinfo", () => {
@@ -29,7 +29,7 @@ describe("parseMountinfo", () => {
 
 describe("parseProbe", () => {
   const sample = [
-    "Welcome to the live installer", "flk-probe 1", "uid 0", "label root nixos", "primary root /dev/sda2", "label boot boot", "label swap swap", "label data my data",
+    "Welcome to the live installer", "flk-probe 1", "uid 0", "label root nixos", "primary root 103:a /dev/sda2", "label boot boot", "primary boot zz /dev/sda1", "label swap swap", "label data my data", "primary data 8:11 /dev/my disk",
     "blkid DEVNAME=/dev/sda2", "blkid MAJMIN=103:a", "blkid LABEL=nixos", "blkid TYPE=ext4",
     "blkid DEVNAME=/dev/sda1", "blkid MAJMIN=8:1", "blkid LABEL=boot", "blkid TYPE=vfat",
     "blkid DEVNAME=/dev/sdb1", "blkid MAJMIN=8:11", "blkid LABEL=my\\ data", "blkid TYPE=ext4",
@@ -41,7 +41,9 @@ describe("parseProbe", () => {
   test("reads a live installer's answer: devices by label from the blkid scan, hex major:minor into decimal, escaped labels, banner lines ignored", () => {
     const facts = parseProbe(sample);
     expect(facts.complete && facts.started).toBe(true);
-    expect(facts.labels.root).toEqual({ label: "nixos", primary: "/dev/sda2", devices: [{ path: "/dev/sda2", majmin: "259:10", type: "ext4" }] });
+    expect(facts.labels.root).toEqual({ label: "nixos", primary: { path: "/dev/sda2", majmin: "259:10" }, devices: [{ path: "/dev/sda2", majmin: "259:10", type: "ext4" }] });
+    expect(facts.labels.boot!.primary).toBeUndefined();
+    expect(facts.labels.data!.primary).toEqual({ path: "/dev/my disk", majmin: "8:17" });
     expect(facts.labels.data!.devices).toEqual([{ path: "/dev/sdb1", majmin: "8:17", type: "ext4" }]);
     expect(facts.labels.swap!.devices).toEqual([]);
     expect([facts.uefi, facts.variant, facts.uid, facts.flake.present, facts.flake.hostFile]).toEqual([true, "installer", 0, true, true]);
@@ -51,7 +53,7 @@ describe("parseProbe", () => {
 
   test("fuzz: 5,000 mutated answers never throw and yield only well-formed devices and mounts", () => {
     const lines = sample.split("\n");
-    const junk = ["", " ", "blkid", "blkid =x", "blkid DEVNAME=", "blkid MAJMIN=zz", "blkid LABEL=nixos", "mount 1 2 3", "hosts [1,2", "hosts {}", "label", "primary nope /x", "uid -1", "\r", "eval-error"];
+    const junk = ["", " ", "blkid", "blkid =x", "blkid DEVNAME=", "blkid MAJMIN=zz", "blkid LABEL=nixos", "mount 1 2 3", "hosts [1,2", "hosts {}", "label", "primary nope /x", "primary root 8:1", "primary root 8:1 x", "uid -1", "\r", "eval-error"];
     for (let i = 0; i < 5000; i++) {
       const mutated = Array.from({ length: 1 + Math.floor(Math.random() * 30) }, () => {
         const base = Math.random() < 0.5 ? lines[Math.floor(Math.random() * lines.length)]! : junk[Math.floor(Math.random() * junk.length)]!;
@@ -63,10 +65,18 @@ describe("parseProbe", () => {
       }).join("\n");
       const facts = parseProbe(mutated);
       for (const fact of Object.values(facts.labels))
-        for (const d of fact.devices) expect(d.path.startsWith("/") && /^\d+:\d+$/.test(d.majmin)).toBe(true);
+        for (const d of [...fact.devices, ...(fact.primary ? [fact.primary] : [])]) expect(d.path.startsWith("/") && /^\d+:\d+$/.test(d.majmin)).toBe(true);
       for (const m of facts.mounts) expect(m.mountpoint.startsWith("/") && /^\d+:\d+$/.test(m.majmin)).toBe(true);
       if (facts.flake.hosts) expect(facts.flake.hosts.every((h) => typeof h === "string")).toBe(true);
     }
+  });
+});
+
+describe("byLabelName", () => {
+  test("encodes a label as udev names its link (blkid_encode_string): space, slash and backslash as \\xNN, UTF-8 kept", () => {
+    expect(byLabelName("nixos")).toBe("nixos");
+    expect(byLabelName("my data/2\\x")).toBe("my\\x20data\\x2f2\\x5cx");
+    expect(byLabelName("a#+-.:=@_Zé")).toBe("a#+-.:=@_Zé");
   });
 });
 
@@ -86,5 +96,28 @@ describe("probeScript", () => {
     const plain = parseProbe((await sh(["sh", "-s"], probeScript({ labels: {}, paths: DEFAULT_PATHS, flakeDir: dir }))).stdout);
     // Without the injected directory, the real sysfs decides.
     expect(plain.uefi).toBe(existsSync("/sys/firmware/efi"));
+  });
+
+  test("run on this machine: resolves a label through an injected by-label directory (encoded name, realpath, major:minor) and ignores a link to a non-block file", async () => {
+    const block = readdirSync("/dev").map((n) => `/dev/${n}`).find((p) => { try { return statSync(p).isBlockDevice(); } catch { return false; } });
+    if (!block) return console.warn("no block device node in /dev: skipping the by-label probe run");
+    const dir = mkdtempSync(join(tmpdir(), "flk-bylabel-"));
+    const label = `flk probe ${process.pid}`;
+    // As udev lays it out: by-label/NAME → ../by-id/… → the device.
+    const byLabel = join(dir, "by-label");
+    mkdirSync(join(dir, "by-id"));
+    mkdirSync(byLabel);
+    symlinkSync(block, join(dir, "by-id", "disk"));
+    symlinkSync("../by-id/disk", join(byLabel, byLabelName(label)));
+    symlinkSync("/dev/null", join(byLabel, "not-a-disk"));
+    const script = probeScript({ labels: { root: label, boot: "not-a-disk", swap: "absent" }, paths: { ...DEFAULT_PATHS, byLabel }, flakeDir: dir });
+    const facts = parseProbe((await sh(["sh", "-s"], script)).stdout, dir);
+    const st = statSync(block);
+    expect(facts.byLabel).toBe(true);
+    expect(facts.labels.root!.primary).toEqual({ path: block, majmin: `${Math.floor(st.rdev / 256) & 0xfff}:${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}` });
+    expect(facts.labels.boot!.primary).toBeUndefined();
+    expect(facts.labels.swap!.primary).toBeUndefined();
+    const none = parseProbe((await sh(["sh", "-s"], probeScript({ labels: {}, paths: { ...DEFAULT_PATHS, byLabel: join(dir, "absent") }, flakeDir: dir }))).stdout);
+    expect(none.byLabel).toBe(false);
   });
 });
