@@ -94,6 +94,31 @@ function loopsBackedBy(block: SysBlock, view: SystemView): string[] {
   return out;
 }
 
+/** A file's identity: what the kernel compares, not its path (hard links, bind mounts, `..` all name one inode). */
+export interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+/**
+ * The loop devices whose backing file is the file `id`, by (st_dev, st_ino)
+ * of each /sys/block/loopN/loop/backing_file. A backing file whose name was
+ * deleted ("(deleted)") cannot be stat'ed and is not matched.
+ */
+export function loopsBackedByFile(id: FileId, blocks: Map<string, SysBlock>): string[] {
+  const out: string[] = [];
+  for (const block of blocks.values()) {
+    if (!block.backingFile?.startsWith("/")) continue;
+    try {
+      const st = statSync(block.backingFile, { bigint: true });
+      if (st.isFile() && st.dev === id.dev && st.ino === id.ino) out.push(block.name);
+    } catch {
+      // Deleted, or not reachable from this mount namespace.
+    }
+  }
+  return out;
+}
+
 /**
  * The disks a file lives on, by device number (not by path): the block
  * device of its file system, that device's whole disk, the devices under a

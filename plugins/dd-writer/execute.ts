@@ -3,11 +3,12 @@
  * close, and say that the stick is incomplete (core re-raises the signal
  * after the cleanups, so the exit status is 130/143).
  */
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { createProgress, FlkError, formatBytes, formatDuration, progressMode, type Flk } from "../../core/index.ts";
 import { flash } from "./flash.ts";
 import type { ImageInfo } from "./image.ts";
-import { createHashPool, createRing, ALIGN, type HashPool } from "./ring.ts";
+import { openTarget } from "./open.ts";
+import { createHashPool, createRing, type HashPool } from "./ring.ts";
 import { openSource, type ImageSource } from "./source.ts";
 import type { Target } from "./target.ts";
 import { findBadChunk, firstBadOffset, verifyFailed } from "./verify.ts";
@@ -26,33 +27,6 @@ export interface WriteOutcome {
   bytes: number;
   verified: boolean;
   seconds: number;
-}
-
-interface Opened {
-  fd: number;
-  direct: boolean;
-  unit: number;
-}
-
-/** Open with O_EXCL for a block device (a mount racing the checks then fails here) and O_DIRECT where the file system allows it. */
-export function openTarget(target: Target): Opened {
-  const { O_RDWR, O_EXCL, O_DIRECT, O_CREAT, O_TRUNC } = constants;
-  const base = target.kind === "block" ? O_RDWR | O_EXCL : O_RDWR | O_CREAT | O_TRUNC;
-  const unit = target.kind === "block" ? target.block.logicalBlockSize : ALIGN;
-  try {
-    try {
-      return { fd: openSync(target.path, base | O_DIRECT, 0o644), direct: true, unit };
-    } catch (error) {
-      // tmpfs and some FUSE file systems reject O_DIRECT with EINVAL; their page cache is the file.
-      if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
-      return { fd: openSync(target.path, base, 0o644), direct: false, unit };
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EBUSY")
-      throw new FlkError(`${target.path} is busy: something mounted or claimed it after flk checked it. Nothing was written. Unmount it and try again.`, "E_BUSY", 2, { cause: error });
-    throw new FlkError(`cannot open ${target.path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
-  }
 }
 
 /** Write `image` to the already checked `target`, then verify unless told not to. */

@@ -111,6 +111,9 @@ export function imageKind(head: Uint8Array): "iso9660" | "mbr" | "unknown" {
 export function expectedSha256(arg: string, imagePath: string, cwd: string): string {
   const trimmed = arg.trim();
   if (/^[0-9a-f]{64}$/i.test(trimmed)) return trimmed.toLowerCase();
+  // `flk write IMG --sha256 /dev/sdb` makes the DEVICE the value: reading a disk as a checksum list would read all of it.
+  if (isBlockDevice(resolve(cwd, trimmed)))
+    throw new FlkError(`--sha256 ${arg}: a block device, not a \`sha256sum\` file (did --sha256 take the DEVICE argument as its value?). Give --sha256 HEX|FILE, then IMAGE and DEVICE. Nothing was written.`, "E_SHA256_ARG");
   let text: string;
   try {
     text = readFileSync(resolve(cwd, trimmed), "utf8");
@@ -121,6 +124,14 @@ export function expectedSha256(arg: string, imagePath: string, cwd: string): str
   const mine = lines.length === 1 ? lines[0] : lines.find((m) => basename(m[2]!) === basename(imagePath));
   if (!mine) throw new FlkError(`--sha256 ${arg}: no \`sha256sum\` line ${lines.length > 1 ? `names ${basename(imagePath)}` : "found"} (expected lines like 'HEX  ${basename(imagePath)}').`, "E_SHA256_ARG");
   return mine[1]!.toLowerCase();
+}
+
+function isBlockDevice(path: string): boolean {
+  try {
+    return statSync(path).isBlockDevice();
+  } catch {
+    return false;
+  }
 }
 
 /** sha256 of a file as stored, with Bun's native hasher (DESIGN.md: bulk data never goes through @noble/hashes). */

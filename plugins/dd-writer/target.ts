@@ -7,13 +7,15 @@
 import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { FlkError } from "../../core/index.ts";
-import { assess, disksOfFile, type Assessment, type SystemView } from "./assess.ts";
+import { assess, disksOfFile, loopsBackedByFile, type Assessment, type FileId, type SystemView } from "./assess.ts";
 import { devString, nameOfDev, type SysBlock } from "./sysfs.ts";
 
 /** A regular file (created or replaced) — for images and tests. */
 export interface FileTarget {
   kind: "file";
   path: string;
+  /** The file that was judged, when it existed; undefined when it is to be created. */
+  judged?: FileId;
 }
 
 /** A whole-disk block device that passed the refusals (it may still need --force). */
@@ -48,7 +50,7 @@ export function resolveTarget(arg: string, imagePath: string, view: SystemView, 
   const shown = path === given ? path : `${arg} (→ ${path})`;
   if (st.isDirectory()) throw refused(`${shown} is a directory, not a disk or an image file.`, "E_TARGET_KIND");
   if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
-  if (st.isFile()) return fileTarget(path, shown, imagePath);
+  if (st.isFile()) return fileTarget(path, shown, imagePath, view);
   if (!st.isBlockDevice()) throw refused(`${shown} is neither a block device nor a regular file.`, "E_TARGET_KIND");
   const name = nameOfDev(devString(st.rdev));
   const block = name ? view.blocks.get(name) : undefined;
@@ -75,12 +77,29 @@ function missingTarget(path: string): FileTarget {
   return { kind: "file", path };
 }
 
-function fileTarget(path: string, shown: string, imagePath: string): FileTarget {
+function fileTarget(path: string, shown: string, imagePath: string, view: SystemView): FileTarget {
   if (underDev(path)) throw refused(`${shown} is a regular file under /dev, probably left by an earlier \`dd\` to a disk that was not there: remove it (rm ${path}) and name a real disk.`, "E_TARGET_KIND");
-  const a = statSync(path);
-  const b = statSync(imagePath);
+  const a = statSync(path, { bigint: true });
+  const b = statSync(imagePath, { bigint: true });
   if (a.dev === b.dev && a.ino === b.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
-  return { kind: "file", path };
+  const judged = { dev: a.dev, ino: a.ino };
+  refuseLoopBacking(shown, judged, view);
+  return { kind: "file", path, judged };
+}
+
+/**
+ * A file that backs an attached loop device is in use like a mounted disk:
+ * replacing it pulls the disk out from under the loop device (and whatever
+ * is mounted on it). --force does not override this, as for disks in use.
+ */
+export function refuseLoopBacking(shown: string, id: FileId, view: Pick<SystemView, "blocks">): void {
+  const loops = loopsBackedByFile(id, view.blocks);
+  if (loops.length === 0) return;
+  const devices = loops.map((l) => `/dev/${l}`);
+  throw refused(
+    `refusing to write to ${shown}: in use: it is the backing file of ${devices.join(", ")}. Detach ${loops.length > 1 ? "them" : "it"} first: ${devices.map((d) => `losetup -d ${d}`).join("; ")}.`,
+    "E_TARGET_REFUSED",
+  );
 }
 
 function underDev(path: string): boolean {

@@ -33,10 +33,13 @@ export interface CheckedTarget {
 /** Write an image to a device or file; resolves with the outcome or throws FlkError. */
 export async function writeImage(flk: Flk, options: WriteOptions): Promise<WriteOutcome> {
   const log = flk.logger("dd-writer");
+  // citty gives a bare `--sha256` (or `--sha256=`) as "": without this check the image would be written unchecked.
+  if (options.sha256 !== undefined && options.sha256.trim() === "")
+    throw new FlkError("--sha256 needs a value: 64 hex digits or a sha256sum file (e.g. --sha256 SHA256SUMS). Nothing was written.", "E_USAGE", 2);
   const ask: Asker = { interactive: options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: flk.flags.yes, log };
   const { imageArg, deviceArg } = splitPositionals(options.image, options.device);
   const image = await inspectImage(imageArg ?? findDefaultImage(flk.cwd), flk.cwd);
-  if (options.sha256) checkSha256(image, options.sha256, flk.cwd);
+  if (options.sha256 !== undefined) checkSha256(image, options.sha256, flk.cwd);
   await checkSignature(image, options.force, flk);
   const device = deviceArg ?? (await chooseDevice(await listDevices(), options.force, ask));
   const checked = await checkTarget(image, device, options.force, ask, flk.cwd);

@@ -3,10 +3,10 @@
  * devices — success, refusal, --json, signals and device faults mid-write.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
-import { cmp, randomBytes, Scratch, sh, whenAllocated, writeFile, zramDisk } from "../plugins/dd-writer/helpers.ts";
+import { cmp, randomBytes, Scratch, sh, sha256Of, whenAllocated, writeFile, zramDisk } from "../plugins/dd-writer/helpers.ts";
 
 const it = systemTest(["losetup", "mkfs.ext4", "mount", "chattr", "cmp", "lsblk"]);
 const BIG = 512 << 20;
@@ -50,6 +50,33 @@ it("flk write refuses a mounted target with exit 2 and says nothing was written"
   const r = await flk(["write", s.path("nixos.iso"), device, "--force", "--yes"]);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain(`refusing to write to ${device}: in use: ${device} is mounted on ${at}. Nothing was written.`);
+});
+
+it("flk write refuses the backing file of an attached loop device with exit 2, also with --force, and leaves the file whole", async () => {
+  const image = writeFile(s.path("img.iso"), randomBytes(1 << 20));
+  const backing = writeFile(s.path("backing.img"), randomBytes(4 << 20, false));
+  const { device } = s.loop(0, { backing });
+  const before = sha256Of(backing);
+  for (const extra of [["--no-verify"], ["--no-verify", "--force", "--yes"]]) {
+    const r = await flk(["write", image, backing, ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`refusing to write to ${backing}: in use: it is the backing file of ${device}. Detach it first: losetup -d ${device}. Nothing was written.`);
+  }
+  expect(statSync(backing).size).toBe(4 << 20);
+  expect(sha256Of(backing)).toBe(before);
+});
+
+it("flk write IMAGE DEVICE --sha256 with no value is a usage error (exit 2), not a write without a check", async () => {
+  const image = writeFile(s.path("img.iso"), randomBytes(100000));
+  const { device } = s.loop(1 << 20);
+  const before = sha256Of(device);
+  // core's flag parser answers a bare `--sha256` and `--sha256=`; dd-writer answers a blank value (and library callers).
+  for (const flag of [["--sha256"], ["--sha256="], ["--sha256= "]]) {
+    const r = await flk(["write", image, device, ...flag]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--sha256 needs a value");
+  }
+  expect(sha256Of(device)).toBe(before);
 });
 
 it("flk devices --json lists loop devices with their verdicts, in the documented shape", async () => {

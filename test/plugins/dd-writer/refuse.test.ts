@@ -3,7 +3,7 @@
  * after, by sha256sum). Real loop devices, mounts, swap and partitions.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
-import { existsSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, linkSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../../helpers/require.ts";
 import { writeImage, type WriteOptions } from "../../../plugins/dd-writer/write-image.ts";
@@ -65,6 +65,29 @@ it("refuses a disk that backs another loop device", async () => {
   const upper = sh(["losetup", "-f", "--show", device]);
   s.defer(() => void Bun.spawnSync(["losetup", "-d", upper]));
   await refuses({ device }, "E_TARGET_REFUSED", new RegExp(`${upper} is a loop device backed by ${device}`));
+});
+
+it("refuses a regular file that backs an attached loop device (by inode, also through a hard link), even with --force, and leaves it whole", async () => {
+  const backing = writeFile(s.path("backing.img"), randomBytes(4 << 20, false));
+  const { device } = s.loop(0, { backing });
+  linkSync(backing, s.path("alias.img"));
+  const before = sha256Of(backing);
+  for (const target of [backing, s.path("alias.img")])
+    for (const force of [false, true])
+      await refuses({ device: target, force }, "E_TARGET_REFUSED", new RegExp(`in use: it is the backing file of ${device}\\. Detach it first: losetup -d ${device}\\. Nothing was written\\.`), testFlk({ yes: true }));
+  expect(statSync(backing).size).toBe(4 << 20);
+  expect(sha256Of(backing)).toBe(before);
+});
+
+it("a bare --sha256 (no value) is a usage error, not a write without a check", async () => {
+  const { device } = s.loop(1 << 20);
+  await refuses({ device, sha256: "" }, "E_USAGE", /^--sha256 needs a value: 64 hex digits or a sha256sum file/);
+  await refuses({ device, sha256: "  " }, "E_USAGE", /^--sha256 needs a value/);
+});
+
+it("a --sha256 that took the DEVICE as its value is refused without reading the disk", async () => {
+  const { device } = s.loop(1 << 20);
+  await refuses({ device, sha256: device }, "E_SHA256_ARG", /a block device, not a `sha256sum` file \(did --sha256 take the DEVICE argument/);
 });
 
 it("refuses a character device, a directory and the image itself", async () => {

@@ -1,0 +1,96 @@
+/**
+ * Open the judged target for writing, and prove that what was opened is what
+ * was judged. The checks name a device by number, then the confirmation may
+ * wait for minutes, then the open goes by path: a stick swapped for another
+ * disk under the same name, or a file replaced by a symlink to a disk, would
+ * otherwise be written. So the opened fd is fstat'ed and compared before a
+ * single byte is written or truncated.
+ */
+import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
+import { FlkError } from "../../core/index.ts";
+import { ALIGN } from "./ring.ts";
+import { devString, nameOfDev, readSysBlocks } from "./sysfs.ts";
+import { refuseLoopBacking, type BlockTarget, type FileTarget, type Target } from "./target.ts";
+
+/** An fd on the target, proven to be the judged one. */
+export interface Opened {
+  fd: number;
+  direct: boolean;
+  /** The unit O_DIRECT transfers must be a multiple of. */
+  unit: number;
+}
+
+/**
+ * Open a block device with O_EXCL (a mount racing the checks then fails
+ * here), a file without O_TRUNC (it is cut only after the identity check),
+ * both with O_DIRECT where the file system allows it.
+ */
+export function openTarget(target: Target): Opened {
+  let opened: Opened;
+  try {
+    opened = target.kind === "block" ? openBlock(target) : openFile(target);
+  } catch (error) {
+    throw openFailed(target.path, error);
+  }
+  try {
+    if (target.kind === "block") proveBlock(target, opened.fd);
+    else proveFile(target, opened.fd);
+  } catch (error) {
+    closeSync(opened.fd);
+    throw error;
+  }
+  return opened;
+}
+
+function openBlock(target: BlockTarget): Opened {
+  const { O_RDWR, O_EXCL } = constants;
+  return { ...openDirect(target.path, O_RDWR | O_EXCL), unit: target.block.logicalBlockSize };
+}
+
+// A file to be created is created with O_EXCL: whatever appeared at its path since the check (a symlink to a disk, say) is not opened.
+function openFile(target: FileTarget): Opened {
+  const { O_RDWR, O_CREAT, O_EXCL } = constants;
+  return { ...openDirect(target.path, target.judged ? O_RDWR : O_RDWR | O_CREAT | O_EXCL), unit: ALIGN };
+}
+
+function openDirect(path: string, flags: number): { fd: number; direct: boolean } {
+  const { O_DIRECT, O_CREAT, O_EXCL } = constants;
+  try {
+    return { fd: openSync(path, flags | O_DIRECT, 0o644), direct: true };
+  } catch (error) {
+    // tmpfs and some FUSE file systems reject O_DIRECT with EINVAL; their page cache is the file.
+    if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+    // Such a file system may create the file before it rejects the flag, so the retry does not insist on creating it; proveFile checks what it got.
+    return { fd: openSync(path, flags & O_CREAT ? flags & ~O_EXCL : flags, 0o644), direct: false };
+  }
+}
+
+function openFailed(path: string, error: unknown): FlkError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EEXIST") return changed(path, "something appeared at its path");
+  if (code === "EBUSY")
+    return new FlkError(`${path} is busy: something mounted or claimed it after flk checked it. Nothing was written. Unmount it and try again.`, "E_BUSY", 2, { cause: error });
+  return new FlkError(`cannot open ${path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
+}
+
+function proveBlock(target: BlockTarget, fd: number): void {
+  const st = fstatSync(fd);
+  if (!st.isBlockDevice()) throw changed(target.path, `judged block device ${target.block.dev} (/dev/${target.name}), opened something that is not a block device`);
+  const now = devString(st.rdev);
+  const name = nameOfDev(now);
+  if (now !== target.block.dev) throw changed(target.path, `judged ${target.block.dev} (/dev/${target.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`);
+}
+
+// A loop device attached to the file since the check would be pulled out from under its users, so the loop check runs again on the fd.
+function proveFile(target: FileTarget, fd: number): void {
+  const st = fstatSync(fd, { bigint: true });
+  if (!st.isFile()) throw changed(target.path, "it is no longer a regular file");
+  if (target.judged && (st.dev !== target.judged.dev || st.ino !== target.judged.ino)) throw changed(target.path, "it is another file now (another inode)");
+  if (!target.judged && st.size !== 0n) throw changed(target.path, "a file with contents appeared at its path");
+  refuseLoopBacking(target.path, { dev: st.dev, ino: st.ino }, { blocks: readSysBlocks() });
+  ftruncateSync(fd, 0);
+}
+
+function changed(path: string, why: string): FlkError {
+  return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run flk write again.`, "E_TARGET_CHANGED", 2);
+}
