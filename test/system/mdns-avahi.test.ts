@@ -4,6 +4,7 @@ import { createLink, linkLocal } from "../helpers/netns.ts";
 import { startAvahi } from "../helpers/avahi.ts";
 import { FLK } from "../helpers/binary.ts";
 import { join } from "node:path";
+import { startRecorder, type Recorded } from "../plugins/mdns/recorder.ts";
 
 const it = systemTest(["ip", "unshare", "avahi-daemon"]);
 const env = { NO_COLOR: "1" };
@@ -36,10 +37,6 @@ it("flk resolve finds an avahi-announced host from the other namespace: IPv4 lin
       expect(plain.code).toBe(0);
       expect(plain.stdout.trim().split("\n").sort()).toEqual(["169.254.10.1", `fe80::47%${link.b.iface}`, `${eui64}%${link.b.iface}`].sort());
 
-      const only6 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-6"], { env });
-      expect(JSON.parse(only6.stdout).addresses.map((a: { family: number }) => a.family)).toEqual([6, 6]);
-      const only4 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-4"], { env });
-      expect(JSON.parse(only4.stdout).addresses).toEqual([{ address: "169.254.10.1", family: 4, source: "mdns" }]);
     } finally {
       await avahi.stop();
     }
@@ -101,6 +98,49 @@ it("finds the host over IPv6 alone on a bare link (no IPv4 on either end), retur
       );
       expect(elapsed).toBeLessThan(2000); // nobody answers A here: the grace ends it, not the 5 s timeout
     } finally {
+      await avahi.stop();
+    }
+  } finally {
+    await link.cleanup();
+  }
+}, 30_000);
+
+it("-4 alone asks only A questions and gets only IPv4; -6 alone asks only AAAA and gets only IPv6 (avahi answers, a recorder beside it sees the wire)", async () => {
+  const link = await createLink({ macA: "52:54:00:12:34:57", ipv4A: "169.254.11.1/16", ipv4B: "169.254.11.2/16" });
+  try {
+    const eui64 = await linkLocal(link.a);
+    await link.a.exec(["ip", "addr", "add", "fe80::47/64", "dev", link.a.iface]);
+    await linkLocal(link.b);
+    const avahi = await startAvahi(link.a, { hostName: "NixOS" });
+    let recorder: Awaited<ReturnType<typeof startRecorder>> | undefined;
+    try {
+      // Listens on 224.0.0.251 and ff02::fb beside avahi, answers nothing, records the questions flk sends.
+      recorder = await startRecorder(link.a, ["169.254.11.1", "--ipv6", link.a.iface, "--silent"]);
+      const types = (queries: Recorded[]) => [...new Set(queries.flatMap((q) => q.questions.map((x) => x.type)))];
+
+      const only4 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-4"], { env });
+      expect(only4.stderr).toBe("");
+      expect(only4.code).toBe(0);
+      expect(JSON.parse(only4.stdout)).toEqual({ name: "NixOS.local", addresses: [{ address: "169.254.11.1", family: 4, source: "mdns" }] });
+      await Bun.sleep(200); // let the last datagrams reach the recorder
+      const asked4 = recorder.queries();
+      expect(asked4.length).toBeGreaterThanOrEqual(1);
+      expect(types(asked4)).toEqual([1]); // A only
+      expect(asked4.every((q) => q.questions.every((x) => x.name === "NixOS.local"))).toBe(true);
+
+      const only6 = await link.b.exec([FLK, "--json", "resolve", "NixOS", "-6"], { env });
+      expect(only6.stderr).toBe("");
+      expect(only6.code).toBe(0);
+      const found6 = JSON.parse(only6.stdout).addresses as { address: string; family: number }[];
+      expect(found6.map((a) => a.family)).toEqual([6, 6]);
+      expect(found6.map((a) => a.address).sort()).toEqual(["fe80::47", eui64].sort());
+      await Bun.sleep(200);
+      const asked6 = recorder.queries().slice(asked4.length);
+      expect(asked6.length).toBeGreaterThanOrEqual(1);
+      expect(types(asked6)).toEqual([28]); // AAAA only
+      expect(new Set(asked6.map((q) => q.family))).toEqual(new Set([4, 6])); // both groups carry the question, as for a plain resolve
+    } finally {
+      await recorder?.stop();
       await avahi.stop();
     }
   } finally {
