@@ -139,6 +139,7 @@ function cleanEnv(env: Record<string, string | undefined>): Record<string, strin
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
-function signalNumber(name: string | null | undefined): number {
-  return (name && SIGNALS[name]) || 0;
+/** Bun reports the signal by name (newer releases may give its number). */
+function signalNumber(signal: string | number | null | undefined): number {
+  return typeof signal === "number" ? signal : (signal && SIGNALS[signal]) || 0;
 }
