@@ -4,13 +4,12 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
 
 /** Write `data` to `path` atomically (creating parent directories), with `mode`. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${tempSuffix()}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -31,6 +30,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 export function removeFileDurable(path: string): void {
   unlinkSync(path);
   fsyncDir(dirname(path));
+}
+
+/** 12 random hex digits from Web Crypto (a global: no module to load at start-up). */
+function tempSuffix(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function fsyncDir(dir: string): void {

@@ -8,7 +8,6 @@
  * thread `flk write` was 1.7× slower than `dd conv=fsync`, with two workers
  * hashing chunks in parallel it is not (bench/dd-writer.ts).
  */
-import { ptr } from "bun:ffi";
 
 /** Page size: a safe alignment for every logical block size (512 or 4096). */
 export const ALIGN = 4096;
@@ -25,6 +24,8 @@ export interface Ring {
 /** Allocate `count` slots of `slotSize` bytes (a multiple of ALIGN), each page-aligned. */
 export function createRing(count: number, slotSize: number): Ring {
   const buffer = new SharedArrayBuffer(count * slotSize + ALIGN);
+  // Loaded when first used, not imported: the bundle would load it at start-up for every command (bench/startup).
+  const { ptr } = require("bun:ffi") as typeof import("bun:ffi");
   const base = (ALIGN - (ptr(new Uint8Array(buffer)) % ALIGN)) % ALIGN;
   const offsets = Array.from({ length: count }, (_, i) => base + i * slotSize);
   return { buffer, slots: offsets.map((o) => new Uint8Array(buffer, o, slotSize)), offsets, slotSize };

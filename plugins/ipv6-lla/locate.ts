@@ -4,7 +4,6 @@
  * `discover` finds; a candidate counts only when port 22 answers with an SSH
  * banner, so a printer or a router on the link is not mistaken for it.
  */
-import { connect } from "node:net";
 import type { Endpoint, LocateQuery } from "../../core/index.ts";
 import { discover, type Discovery } from "./discover.ts";
 import { eui64LinkLocal } from "./eui64.ts";
@@ -17,6 +16,8 @@ export type SshProbe = { ok: true; banner: string } | { ok: false; reason: strin
 /** TCP-connect to `[address%scope]:port` and wait for an `SSH-` banner (RFC 4253 §4.2), at most `timeoutMs`. */
 export function probeSsh(address: string, scope: string, options: { timeoutMs: number; port?: number; signal?: AbortSignal }): Promise<SshProbe> {
   return new Promise((resolve) => {
+    // Loaded when first used, not imported: the bundle would load it at start-up for every command (bench/startup).
+    const { connect } = require("node:net") as typeof import("node:net");
     const socket = connect({ host: `${address}%${scope}`, port: options.port ?? 22, family: 6 });
     let received = "";
     const done = (answer: SshProbe) => {

@@ -10,7 +10,7 @@
  * Raw sockets need CAP_NET_RAW: without it `solicit` says so and discover
  * falls back to counting ping replies (which sees a collision, not the MACs).
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import type * as Ffi from "bun:ffi";
 import { formatMac } from "./eui64.ts";
 import { formatIPv6, parseIPv6 } from "./ipv6.ts";
 
@@ -40,8 +40,13 @@ const FATAL_ERRNO = new Set([9 /* EBADF */, 22 /* EINVAL */, 88 /* ENOTSOCK */])
 const ND_NEIGHBOR_SOLICIT = 135;
 const ND_NEIGHBOR_ADVERT = 136;
 
+/** bun:ffi, loaded when a raw socket is first needed, not at start-up for every command (bench/startup). */
+let ffiModule: typeof Ffi | undefined;
+const ffi = (): typeof Ffi => (ffiModule ??= require("bun:ffi") as typeof Ffi);
+
 let libc: ReturnType<typeof openLibc> | undefined;
 function openLibc() {
+  const { dlopen, FFIType } = ffi();
   return dlopen("libc.so.6", {
     socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
     setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
@@ -107,7 +112,7 @@ export async function solicit(link: { name: string; index: number; mac?: string 
   } catch (error) {
     return { ok: false, reason: `cannot load libc for a raw socket: ${(error as Error).message}` };
   }
-  const errno = () => read.i32(c.__errno_location()!, 0);
+  const errno = () => ffi().read.i32(c.__errno_location()!, 0);
   const fd = c.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
   if (fd < 0) {
     const code = errno();
@@ -117,12 +122,12 @@ export async function solicit(link: { name: string; index: number; mac?: string 
     const name = new TextEncoder().encode(link.name + "\0");
     // NDP messages must carry hop limit 255 or receivers drop them (RFC 4861 §7.1.1).
     const hops = new Int32Array([255]);
-    if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ptr(name), name.length) < 0 || c.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ptr(hops), 4) < 0)
+    if (c.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ffi().ptr(name), name.length) < 0 || c.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ffi().ptr(hops), 4) < 0)
       return { ok: false, reason: `cannot bind a raw socket to ${link.name}: ${c.strerror(errno())}` };
     const mac = link.mac ? Uint8Array.from(link.mac.split(":"), (h) => parseInt(h, 16)) : undefined;
     const packet = buildSolicitation(groups, mac?.length === 6 ? mac : undefined);
     const to = sockaddr(solicitedNode(groups), link.index);
-    const send = () => Number(c.sendto(fd, ptr(packet), packet.length, 0, ptr(to), to.length));
+    const send = () => Number(c.sendto(fd, ffi().ptr(packet), packet.length, 0, ffi().ptr(to), to.length));
     if (send() < 0) return { ok: false, reason: `cannot send a neighbour solicitation on ${link.name}: ${c.strerror(errno())}` };
     return { ok: true, adverts: await collect(c, fd, groups, options, send, errno) };
   } finally {
@@ -140,7 +145,7 @@ async function collect(c: NonNullable<typeof libc>, fd: number, target: number[]
   let resent = false;
   while (performance.now() - start < timeoutMs && !options.signal?.aborted) {
     fromLength[0] = from.length;
-    const n = Number(c.recvfrom(fd, ptr(buffer), buffer.length, MSG_DONTWAIT, ptr(from), ptr(fromLength)));
+    const n = Number(c.recvfrom(fd, ffi().ptr(buffer), buffer.length, MSG_DONTWAIT, ffi().ptr(from), ffi().ptr(fromLength)));
     if (n >= 0) {
       const advert = parseAdvert(buffer.subarray(0, n), target);
       if (advert && !seen.has(advert.mac)) seen.set(advert.mac, advert);

@@ -3,7 +3,6 @@
  * multicast, RFC 4291 §2.7.1) makes every IPv6 host on the link reply, which
  * fills the kernel's neighbour table; `ip -j -6 neigh` then lists them.
  */
-import { createSocket } from "node:dgram";
 import { FlkError, run, runChecked } from "../../core/index.ts";
 import { canonicalIPv6 } from "./ipv6.ts";
 import { formatMac, parseMac } from "./eui64.ts";
@@ -101,6 +100,8 @@ export async function resolveNeighbours(iface: string, addresses: string[], time
   let table = await readNeighbours(iface);
   const missing = () => addresses.filter((a) => !table.some((e) => e.address === a));
   if (missing().length === 0) return table;
+  // Loaded when first used, not imported: the bundle would load it at start-up for every command (bench/startup).
+  const { createSocket } = require("node:dgram") as typeof import("node:dgram");
   const socket = createSocket("udp6");
   try {
     await Promise.all(missing().map((address) => new Promise<void>((done) => socket.send(new Uint8Array(0), 9, `${address}%${iface}`, () => done()))));

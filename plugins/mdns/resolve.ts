@@ -4,7 +4,7 @@
  * conformant responder answers by unicast straight to that port (§6.7).
  * No avahi or resolved is needed on the operator's machine.
  */
-import dgram from "node:dgram";
+import type dgram from "node:dgram";
 import { FlkError } from "../../core/index.ts";
 import { RR, encodeQuery } from "./dns.ts";
 import { acceptResponse, preferenceOrder, scoped, type FoundAddress, type Sender } from "./accept.ts";
@@ -88,7 +88,9 @@ async function openTransports(link: Link, debug?: (line: string) => void): Promi
 
 function openSocket(type: "udp4" | "udp6", bindAddress: string, multicastInterface: string): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type });
+    // Loaded when first used, not imported: the bundle would load it at start-up for every command (bench/startup).
+    const { createSocket } = require("node:dgram") as typeof import("node:dgram");
+    const socket = createSocket({ type });
     socket.once("error", reject);
     socket.bind(0, bindAddress, () => {
       socket.off("error", reject);
