@@ -9,7 +9,7 @@ export interface Namespace {
   /** The veth end inside this namespace (interface name). */
   iface: string;
   /** Run argv inside the namespace. */
-  exec(argv: string[], options?: { input?: string; env?: Record<string, string> }): Promise<{ code: number; stdout: string; stderr: string }>;
+  exec(argv: string[], options?: { input?: string; env?: Record<string, string>; cwd?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Spawn a long-running process inside the namespace. */
   spawn(argv: string[], options?: { env?: Record<string, string> }): Bun.Subprocess<"ignore", "pipe", "pipe">;
 }
@@ -21,8 +21,8 @@ export interface Link {
   cleanup(): Promise<void>;
 }
 
-async function sh(argv: string[], input?: string, env?: Record<string, string>) {
-  const child = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+async function sh(argv: string[], input?: string, env?: Record<string, string>, cwd?: string) {
+  const child = Bun.spawn(argv, { cwd, stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { code: await child.exited, stdout, stderr };
 }
@@ -37,7 +37,7 @@ function namespace(name: string, iface: string): Namespace {
   return {
     name,
     iface,
-    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env),
+    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env, options.cwd),
     spawn: (argv, options = {}) =>
       Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } }),
   };

@@ -54,7 +54,8 @@ afterAll(async () => {
 /** Run the compiled flk on the operator host; `user` drops root (no raw socket). */
 async function flkOnOp(args: string[], user?: number) {
   const drop = user === undefined ? [] : ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups"];
-  return op.exec([...drop, FLK, "--config", join(dir, "flk.toml"), ...args], { env: { NO_COLOR: "1" } });
+  // From the test's temp dir: a dropped user may not enter the checkout's directory (e.g. under /root).
+  return op.exec([...drop, FLK, "--config", join(dir, "flk.toml"), ...args], { env: { NO_COLOR: "1" }, cwd: dir });
 }
 
 /** Run the locate hook on the operator host. */

@@ -16,8 +16,8 @@ export interface Lan {
   cleanup(): Promise<void>;
 }
 
-async function sh(argv: string[], input?: string, env?: Record<string, string>) {
-  const child = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+async function sh(argv: string[], input?: string, env?: Record<string, string>, cwd?: string) {
+  const child = Bun.spawn(argv, { cwd, stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { code: await child.exited, stdout, stderr };
 }
@@ -34,7 +34,7 @@ function host(name: string, iface: string, mac: string): Host {
     name,
     iface,
     mac,
-    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env),
+    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env, options.cwd),
     spawn: (argv, options = {}) => Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } }),
   };
 }
