@@ -125,7 +125,17 @@ async function buildOne(flk: Flk, plan: IsoPlan, host: HostPlan, request: IsoReq
   const log = flk.logger("nix-iso");
   log.start(`building the live ISO of ${host.host} with nix (logs follow)`);
   const argv = nixBuildArgv(host.build, plan.info);
-  const result = await run(argv, { stdio: "stream", env: request.env ?? flk.env, signal: flk.signal, keepLines: 30 });
+  const running = run(argv, { stdio: "stream", env: request.env ?? flk.env, signal: flk.signal, keepLines: 30 });
+  // On SIGINT/SIGTERM run() sends nix SIGTERM; this cleanup (run before the
+  // module dir's, and before flk re-raises) waits for nix to be gone, so
+  // neither nix nor its builder outlives flk (bounded: nix may ignore it).
+  const unregister = flk.onCleanup(() => untilSettled(running, NIX_STOP_GRACE_MS, () => log.warn(`nix did not stop within ${NIX_STOP_GRACE_MS / 1000} s of being told to; it may still be running`)));
+  let result: Awaited<typeof running>;
+  try {
+    result = await running;
+  } finally {
+    unregister();
+  }
   if (flk.signal.aborted) throw flk.signal.reason;
   if (result.code !== 0)
     throw new FlkError(
@@ -138,6 +148,24 @@ async function buildOne(flk: Flk, plan: IsoPlan, host: HostPlan, request: IsoReq
   const sha256 = await sha256File(iso);
   for (const note of host.module.notes) log.info(note);
   return { host: host.host, iso, size, sha256 };
+}
+
+/** How long an interrupted flk waits for nix to stop before it gives up waiting. */
+const NIX_STOP_GRACE_MS = 10_000;
+
+/** Resolve once `work` settles (either way), or after `ms` with `onTimeout` called. */
+function untilSettled(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      done();
+    }, ms);
+    const finish = () => {
+      clearTimeout(timer);
+      done();
+    };
+    work.then(finish, finish);
+  });
 }
 
 /** The single .iso under OUT/iso/ (nixpkgs puts the image there). */
