@@ -152,3 +152,79 @@ export function zramDisk(scratch: Scratch, size: number): string {
   writeFileSync(`/sys/block/zram${id}/disksize`, String(size));
   return `/dev/zram${id}`;
 }
+
+/** A program running on a pseudo-terminal (util-linux `script`): read what it shows, type into it. */
+export interface Pty {
+  /** Everything the terminal showed so far, ANSI escapes removed. */
+  screen(): string;
+  /** Resolve with the screen once `pattern` appears in it; reject after `timeoutMs`, naming what was shown. */
+  waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** Type `keys` (raw bytes: "\r" is Enter, "\x1b" Escape, "\x1b[B" arrow down, "\x03" Ctrl-C). */
+  type(keys: string): void;
+  /** The program's exit code (script -e passes it through; 128+N for a death by signal N) and the screen. */
+  done: Promise<{ code: number; screen: string }>;
+}
+
+/** Remove ANSI escape sequences (colours, cursor moves, erases) from terminal output. */
+export function stripAnsi(text: string): string {
+  return text.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "").replace(/\x1b[()][0-9A-Za-z]/g, "").replace(/\x1b[=>78]/g, "").replace(/\r/g, "");
+}
+
+/**
+ * Run `argv` under `script -qfec` so its stdin, stdout and stderr are a
+ * terminal of `rows`×`cols`. Killed (with `script`) after `killAfterMs`.
+ */
+export function onPty(argv: string[], options: { env?: Record<string, string>; rows?: number; cols?: number; killAfterMs?: number } = {}): Pty {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = `stty rows ${options.rows ?? 60} cols ${options.cols ?? 200} && exec ${argv.map(quote).join(" ")}`;
+  const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, SHELL: "/bin/sh", TERM: "xterm-256color", NO_COLOR: "1", ...options.env },
+  });
+  let raw = "";
+  const waiters = new Set<() => void>();
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stdout) {
+      raw += decoder.decode(chunk, { stream: true });
+      for (const wake of waiters) wake();
+    }
+  })();
+  const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 20000);
+  const screen = () => stripAnsi(raw);
+  const done = Promise.all([child.exited, reading]).then(([code]) => {
+    clearTimeout(killer);
+    for (const wake of waiters) wake();
+    return { code, screen: screen() };
+  });
+  let exited = false;
+  void done.then(() => (exited = true));
+  return {
+    screen,
+    done,
+    type(keys) {
+      child.stdin.write(keys);
+      void child.stdin.flush();
+    },
+    waitFor(pattern, timeoutMs = 15000) {
+      const found = () => (typeof pattern === "string" ? screen().includes(pattern) : pattern.test(screen()));
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (found()) return finish(() => resolve(screen()));
+          if (exited) return finish(() => reject(new Error(`exited before showing ${pattern}; the terminal showed:\n${screen()}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; the terminal showed:\n${screen()}`))), timeoutMs);
+        const finish = (then: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          then();
+        };
+        waiters.add(check);
+        void done.then(check);
+        check();
+      });
+    },
+  };
+}
