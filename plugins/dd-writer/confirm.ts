@@ -61,6 +61,10 @@ export async function chooseDevice(rows: DeviceRow[], force: boolean, ask: Asker
       `no DEVICE given, and flk never picks a disk by itself. ${candidates.length ? "Name one" : "No disk can be written right now"}:\n${listing}\nThen run: flk write IMAGE /dev/sdX`,
       "E_NO_DEVICE",
     );
+  // The picker offers only writable disks: say which others exist and why not,
+  // so a stick that is, say, still mounted does not silently go missing.
+  const others = rows.filter((r) => !candidates.includes(r));
+  if (others.length) ask.log.info(`not offered:\n${deviceTable(others)}`);
   const answer = await ask.log.prompt("Write to which device?", {
     type: "select",
     options: [...candidates.map((r) => ({ value: r.path, label: `${r.path}  ${describe(r)}` })), { value: "", label: "cancel" }],

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, expect } from "bun:test";
 import { existsSync } from "node:fs";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
-import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, writeFile, zramDisk, type Pty } from "../plugins/dd-writer/helpers.ts";
+import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, stripAnsi, writeFile, zramDisk, type Pty } from "../plugins/dd-writer/helpers.ts";
 
 const it = systemTest(["script", "stty", "losetup", "cmp", "lsblk", "sha256sum"]);
 const SIZE = 300000;
@@ -132,10 +132,15 @@ it("without DEVICE on a terminal: only writable candidates are offered (never th
   const { device } = s.loop(4 << 20);
   const disk = zramDisk(s, 4 << 20);
   const pty = onPty([FLK, "write", image]);
-  const offered = options(await pty.waitFor(QUESTION)).map((o) => o.split(/\s/)[0]);
+  const screen = await pty.waitFor(QUESTION);
+  const offered = options(screen).map((o) => o.split(/\s/)[0]);
   expect(offered).toContain(device);
   expect(offered).toContain(other);
   expect(offered.at(-1)).toBe("cancel");
+  // What is not offered is listed above the question, each with its reason.
+  const notOffered = stripAnsi(screen.slice(screen.indexOf("not offered:"), screen.indexOf(QUESTION)));
+  expect(notOffered).toMatch(new RegExp(`${disk}\\s.*needs-force`));
+  for (const real of realDisks()) expect(notOffered).toMatch(new RegExp(`${real}\\s.*refused: `));
   // Not offered: a non-removable disk without --force, and every real disk of this machine (flk devices says why).
   expect(offered).not.toContain(disk);
   const verdicts = JSON.parse((await flk(["devices", "--json"])).stdout) as Array<{ path: string; verdict: string }>;
