@@ -8,7 +8,7 @@
  * Runs the compiled binary at $FLK_BIN if set, else `bun bin/flk.ts`.
  * Needs nix, git and sha256sum. `bun bench/nix-iso.ts [--size-mib N]`.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
@@ -59,6 +59,8 @@ function median(values: number[]): number {
 
 async function benchDryRun(rows: string[][]): Promise<void> {
   const site = await generateSite(50, 20);
+  // --dry-run keeps each module file in /tmp/flk-iso-… for the printed command; remove this run's.
+  const before = new Set(readdirSync(tmpdir()).filter((d) => d.startsWith("flk-iso-")));
   try {
     const env = { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1" };
     // Warm-up: plugins may create site files on first use (ssh-keys' pinned
@@ -75,6 +77,7 @@ async function benchDryRun(rows: string[][]): Promise<void> {
     rows.push(["flk iso --all --dry-run (50 hosts, 20 keys)", `${median(times).toFixed(0)} ms`, "-", `median of 3: ${times.map((t) => t.toFixed(0)).join(", ")} ms`]);
   } finally {
     rmSync(site, { recursive: true, force: true });
+    for (const d of readdirSync(tmpdir())) if (d.startsWith("flk-iso-") && !before.has(d)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
   }
 }
 

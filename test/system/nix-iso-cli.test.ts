@@ -98,6 +98,8 @@ describe("flk iso (success)", () => {
     expect(linkExists(join(main, "dry"))).toBe(false);
     const sh = Bun.spawn(["sh", "-c", command], { cwd: main, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
     expect(await sh.exited).toBe(0);
+    // --dry-run keeps its module file so the printed command works; the test removes it.
+    for (const kept of command.match(/\/tmp\/flk-iso-[0-9a-f]+/g) ?? []) rmSync(kept, { recursive: true, force: true });
     const built = await flk(["iso", "NixOS", "--json", "--out-link", "dry2"], { cwd: main, env });
     const iso = JSON.parse(built.stdout).iso as string;
     expect(readFileSync(iso.replace("/dry2/", "/dry/")).equals(readFileSync(iso))).toBe(true);
