@@ -3,7 +3,7 @@
  * bytes, steps run or skip by their `unless`, a failure stops the plan and
  * reports, undo walks backwards over only what is in place.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,7 @@ describe("shQuote", () => {
 
 describe("renderScript", () => {
   const dir = mkdtempSync(join(tmpdir(), "flk-script-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string) => join(dir, name);
   const options = { title: "test", root: join(dir, "root"), store: join(dir, "store"), guards: [], cwd: dir };
   const steps: Step[] = [
