@@ -5,7 +5,7 @@
  * Waterfall passes each tap's result to the next, Bail stops at the first
  * tap that returns something other than undefined.
  */
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
 import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
 
@@ -117,6 +117,8 @@ export function createHooks() {
   return Object.freeze({
     /** Every plugin adds its subcommands here; called once by the CLI before parsing. */
     commands: new SyncHook<[CommandRegistry]>(["registry"]),
+    /** The site-relative directory of the site's hosts (`hosts` unless a tap says otherwise: nix-iso's `[nix-iso] hosts`). Called by whoever resolves a host name (reach, installer). */
+    hostsDir: new SyncWaterfallHook<[string]>(["dir"]),
     /** Build one host's live-ISO module: each tap returns the module with its settings added. Called by nix-iso. */
     isoModule: new AsyncSeriesWaterfallHook<[IsoModule, HostContext]>(["module", "host"]),
     /** Find a booted live installer; the first tap that returns an Endpoint wins (mdns, then ipv6-lla). Called by ssh and remote install. */

@@ -9,7 +9,7 @@ export { LIVE_NETWORK, LIVE_MATCH } from "./hooks.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, type Progress, type ProgressMode } from "./progress.ts";
-export { listHosts, findSiteRoot, requireSiteRoot, type HostEntry } from "./site.ts";
+export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "citty";

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { FlkError } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** The nearest directory at or above `start` that holds flake.nix, or undefined. */
 export function findSiteRoot(start: string): string | undefined {
@@ -57,4 +58,72 @@ export function listHosts(siteRoot: string, hostsDir = "hosts"): HostEntry[] {
     }
   }
   return [...hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Where to look for hosts, and what to call the setting that moves them. */
+export interface ResolveHostOptions {
+  /** Site-relative directory of `NAME.nix` / `NAME/default.nix` (`[nix-iso] hosts`, default `hosts`). */
+  hostsDir?: string;
+}
+
+/**
+ * The host `name` of the site, matched exactly (host names are attribute
+ * names of nixosConfigurations: `NixOS` and `nixos` are two hosts). Called
+ * before any network or disk work, so a typo costs nothing. An unknown or
+ * wrong-case name is exit 2 with a did-you-mean (case-insensitive); a site
+ * whose hosts live in another directory (`machines/`) is told which setting
+ * points flk there.
+ */
+export function resolveHost(siteRoot: string, name: string, options: ResolveHostOptions = {}): HostEntry {
+  const hostsDir = options.hostsDir ?? "hosts";
+  const hosts = listHosts(siteRoot, hostsDir);
+  const exact = hosts.find((h) => h.name === name);
+  if (exact) return exact;
+  const names = hosts.map((h) => h.name);
+  const sameCase = hosts.find((h) => h.name.toLowerCase() === name.toLowerCase());
+  const suggestion = sameCase ? ` Did you mean \`${sameCase.name}\`? (host names are case-sensitive)` : didYouMean(name, names);
+  const elsewhere = hostsElsewhere(siteRoot, hostsDir, name);
+  const hint = elsewhere
+    ? ` ${elsewhere.file} exists: if your hosts live in ${elsewhere.dir}/, set \`[nix-iso] hosts = "${elsewhere.dir}"\` in flk.toml.`
+    : "";
+  const known = names.length ? ` Hosts: ${names.join(", ")}.` : ` There are no hosts in ${hostsDir}/ (${hostsDir}/NAME.nix or ${hostsDir}/NAME/default.nix).`;
+  throw new FlkError(`unknown host '${name.slice(0, 80)}'.${suggestion}${known}${hint} Nothing was done.`, "E_UNKNOWN_HOST", 2);
+}
+
+/**
+ * A top-level directory of the site other than `hostsDir` that holds
+ * `NAME.nix` or `NAME/default.nix` (any case), or — when `hostsDir` has no
+ * hosts at all — the first one holding any host-like file.
+ */
+function hostsElsewhere(siteRoot: string, hostsDir: string, name: string): { dir: string; file: string } | undefined {
+  let dirs: string[];
+  try {
+    dirs = readdirSync(siteRoot, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith(".") && e.name !== hostsDir && e.name !== "node_modules" && e.name !== "result")
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return undefined;
+  }
+  const wanted = name.toLowerCase();
+  for (const dir of dirs) {
+    const hit = hostsIn(siteRoot, dir).find((h) => h.name.toLowerCase() === wanted);
+    if (hit) return { dir, file: hit.file };
+  }
+  if (listHosts(siteRoot, hostsDir).length > 0) return undefined;
+  for (const dir of ["machines", "systems", "nixos", "hosts"]) {
+    if (dir === hostsDir || !dirs.includes(dir)) continue;
+    const first = hostsIn(siteRoot, dir)[0];
+    if (first) return { dir, file: first.file };
+  }
+  return undefined;
+}
+
+/** listHosts for a hint: a directory flk cannot read gives no hint rather than an error. */
+function hostsIn(siteRoot: string, dir: string): HostEntry[] {
+  try {
+    return listHosts(siteRoot, dir);
+  } catch {
+    return [];
+  }
 }

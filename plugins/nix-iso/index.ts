@@ -16,7 +16,8 @@ export default definePlugin({
     copyTo: { type: "string", default: "/iso/devos", description: "Where the flake source appears on the live system" },
   },
   requires: { programs: { nix: "building the ISO" } },
-  apply(flk) {
+  apply(flk, options) {
+    flk.hooks.hostsDir.tap("nix-iso", () => options.hosts);
     flk.hooks.commands.tap("nix-iso", (registry) => {
       registry.add("hosts", hostsCommand(flk), { plugin: "nix-iso" });
       registry.add("iso", isoCommand(flk), { plugin: "nix-iso" });

@@ -3,7 +3,7 @@
  * ssh options through the `sshOptions` hook (the pinned host key), then hand
  * the terminal to ssh.
  */
-import { ExitCode, FlkError, run, type Endpoint, type Flk, type SshTarget } from "../../core/index.ts";
+import { ExitCode, FlkError, resolveHost, run, type Endpoint, type Flk, type SshTarget } from "../../core/index.ts";
 
 /** What `flk ssh` was asked for. */
 export interface SshOptions {
@@ -18,6 +18,8 @@ export interface SshOptions {
 
 /** Where to connect and with what: the argv flk ssh would run. */
 export async function planSsh(flk: Flk, options: SshOptions): Promise<{ argv: string[]; endpoint: Endpoint }> {
+  // Before any packet: a typo (`Nixos`) is refused with a did-you-mean, not searched for on the network.
+  resolveHost(flk.siteRoot(), options.host, { hostsDir: flk.hooks.hostsDir.call("hosts") });
   const query = { host: options.host, iface: options.iface, timeoutMs: options.timeoutMs, tried: [] as string[] };
   const endpoint = await flk.hooks.locate.promise(query);
   if (!endpoint) {

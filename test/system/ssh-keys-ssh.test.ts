@@ -7,7 +7,7 @@
  * a key only.
  */
 import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
@@ -28,6 +28,8 @@ let user: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "flk-ssh-sys-"));
   site = makeSite();
+  mkdirSync(join(site.root, "hosts"));
+  writeFileSync(join(site.root, "hosts/NixOS.nix"), "{ }\n");
   bin = join(dir, "flk-with-stand-in-locator");
   sh([join(import.meta.dir, "..", "..", "node_modules", ".bin", "bun"), "build", "--compile", "--minify", "--format=esm", ENTRY, "--outfile", bin]);
   user = keygen(dir, "operator", "ed25519", undefined, "operator@test");

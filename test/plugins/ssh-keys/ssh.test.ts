@@ -3,6 +3,8 @@
  * The locator here is a stand-in test plugin (mdns/ipv6-lla are other plugins).
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Endpoint, Flk, LocateQuery } from "../../../core/index.ts";
 import { planSsh } from "../../../plugins/ssh-keys/ssh.ts";
 import { makeFlk, makeSite } from "./helpers.ts";
@@ -10,6 +12,8 @@ import { makeFlk, makeSite } from "./helpers.ts";
 let site: ReturnType<typeof makeSite>;
 beforeEach(() => {
   site = makeSite();
+  mkdirSync(join(site.root, "hosts"));
+  writeFileSync(join(site.root, "hosts/NixOS.nix"), "{ }\n");
 });
 afterEach(() => site.cleanup());
 
@@ -50,4 +54,13 @@ test("no address found is exit 1 listing what each locator tried", async () => {
   expect(error.exitCode).toBe(1);
   expect(error.message).toContain("could not find the live installer of NixOS");
   expect(error.message).toContain("  - stand-in: nothing configured");
+});
+
+test("a wrong-case host is refused (exit 2) before any locator runs", async () => {
+  const calls: string[] = [];
+  const flk = makeFlk(site.root, {}, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
+  const error = await planSsh(flk, { host: "Nixos", user: "nixos", timeoutMs: 500, args: [] }).catch((e) => e);
+  expect(error.exitCode).toBe(2);
+  expect(error.message).toContain("Did you mean `NixOS`?");
+  expect(calls).toEqual([]);
 });

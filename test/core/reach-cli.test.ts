@@ -1,0 +1,41 @@
+/**
+ * `flk ssh HOST` as a user types it (dist/flk): the host name is checked
+ * against the site's hosts before any locator sends a packet.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { flk } from "../helpers/binary.ts";
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "flk-reach-cli-"));
+  writeFileSync(join(root, "flake.nix"), "{ outputs = _: { }; }\n");
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function put(file: string) {
+  mkdirSync(join(root, file, ".."), { recursive: true });
+  writeFileSync(join(root, file), "{ }\n");
+}
+
+test("flk ssh Nixos (wrong case) exits 2 with a did-you-mean, before searching the network", async () => {
+  put("hosts/NixOS.nix");
+  const started = performance.now();
+  const ran = await flk(["ssh", "Nixos", "--timeout", "5000"], { cwd: root });
+  const ms = performance.now() - started;
+  expect(ran.code).toBe(2);
+  expect(ran.stderr).toContain("unknown host 'Nixos'");
+  expect(ran.stderr).toContain("Did you mean `NixOS`?");
+  expect(ran.stderr).not.toContain("pinHostKey");
+  // A locator would have spent its 5 s budget; the refusal comes first.
+  expect(ms).toBeLessThan(3000);
+});
+
+test("flk ssh on a site whose hosts live in machines/ names the [nix-iso] hosts setting", async () => {
+  put("machines/NixOS.nix");
+  const ran = await flk(["ssh", "NixOS"], { cwd: root });
+  expect(ran.code).toBe(2);
+  expect(ran.stderr).toContain('[nix-iso] hosts = "machines"');
+});
