@@ -92,7 +92,7 @@ it("flk ssh refuses an installer whose host key is not the pinned one", async ()
 });
 
 it("flk ssh with no address found exits 1 and lists what was tried", async () => {
-  const ran = await link!.b.exec([bin, "ssh", "NixOS", "--timeout", "300"], { env: { NO_COLOR: "1", FLK_TEST_LOCATE: "" } });
+  const ran = await link!.b.exec([bin, "--site", site.root, "ssh", "NixOS", "--timeout", "300"], { env: { NO_COLOR: "1", FLK_TEST_LOCATE: "" } });
   expect(ran.code).toBe(1);
   expect(ran.stderr).toContain("could not find the live installer of NixOS");
   expect(ran.stderr).toContain("test-stand-in-locator: $FLK_TEST_LOCATE is not set");
