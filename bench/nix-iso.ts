@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { copyFixtureSite, fixtureNixEnv } from "../test/helpers/iso.ts";
-import { sha256File } from "../plugins/nix-iso/hash.ts";
+import { sha256File } from "../core/index.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const FLK = process.env.FLK_BIN ? [process.env.FLK_BIN] : [process.execPath, join(ROOT, "bin", "flk.ts")];

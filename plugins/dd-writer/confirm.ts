@@ -3,8 +3,7 @@
  * without a terminal a question becomes a refusal that names the flag to use.
  */
 import type { ConsolaInstance } from "consola";
-import { FlkError, formatBytes } from "../../core/index.ts";
-import type { DeviceRow } from "./devices.ts";
+import { FlkError, formatBytes, type Disk } from "../../core/index.ts";
 
 /** How flk may ask. */
 export interface Asker {
@@ -16,7 +15,7 @@ export interface Asker {
 }
 
 /** "SanDisk Ultra (serial 4C53…, usb), 28.7 GiB" */
-export function describe(d: Pick<DeviceRow, "model" | "serial" | "transport" | "size">): string {
+export function describe(d: Pick<Disk, "model" | "serial" | "transport" | "size">): string {
   const extra = [d.serial ? `serial ${d.serial}` : null, d.transport].filter(Boolean).join(", ");
   return `${d.model ?? "unknown model"}${extra ? ` (${extra})` : ""}, ${formatBytes(d.size)}`;
 }
@@ -25,7 +24,7 @@ export function describe(d: Pick<DeviceRow, "model" | "serial" | "transport" | "
  * A non-removable disk: needs --force, then the operator types the disk's
  * name after seeing model, serial and size. --yes answers for them.
  */
-export async function confirmNonRemovable(row: DeviceRow, force: boolean, ask: Asker): Promise<void> {
+export async function confirmNonRemovable(row: Disk, force: boolean, ask: Asker): Promise<void> {
   const name = row.path.replace(/^\/dev\//, "");
   if (!force)
     throw new FlkError(`refusing to write to ${row.path}: a non-removable disk (${describe(row)}), probably internal. Nothing was written. If you really mean it, add --force.`, "E_NOT_REMOVABLE");
@@ -41,19 +40,19 @@ export async function confirmNonRemovable(row: DeviceRow, force: boolean, ask: A
 }
 
 /** A removable disk: a yes/no question on a terminal; --yes or no terminal (a script named the device) proceeds. */
-export async function confirmRemovable(row: DeviceRow, image: string, ask: Asker): Promise<void> {
+export async function confirmRemovable(row: Disk, image: string, ask: Asker): Promise<void> {
   if (ask.yes || !ask.interactive) return;
   const ok = await ask.log.prompt(`Erase ${row.path} (${describe(row)}) and write ${image}?`, { type: "confirm", initial: false, cancel: "null" });
   if (ok !== true) throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
 }
 
 /** One table line per device, for lists in messages. */
-export function deviceTable(rows: DeviceRow[]): string {
+export function deviceTable(rows: Disk[]): string {
   return rows.map((r) => `  ${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${(r.model ?? "-").padEnd(20)} ${r.verdict}${r.reason ? `: ${r.reason}` : ""}`).join("\n");
 }
 
 /** No DEVICE given: offer the candidates in a prompt, or refuse listing them. Never picks on its own. */
-export async function chooseDevice(rows: DeviceRow[], force: boolean, ask: Asker): Promise<string> {
+export async function chooseDevice(rows: Disk[], force: boolean, ask: Asker): Promise<string> {
   const candidates = rows.filter((r) => r.verdict === "writable" || (force && r.verdict === "needs-force"));
   const listing = rows.length ? deviceTable(rows) : "  (no block devices)";
   if (!ask.interactive || ask.yes || candidates.length === 0)

@@ -133,16 +133,3 @@ function isBlockDevice(path: string): boolean {
     return false;
   }
 }
-
-/** sha256 of a file as stored, with Bun's native hasher (DESIGN.md: bulk data never goes through @noble/hashes). */
-export function fileSha256(path: string): string {
-  const hasher = new Bun.CryptoHasher("sha256");
-  const fd = openSync(path, "r");
-  const buf = new Uint8Array(8 << 20);
-  try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hasher.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hasher.digest("hex");
-}

@@ -7,9 +7,8 @@
  * single byte is written or truncated.
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { FlkError } from "../../core/index.ts";
+import { FlkError, proveOpened, readSysBlocks, targetChanged as changed } from "../../core/index.ts";
 import { ALIGN } from "./ring.ts";
-import { devString, nameOfDev, readSysBlocks } from "./sysfs.ts";
 import { refuseLoopBacking, type BlockTarget, type FileTarget, type Target } from "./target.ts";
 
 /** An fd on the target, proven to be the judged one. */
@@ -33,7 +32,7 @@ export function openTarget(target: Target): Opened {
     throw openFailed(target.path, error);
   }
   try {
-    if (target.kind === "block") proveBlock(target, opened.fd);
+    if (target.kind === "block") proveOpened(opened.fd, { path: target.path, name: target.name, dev: target.block.dev });
     else proveFile(target, opened.fd);
   } catch (error) {
     closeSync(opened.fd);
@@ -73,14 +72,6 @@ function openFailed(path: string, error: unknown): FlkError {
   return new FlkError(`cannot open ${path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
 }
 
-function proveBlock(target: BlockTarget, fd: number): void {
-  const st = fstatSync(fd);
-  if (!st.isBlockDevice()) throw changed(target.path, `judged block device ${target.block.dev} (/dev/${target.name}), opened something that is not a block device`);
-  const now = devString(st.rdev);
-  const name = nameOfDev(now);
-  if (now !== target.block.dev) throw changed(target.path, `judged ${target.block.dev} (/dev/${target.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`);
-}
-
 // A loop device attached to the file since the check would be pulled out from under its users, so the loop check runs again on the fd.
 function proveFile(target: FileTarget, fd: number): void {
   const st = fstatSync(fd, { bigint: true });
@@ -89,8 +80,4 @@ function proveFile(target: FileTarget, fd: number): void {
   if (!target.judged && st.size !== 0n) throw changed(target.path, "a file with contents appeared at its path");
   refuseLoopBacking(target.path, { dev: st.dev, ino: st.ino }, { blocks: readSysBlocks() });
   ftruncateSync(fd, 0);
-}
-
-function changed(path: string, why: string): FlkError {
-  return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run flk write again.`, "E_TARGET_CHANGED", 2);
 }

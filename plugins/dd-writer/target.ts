@@ -6,9 +6,7 @@
  */
 import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { FlkError } from "../../core/index.ts";
-import { assess, disksOfFile, loopsBackedByFile, type Assessment, type FileId, type SystemView } from "./assess.ts";
-import { devString, nameOfDev, type SysBlock } from "./sysfs.ts";
+import { FlkError, judgeDisk, loopsBackedByFile, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
 
 /** A regular file (created or replaced) — for images and tests. */
 export interface FileTarget {
@@ -26,7 +24,8 @@ export interface BlockTarget {
   /** Kernel name, e.g. `sdb`, `loop3`. */
   name: string;
   block: SysBlock;
-  assessment: Assessment;
+  /** The core judge's verdict and description. */
+  disk: Disk;
 }
 
 export type Target = FileTarget | BlockTarget;
@@ -37,7 +36,7 @@ function refused(message: string, code: string): FlkError {
 }
 
 /** Resolve and judge `arg` for writing `imagePath` (refusals are FlkErrors with exit 2). */
-export function resolveTarget(arg: string, imagePath: string, view: SystemView, cwd = process.cwd()): Target {
+export async function resolveTarget(arg: string, imagePath: string, view: SystemView, cwd = process.cwd()): Promise<Target> {
   const given = resolve(cwd, arg);
   if (!lexists(given)) return missingTarget(given);
   let path: string;
@@ -52,12 +51,9 @@ export function resolveTarget(arg: string, imagePath: string, view: SystemView, 
   if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
   if (st.isFile()) return fileTarget(path, shown, imagePath, view);
   if (!st.isBlockDevice()) throw refused(`${shown} is neither a block device nor a regular file.`, "E_TARGET_KIND");
-  const name = nameOfDev(devString(st.rdev));
-  const block = name ? view.blocks.get(name) : undefined;
-  if (!name || !block) throw refused(`${shown} is a block device the kernel does not list in /sys/block.`, "E_TARGET_UNKNOWN");
-  const assessment = assess(name, { ...view, imageDisks: disksOfFile(imagePath, view.blocks, view.usage) });
-  if (assessment.verdict === "refused") throw refused(`refusing to write to ${shown}: ${assessment.reason}.`, "E_TARGET_REFUSED");
-  return { kind: "block", path, name, block, assessment };
+  const disk = await judgeDisk(path, { image: imagePath, view });
+  if (disk.verdict === "refused") throw refused(`refusing to write to ${shown}: ${disk.reason}.`, "E_TARGET_REFUSED");
+  return { kind: "block", path, name: disk.name, block: view.blocks.get(disk.name)!, disk };
 }
 
 function lexists(path: string): boolean {

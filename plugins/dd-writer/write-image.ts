@@ -3,10 +3,9 @@
  * then the write, the flush and the read-back verify.
  */
 import { basename } from "node:path";
-import { FlkError, formatBytes, type Flk } from "../../core/index.ts";
+import { FlkError, formatBytes, listDisks, sha256File, systemView, type Disk, type Flk } from "../../core/index.ts";
 import { chooseDevice, confirmNonRemovable, confirmRemovable, type Asker } from "./confirm.ts";
-import { deviceRow, listDevices, lsblk, systemView, type DeviceRow } from "./devices.ts";
-import { expectedSha256, fileSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
+import { expectedSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
 import { executeWrite, type WriteOutcome } from "./execute.ts";
 import { readHead } from "./source.ts";
 import { resolveTarget, type Target } from "./target.ts";
@@ -27,7 +26,7 @@ export interface WriteOptions {
 /** A target that passed every check, with what the operator was shown. */
 export interface CheckedTarget {
   target: Target;
-  row?: DeviceRow;
+  row?: Disk;
 }
 
 /** Write an image to a device or file; resolves with the outcome or throws FlkError. */
@@ -39,9 +38,9 @@ export async function writeImage(flk: Flk, options: WriteOptions): Promise<Write
   const ask: Asker = { interactive: options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: flk.flags.yes, log };
   const { imageArg, deviceArg } = splitPositionals(options.image, options.device);
   const image = await inspectImage(imageArg ?? findDefaultImage(flk.cwd), flk.cwd);
-  if (options.sha256 !== undefined) checkSha256(image, options.sha256, flk.cwd);
+  if (options.sha256 !== undefined) await checkSha256(image, options.sha256, flk.cwd);
   await checkSignature(image, options.force, flk);
-  const device = deviceArg ?? (await chooseDevice(await listDevices(), options.force, ask));
+  const device = deviceArg ?? (await chooseDevice(await listDisks(), options.force, ask));
   const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
   const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
   await flk.hooks.beforeWrite.promise(context);
@@ -59,9 +58,9 @@ export function splitPositionals(image?: string, device?: string): { imageArg?: 
   return { imageArg: image, deviceArg: device };
 }
 
-function checkSha256(image: ImageInfo, arg: string, cwd: string): void {
+async function checkSha256(image: ImageInfo, arg: string, cwd: string): Promise<void> {
   const expected = expectedSha256(arg, image.path, cwd);
-  const actual = fileSha256(image.path);
+  const actual = await sha256File(image.path);
   if (actual !== expected)
     throw new FlkError(
       `sha256 mismatch for ${image.path}: expected ${expected}, the file has ${actual}. Nothing was written. The download or build is corrupt or a different file: fetch or build it again.`,
@@ -80,18 +79,15 @@ async function checkSignature(image: ImageInfo, force: boolean, flk: Flk): Promi
 /** Resolve DEVICE, apply every refusal, the size check and the confirmations. */
 export async function checkTarget(image: ImageInfo, device: string, force: boolean, ask: Asker, cwd: string): Promise<CheckedTarget> {
   const view = systemView();
-  const target = resolveTarget(device, image.path, view, cwd);
+  const target = await resolveTarget(device, image.path, view, cwd);
   if (target.kind === "file") return { target };
   if (image.atLeast > target.block.size)
     throw new FlkError(
       `${image.path} (${formatBytes(image.atLeast)}${image.size === undefined ? " at least" : ""}) is larger than ${target.path} (${formatBytes(target.block.size)}, ${target.block.size} bytes). Nothing was written. Use a bigger stick.`,
       "E_TOO_SMALL",
     );
-  const described = (await lsblk([target.path]).catch(() => [])).find((d) => d.kname === target.name);
-  const row = deviceRow(described ?? { kname: target.name, path: target.path, type: "disk", size: target.block.size, model: null, serial: null, tran: null }, { ...view });
-  row.path = target.path;
-  row.verdict = target.assessment.verdict;
-  if (target.assessment.verdict === "needs-force") await confirmNonRemovable(row, force, ask);
+  const row = target.disk;
+  if (row.verdict === "needs-force") await confirmNonRemovable(row, force, ask);
   else if (!target.name.startsWith("loop")) await confirmRemovable(row, basename(image.path), ask);
   return { target, row };
 }

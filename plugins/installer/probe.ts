@@ -4,6 +4,7 @@
  * over ssh on a live installer, and parsed back into plain data the
  * preflight judges in TypeScript.
  */
+import { parseMountinfoLine, unescapeMount, type MountEntry } from "../../core/index.ts";
 import { shQuote } from "./script.ts";
 
 /** Where the probe looks; tests point these at temporary files. */
@@ -39,15 +40,8 @@ export interface LabelFact {
   devices: DeviceFact[];
 }
 
-/** One line of /proc/self/mountinfo. */
-export interface MountFact {
-  majmin: string;
-  mountpoint: string;
-  fstype: string;
-  source: string;
-  /** Superblock options, e.g. `upperdir=…` for overlayfs. */
-  superOptions: string;
-}
+/** One line of /proc/self/mountinfo (parsed by core/mountinfo.ts). */
+export type MountFact = MountEntry;
 
 /** What the probe saw. */
 export interface Facts {
@@ -153,11 +147,6 @@ function flakeLines(request: ProbeRequest): string[] {
   return lines;
 }
 
-/** mountinfo escapes space, tab, newline and backslash as octal (`\\040`). */
-function unescapeMount(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 /** `7:1` from stat's hex `%t:%T`; undefined when malformed. */
 function hexMajMin(text: string): string | undefined {
   const m = /^([0-9a-f]+):([0-9a-f]+)$/i.exec(text);
@@ -239,21 +228,5 @@ function parseHosts(text: string): string[] | undefined {
   }
 }
 
-/**
- * One mountinfo line (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS
- * [OPTIONAL…] - FSTYPE SOURCE SUPEROPTS`; the optional fields end at `-`.
- */
-export function parseMountinfo(line: string): MountFact | undefined {
-  const fields = line.split(" ");
-  const dash = fields.indexOf("-", 6);
-  if (fields.length < 10 || dash < 0 || dash + 3 > fields.length) return undefined;
-  const majmin = fields[2]!;
-  if (!/^\d+:\d+$/.test(majmin) || !fields[4]!.startsWith("/")) return undefined;
-  return {
-    majmin,
-    mountpoint: unescapeMount(fields[4]!),
-    fstype: fields[dash + 1]!,
-    source: unescapeMount(fields[dash + 2]!),
-    superOptions: fields.slice(dash + 3).join(" "),
-  };
-}
+/** One mountinfo line (proc(5)); the parser lives in core/mountinfo.ts. */
+export const parseMountinfo = parseMountinfoLine;

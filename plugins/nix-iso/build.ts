@@ -6,10 +6,9 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { ExitCode, FlkError, nixInfo, run, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
+import { ExitCode, FlkError, nixInfo, run, sha256File, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
 import { nixBuildArgv, type NixBuildPlan } from "./command.ts";
 import { checkSiteFiles, flakeFacts, siteFlake, type SiteFlake } from "./flake.ts";
-import { sha256File } from "./hash.ts";
 import { pickHosts, siteHosts } from "./hosts.ts";
 import { ownContribution, referencedFiles, renderModule } from "./module.ts";
 import type { NixIsoOptions } from "./options.ts";

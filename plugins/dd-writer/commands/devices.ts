@@ -1,7 +1,11 @@
-/** `flk devices`: block devices with a verdict each. */
-import { defineCommand, formatBytes, type Flk } from "../../../core/index.ts";
+/** `flk devices`: block devices with a verdict each (the core disk judge). */
+import { defineCommand, formatBytes, listDisks, type Disk, type Flk } from "../../../core/index.ts";
 import { describe } from "../confirm.ts";
-import { listDevices } from "../devices.ts";
+
+/** One row of `flk devices --json` (the shape DESIGN.md fixes, plus `transport` and `type`). */
+export function deviceJson(d: Disk) {
+  return { path: d.path, size: d.size, model: d.model, serial: d.serial, removable: d.removable, transport: d.transport, type: d.type, verdict: d.verdict, reason: d.reason };
+}
 
 /** The citty command. */
 export function devicesCommand(flk: Flk) {
@@ -9,8 +13,8 @@ export function devicesCommand(flk: Flk) {
     meta: { name: "devices", description: "List block devices and whether flk write would write to them" },
     args: {},
     async run() {
-      const rows = await listDevices();
-      if (flk.flags.json) return flk.printJson(rows);
+      const rows = await listDisks();
+      if (flk.flags.json) return flk.printJson(rows.map(deviceJson));
       if (rows.length === 0) return void process.stdout.write("no block devices\n");
       for (const r of rows)
         process.stdout.write(`${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${r.verdict.padEnd(11)} ${describe(r)}${r.reason ? `\n${" ".repeat(15)}${r.reason}` : ""}\n`);

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, expect } from "bun:test";
 import { rmSync, statSync, symlinkSync } from "node:fs";
 import { systemTest } from "../../helpers/require.ts";
-import { systemView } from "../../../plugins/dd-writer/devices.ts";
+import { systemView } from "../../../core/index.ts";
 import { openTarget } from "../../../plugins/dd-writer/open.ts";
 import { resolveTarget } from "../../../plugins/dd-writer/target.ts";
 import { writeImage } from "../../../plugins/dd-writer/write-image.ts";
@@ -52,11 +52,11 @@ it("a disk swapped for another under the same device node between the checks and
   expect(sha256Of(a.device)).toBe(before_a);
 });
 
-it("the open step refuses a block target whose judged device number is not the one its path opens", () => {
+it("the open step refuses a block target whose judged device number is not the one its path opens", async () => {
   const a = filledLoop();
   const b = filledLoop();
   const before = sha256Of(b.device);
-  const judged = resolveTarget(a.device, image, systemView());
+  const judged = await resolveTarget(a.device, image, systemView());
   expect(judged.kind).toBe("block");
   let thrown: unknown;
   try {

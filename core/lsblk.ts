@@ -1,11 +1,11 @@
 /**
- * `flk devices`: every block device lsblk lists, with model, serial,
- * transport from lsblk and a verdict from assess.ts.
+ * How a disk describes itself (model, serial, transport), from lsblk: sysfs
+ * has no serial for USB mass storage, lsblk asks udev's database or the
+ * SCSI VPD pages for it.
  */
 import { basename } from "node:path";
-import { FlkError, runChecked } from "../../core/index.ts";
-import { assess, type SystemView, type Verdict } from "./assess.ts";
-import { readSysBlocks, readUsage } from "./sysfs.ts";
+import { FlkError } from "./errors.ts";
+import { runChecked } from "./exec.ts";
 
 /** The lsblk columns flk reads (lsblk(8) `-o`). */
 export const LSBLK_COLUMNS = "NAME,KNAME,PATH,TYPE,SIZE,RO,RM,MODEL,SERIAL,TRAN,MOUNTPOINTS,FSTYPE,PKNAME";
@@ -19,19 +19,6 @@ export interface LsblkDevice {
   model: string | null;
   serial: string | null;
   tran: string | null;
-}
-
-/** One row of `flk devices --json` (the shape DESIGN.md fixes, plus `transport` and `type`). */
-export interface DeviceRow {
-  path: string;
-  size: number;
-  model: string | null;
-  serial: string | null;
-  removable: boolean;
-  transport: string | null;
-  type: string;
-  verdict: Verdict;
-  reason: string | null;
 }
 
 /**
@@ -70,33 +57,4 @@ function str(value: unknown): string | null {
 /** Run lsblk for all devices, or for the given device paths. */
 export async function lsblk(paths: string[] = []): Promise<LsblkDevice[]> {
   return parseLsblk(await runChecked(["lsblk", "--json", "--bytes", "--paths", "-o", LSBLK_COLUMNS, ...paths]));
-}
-
-/** This system's view: sysfs, mounts and swaps. */
-export function systemView(): SystemView {
-  return { blocks: readSysBlocks(), usage: readUsage() };
-}
-
-/** Every block device with its verdict; writable ones first, then needs-force, then refused. */
-export async function listDevices(view: SystemView = systemView()): Promise<DeviceRow[]> {
-  const rows = (await lsblk()).map((d) => deviceRow(d, view));
-  const rank: Record<Verdict, number> = { writable: 0, "needs-force": 1, refused: 2 };
-  return rows.sort((a, b) => rank[a.verdict] - rank[b.verdict] || a.path.localeCompare(b.path, "en", { numeric: true }));
-}
-
-/** Combine lsblk's description with the verdict for one device. */
-export function deviceRow(d: LsblkDevice, view: SystemView): DeviceRow {
-  const { verdict, reason } = assess(d.kname, view);
-  const block = view.blocks.get(d.kname);
-  return {
-    path: d.path,
-    size: block?.size ?? d.size,
-    model: d.model,
-    serial: d.serial,
-    removable: block?.removable ?? false,
-    transport: d.tran,
-    type: d.type,
-    verdict,
-    reason,
-  };
 }

@@ -1,10 +1,14 @@
 /**
- * The safety verdict for one block device: writable, needs --force
- * (a non-removable disk), or refused (and why). Pure: it works on what
- * sysfs.ts read, so tests can feed it a recorded tree.
+ * The one disk judge (DESIGN.md "Trust rules" → Disks), used by `flk write`,
+ * `flk devices` and `flk disk`: may this block device be overwritten, needs
+ * it --force, or never — and why. The verdict itself (`assess`) is pure over
+ * a SystemView (sysfs + mounts + swaps), so tests can feed it a recorded tree;
+ * `judgeDisk`/`listDisks` read this system and add lsblk's description.
  */
-import { statSync } from "node:fs";
-import { devString, nameOfDev, type SysBlock, type Usage } from "./sysfs.ts";
+import { fstatSync, realpathSync, statSync } from "node:fs";
+import { devString, nameOfDev, readSysBlocks, readUsage, type SysBlock, type Usage } from "./blockdev.ts";
+import { FlkError } from "./errors.ts";
+import { lsblk, type LsblkDevice } from "./lsblk.ts";
 
 /** `writable`, `needs-force` (non-removable disk), or `refused` (never, not even with --force). */
 export type Verdict = "writable" | "needs-force" | "refused";
@@ -22,6 +26,11 @@ export interface SystemView {
   usage: Usage;
   /** Kernel names of the disks (and partitions) the image file lives on. */
   imageDisks?: Set<string>;
+}
+
+/** This system's view: sysfs, mounts (every namespace) and swaps. */
+export function systemView(): SystemView {
+  return { blocks: readSysBlocks(), usage: readUsage() };
 }
 
 /**
@@ -53,6 +62,11 @@ function refuse(reason: string): Assessment {
 /** True for loop devices (`loop3`), which are files, not hardware. */
 export function isLoop(name: string): boolean {
   return /^loop\d+$/.test(name);
+}
+
+/** May a disk with this verdict be written, given --force? (`refused` never.) */
+export function mayWrite(verdict: Verdict, force: boolean): boolean {
+  return verdict === "writable" || (verdict === "needs-force" && force);
 }
 
 /**
@@ -155,4 +169,103 @@ function nameOfMountedDev(dev: string, usage: Usage, blocks: Map<string, SysBloc
     for (const block of blocks.values()) if (block.dev === other) return block.name;
   }
   return undefined;
+}
+
+/** One judged disk: what `flk devices --json` prints (plus `name`, `dev`), what `flk write` and `flk disk` check. */
+export interface Disk {
+  path: string;
+  size: number;
+  model: string | null;
+  serial: string | null;
+  removable: boolean;
+  transport: string | null;
+  type: string;
+  verdict: Verdict;
+  reason: string | null;
+  /** Kernel name (`sdb`, `loop3`). */
+  name: string;
+  /** `major:minor`. */
+  dev: string;
+}
+
+/** Combine lsblk's description with the verdict for one device. */
+export function describeDisk(d: LsblkDevice, view: SystemView): Disk {
+  const { verdict, reason } = assess(d.kname, view);
+  const block = view.blocks.get(d.kname);
+  return {
+    path: d.path,
+    size: block?.size ?? d.size,
+    model: d.model,
+    serial: d.serial,
+    removable: block?.removable ?? false,
+    transport: d.tran,
+    type: d.type,
+    verdict,
+    reason,
+    name: d.kname,
+    dev: block?.dev ?? "",
+  };
+}
+
+/** Every block device with its verdict; writable ones first, then needs-force, then refused. */
+export async function listDisks(view: SystemView = systemView()): Promise<Disk[]> {
+  const rows = (await lsblk()).map((d) => describeDisk(d, view));
+  const rank: Record<Verdict, number> = { writable: 0, "needs-force": 1, refused: 2 };
+  return rows.sort((a, b) => rank[a.verdict] - rank[b.verdict] || a.path.localeCompare(b.path, "en", { numeric: true }));
+}
+
+/** What `judgeDisk` may be told. */
+export interface JudgeOptions {
+  /** The image to be written: the disks it lives on are refused. */
+  image?: string;
+  /** A view read earlier (default: read now). */
+  view?: SystemView;
+}
+
+/**
+ * Judge the block device at `path` (symlinks such as /dev/disk/by-id/… are
+ * followed; the device is identified by number, so a node made with mknod
+ * outside /dev is judged like the kernel's own). A path that is not a block
+ * device the kernel lists is a FlkError (exit 2); a disk in use is not an
+ * error but a `refused` verdict with its reason — the caller decides.
+ */
+export async function judgeDisk(path: string, options: JudgeOptions = {}): Promise<Disk> {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    throw new FlkError(`${path} does not exist: is the disk attached? Run \`flk devices\`. Nothing was written.`, "E_TARGET_MISSING");
+  }
+  const st = statSync(real);
+  if (!st.isBlockDevice()) throw new FlkError(`${path} is not a block device: name a whole disk, e.g. /dev/sdb (see \`flk devices\`). Nothing was written.`, "E_TARGET_KIND");
+  const view = options.view ?? systemView();
+  const name = nameOfDev(devString(st.rdev));
+  const block = name ? view.blocks.get(name) : undefined;
+  if (!name || !block) throw new FlkError(`${path} is a block device the kernel does not list in /sys/block. Nothing was written.`, "E_TARGET_UNKNOWN");
+  const judged = options.image ? { ...view, imageDisks: disksOfFile(options.image, view.blocks, view.usage) } : view;
+  const described = (await lsblk([real]).catch(() => [])).find((d) => d.kname === name);
+  const disk = describeDisk(described ?? { kname: name, path: real, type: "disk", size: block.size, model: null, serial: null, tran: null }, judged);
+  return { ...disk, path: real };
+}
+
+/**
+ * Prove that the opened `fd` is the judged disk (DESIGN.md "Check, then
+ * prove"): the checks named a device by number, then a confirmation may wait
+ * for minutes, then the open went by path — a stick swapped for another disk
+ * under the same name would otherwise be written. Throws E_TARGET_CHANGED
+ * (exit 2, nothing written yet).
+ */
+export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev">): void {
+  const st = fstatSync(fd);
+  if (!st.isBlockDevice()) throw targetChanged(disk.path, `judged block device ${disk.dev} (/dev/${disk.name}), opened something that is not a block device`);
+  const now = devString(st.rdev);
+  if (now !== disk.dev) {
+    const name = nameOfDev(now);
+    throw targetChanged(disk.path, `judged ${disk.dev} (/dev/${disk.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`);
+  }
+}
+
+/** The refusal for a target that is not what was judged. */
+export function targetChanged(path: string, why: string): FlkError {
+  return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run flk write again.`, "E_TARGET_CHANGED", 2);
 }

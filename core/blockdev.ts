@@ -1,10 +1,12 @@
 /**
  * What the kernel says about block devices: /sys/block (disks, partitions,
- * holders, loop backing files), /proc/self/mountinfo and /proc/swaps. Every
- * reader takes a root so tests can point it at a recorded tree.
+ * holders, loop backing files, diskseq), mounts of every namespace and
+ * /proc/swaps. Every reader takes a root so tests can point it at a
+ * recorded tree. The verdicts built on this live in disks.ts.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { readAllMountinfo, readMountinfo, unescapeMount, type MountEntry } from "./mountinfo.ts";
 
 /** One kernel block device (whole disk or partition), by kernel name. */
 export interface SysBlock {
@@ -27,6 +29,8 @@ export interface SysBlock {
   logicalBlockSize: number;
   /** For loop devices: the backing file as the kernel recorded it. */
   backingFile?: string;
+  /** Disk sequence number (Linux ≥ 5.15): changes when a loop device is re-attached or a medium changes. */
+  diskseq?: string;
 }
 
 /** The block devices of a sysfs tree, by kernel name. */
@@ -63,6 +67,7 @@ function readEntry(dir: string, name: string): SysBlock {
     size: Number(readText(join(dir, "size")) ?? 0) * 512,
     logicalBlockSize: Number(readText(join(dir, "queue", "logical_block_size")) ?? 512) || 512,
     backingFile: backing || undefined,
+    diskseq: readText(join(dir, "diskseq")) || undefined,
   };
 }
 
@@ -76,35 +81,11 @@ export function nameOfDev(dev: string, sys = "/sys"): string | undefined {
 }
 
 /** `major:minor` of a device number as stat() returns it (Linux encoding, see <linux/kdev_t.h>). */
-export function devString(rdev: number): string {
-  const major = ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+export function devString(rdev: number | bigint): string {
+  const n = Number(rdev);
+  const major = ((n >> 8) & 0xfff) | (Math.floor(n / 2 ** 32) & ~0xfff);
+  const minor = (n & 0xff) | ((n >> 12) & 0xfff00);
   return `${major}:${minor}`;
-}
-
-/** One line of /proc/self/mountinfo that matters here. */
-export interface MountEntry {
-  dev: string;
-  mountPoint: string;
-  source: string;
-}
-
-/**
- * Parse /proc/self/mountinfo (proc(5)): field 3 is `major:minor`, field 5
- * the mount point, and after the ` - ` separator come fstype and source.
- * Octal escapes (`\040` for a space) are decoded.
- */
-export function parseMountinfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split("\n")) {
-    const [head, tail] = line.split(" - ");
-    if (!head || tail === undefined) continue;
-    const fields = head.split(" ");
-    const rest = tail.split(" ");
-    if (fields.length < 5 || !/^\d+:\d+$/.test(fields[2]!)) continue;
-    out.push({ dev: fields[2]!, mountPoint: unescapeOctal(fields[4]!), source: unescapeOctal(rest[1] ?? "") });
-  }
-  return out;
 }
 
 /** Device paths (or files) of active swap areas from /proc/swaps (first column, header skipped). */
@@ -114,11 +95,7 @@ export function parseSwaps(text: string): string[] {
     .slice(1)
     .map((line) => line.trim().split(/\s+/)[0] ?? "")
     .filter(Boolean)
-    .map(unescapeOctal);
-}
-
-function unescapeOctal(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    .map(unescapeMount);
 }
 
 /** What is using block devices right now: mounts and swap, by `major:minor`. */
@@ -129,13 +106,20 @@ export interface Usage {
   swaps: Set<string>;
 }
 
-/** Read mounts and swaps of this system (or of recorded files, for tests). */
+/**
+ * Read mounts and swaps of this system, or of recorded files for tests
+ * (`mountinfo` then names one file; by default every mount namespace counts).
+ */
 export function readUsage(files: { mountinfo?: string; swaps?: string } = {}): Usage {
   const mounts = new Map<string, string[]>();
-  for (const m of parseMountinfo(readText(files.mountinfo ?? "/proc/self/mountinfo") ?? "")) {
+  const entries: MountEntry[] = files.mountinfo ? readMountinfo(files.mountinfo) : readAllMountinfo();
+  for (const m of entries) {
     // btrfs and some others report an anonymous 0:N; the source path names the real device.
-    for (const dev of new Set([m.dev, rdevOf(m.source)].filter((d): d is string => Boolean(d))))
-      mounts.set(dev, [...(mounts.get(dev) ?? []), m.mountPoint]);
+    for (const dev of new Set([m.majmin, rdevOf(m.source)].filter((d): d is string => Boolean(d)))) {
+      const points = mounts.get(dev) ?? [];
+      if (!points.includes(m.mountpoint)) points.push(m.mountpoint);
+      mounts.set(dev, points);
+    }
   }
   const swaps = new Set<string>();
   for (const path of parseSwaps(readText(files.swaps ?? "/proc/swaps") ?? "")) {

@@ -1,0 +1,26 @@
+/**
+ * sha256 of files with Bun's native hasher: images are GiBs, and
+ * @noble/hashes is ~9x slower on bulk data here (DESIGN.md "Performance");
+ * it stays for small things (key fingerprints).
+ */
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
+
+/** Read size: 8 MiB, dd-writer's chunk (Bun.file().stream() hands out far smaller pieces). */
+const CHUNK = 8 << 20;
+
+/**
+ * Hex sha256 of the file at `path` as stored, read in chunks (never whole
+ * into memory). With `noFollow` a symlink at `path` is refused (ELOOP).
+ */
+export async function sha256File(path: string, options: { noFollow?: boolean } = {}): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | (options.noFollow ? constants.O_NOFOLLOW : 0));
+  try {
+    const hasher = new Bun.CryptoHasher("sha256");
+    const buf = new Uint8Array(CHUNK);
+    for (let n; (n = (await handle.read(buf, 0, buf.length, null)).bytesRead) > 0; ) hasher.update(buf.subarray(0, n));
+    return hasher.digest("hex");
+  } finally {
+    await handle.close();
+  }
+}
