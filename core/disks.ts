@@ -26,6 +26,8 @@ export interface SystemView {
   usage: Usage;
   /** Kernel names of the disks (and partitions) the image file lives on. */
   imageDisks?: Set<string>;
+  /** The image file itself (a loop device backed by it is refused). */
+  imageFile?: FileId;
 }
 
 /** This system's view: sysfs, mounts (every namespace) and swaps. */
@@ -50,9 +52,60 @@ export function assess(name: string, view: SystemView): Assessment {
   if (view.imageDisks?.has(name)) return refuse("the image file itself lives on this disk");
   const uses = usesOf(name, view);
   if (uses.length > 0) return refuse(`in use: ${uses.join("; ")}`);
+  if (block.backingFile) return assessLoop(block, block.backingFile, view, new Set([name]));
   if (isLoop(name)) return { verdict: "writable", reason: null };
   if (!block.removable) return { verdict: "needs-force", reason: "a non-removable disk (internal?): pass --force if you really mean it" };
   return { verdict: "writable", reason: null };
+}
+
+/**
+ * A loop device is judged by what it stands on (DESIGN.md "Trust rules"):
+ * writing /dev/loopN writes its backing file or device.
+ * - Backed by a block device: that device is judged (mounted, swap, holders,
+ *   partitions, further down its own chain), ignoring the loop devices above
+ *   it on this chain; when it is free the write still needs --force, since it
+ *   really overwrites that device.
+ * - Backed by a file: in use when another loop device is backed by the same
+ *   inode (its users see the same bytes), when the file is the image, or
+ *   when it lies on a filesystem of the loop device itself (a cycle).
+ * `above` holds the loop devices already on the chain (the target first).
+ */
+function assessLoop(block: SysBlock, backingFile: string, view: SystemView, above: Set<string>): Assessment {
+  const path = backingFile.replace(/ \(deleted\)$/, "");
+  const shown = `/dev/${block.name}`;
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch {
+    // Deleted or out of this mount namespace: only the recorded name can be compared.
+    const twins = [...view.blocks.values()].filter((b) => b.backingFile === backingFile && !above.has(b.name)).map((b) => `/dev/${b.name}`);
+    if (twins.length) return refuse(`${shown}'s backing file ${backingFile} is also behind ${twins.join(", ")} (losetup -d them first)`);
+    return { verdict: "writable", reason: null };
+  }
+  if (st.isBlockDevice()) return assessBackingDevice(shown, path, devString(st.rdev), view, above);
+  const twins = loopsBackedByFile({ dev: st.dev, ino: st.ino }, view.blocks).filter((n) => !above.has(n));
+  if (twins.length)
+    return refuse(`${shown}'s backing file ${path} is also the backing file of ${twins.map((n) => `/dev/${n}`).join(", ")}: whatever uses ${twins.length > 1 ? "them" : "it"} would be overwritten (losetup -d ${twins.map((n) => `/dev/${n}`).join(" ")})`);
+  if (view.imageFile && view.imageFile.dev === st.dev && view.imageFile.ino === st.ino) return refuse(`${shown}'s backing file is the image file itself`);
+  const under = disksOfFile(path, view.blocks, view.usage);
+  const cycle = [...above].filter((n) => under.has(n));
+  if (cycle.length) return refuse(`${shown}'s backing file ${path} lies on a filesystem of /dev/${cycle[0]}`);
+  return { verdict: "writable", reason: null };
+}
+
+function assessBackingDevice(shown: string, path: string, dev: string, view: SystemView, above: Set<string>): Assessment {
+  const under = [...view.blocks.values()].find((b) => b.dev === dev);
+  if (!under) return refuse(`${shown} is backed by ${path} (${dev}), a block device the kernel does not list`);
+  if (above.has(under.name)) return refuse(`${shown} is backed by a loop chain that comes back to /dev/${under.name}`);
+  const via = `${shown} is backed by the block device /dev/${under.name}`;
+  if (view.imageDisks?.has(under.name)) return refuse(`${via}, where the image file lives`);
+  const uses = usesOf(under.name, view, new Set(above));
+  if (uses.length > 0) return refuse(`${via}, which is in use: ${uses.join("; ")}`);
+  if (under.backingFile) {
+    const deeper = assessLoop(under, under.backingFile, view, new Set([...above, under.name]));
+    if (deeper.verdict === "refused") return refuse(`${via}: ${deeper.reason}`);
+  }
+  return { verdict: "needs-force", reason: `${via}: writing it overwrites /dev/${under.name}` };
 }
 
 function refuse(reason: string): Assessment {
@@ -74,9 +127,9 @@ export function mayWrite(verdict: Verdict, force: boolean): boolean {
  * stacked on it (dm/LUKS/LVM, md — busy even when not mounted: writing under
  * an active mapping corrupts it), or a loop device backed by it.
  */
-export function usesOf(name: string, view: SystemView): string[] {
+export function usesOf(name: string, view: SystemView, ignore: Set<string> = new Set()): string[] {
   const reasons: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<string>(ignore);
   const visit = (node: string, via: string | undefined) => {
     if (seen.has(node)) return;
     seen.add(node);
@@ -242,7 +295,7 @@ export async function judgeDisk(path: string, options: JudgeOptions = {}): Promi
   const name = nameOfDev(devString(st.rdev));
   const block = name ? view.blocks.get(name) : undefined;
   if (!name || !block) throw new FlkError(`${path} is a block device the kernel does not list in /sys/block. Nothing was written.`, "E_TARGET_UNKNOWN");
-  const judged = options.image ? { ...view, imageDisks: disksOfFile(options.image, view.blocks, view.usage) } : view;
+  const judged = options.image ? withImage(view, options.image) : view;
   const described = (await lsblk([real]).catch(() => [])).find((d) => d.kname === name);
   const disk = describeDisk(described ?? { kname: name, path: real, type: "disk", size: block.size, model: null, serial: null, tran: null }, judged);
   return { ...disk, path: real };
@@ -268,4 +321,16 @@ export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev"
 /** The refusal for a target that is not what was judged. */
 export function targetChanged(path: string, why: string): FlkError {
   return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run flk write again.`, "E_TARGET_CHANGED", 2);
+}
+
+/** The view with the image's disks and identity, for judging a target of that image. */
+export function withImage(view: SystemView, image: string): SystemView {
+  let imageFile: FileId | undefined;
+  try {
+    const st = statSync(image, { bigint: true });
+    imageFile = { dev: st.dev, ino: st.ino };
+  } catch {
+    // judged without it; the image is opened (and proven a regular file) later
+  }
+  return { ...view, imageDisks: disksOfFile(image, view.blocks, view.usage), imageFile };
 }

@@ -18,6 +18,6 @@ export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, un
 export { readSysBlocks, readUsage, parseSwaps, devString, nameOfDev, rdevOf, type SysBlock, type Usage } from "./blockdev.ts";
 export { lsblk, parseLsblk, type LsblkDevice } from "./lsblk.ts";
 export {
-  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, loopsBackedByFile, disksOfFile, proveOpened, targetChanged,
+  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, withImage, loopsBackedByFile, disksOfFile, proveOpened, targetChanged,
   type Disk, type Verdict, type Assessment, type SystemView, type FileId, type JudgeOptions,
 } from "./disks.ts";

@@ -3,7 +3,7 @@
  * without a terminal a question becomes a refusal that names the flag to use.
  */
 import type { ConsolaInstance } from "consola";
-import { FlkError, formatBytes, type Disk } from "../../core/index.ts";
+import { FlkError, formatBytes, isLoop, type Disk } from "../../core/index.ts";
 
 /** How flk may ask. */
 export interface Asker {
@@ -26,8 +26,9 @@ export function describe(d: Pick<Disk, "model" | "serial" | "transport" | "size"
  */
 export async function confirmNonRemovable(row: Disk, force: boolean, ask: Asker): Promise<void> {
   const name = row.path.replace(/^\/dev\//, "");
-  if (!force)
-    throw new FlkError(`refusing to write to ${row.path}: a non-removable disk (${describe(row)}), probably internal. Nothing was written. If you really mean it, add --force.`, "E_NOT_REMOVABLE");
+  // A loop device over a block device needs --force for what it stands on (the judge's reason says which device).
+  const why = isLoop(row.name) ? `${row.reason ?? "a loop device over a block device"}` : `a non-removable disk (${describe(row)}), probably internal`;
+  if (!force) throw new FlkError(`refusing to write to ${row.path}: ${why}. Nothing was written. If you really mean it, add --force.`, "E_NOT_REMOVABLE");
   if (ask.yes) {
     ask.log.warn(`--force --yes: writing to non-removable disk ${row.path} (${describe(row)})`);
     return;
