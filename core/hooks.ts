@@ -121,6 +121,8 @@ export function createHooks() {
     hostsDir: new SyncWaterfallHook<[string]>(["dir"]),
     /** Build one host's live-ISO module: each tap returns the module with its settings added. Called by nix-iso. */
     isoModule: new AsyncSeriesWaterfallHook<[IsoModule, HostContext]>(["module", "host"]),
+    /** Side effects only a real `flk iso` build needs, once per host before nix runs (e.g. ssh-keys generates the installer host key). Called by nix-iso on the build path only, never by --print-module or --dry-run; taps may throw to stop the build. */
+    prepareIso: new AsyncSeriesHook<[HostContext]>(["host"]),
     /** Find a booted live installer; the first tap that returns an Endpoint wins (mdns, then ipv6-lla). Called by ssh and remote install. */
     locate: new AsyncSeriesBailHook<[LocateQuery], Endpoint | undefined>(["query"]),
     /** Before the first byte goes to the device (after all safety checks). Taps may observe or refuse by throwing. */

@@ -102,6 +102,8 @@ export function writeModules(plan: IsoPlan): void {
 
 /** Build every planned host in turn; the temp module files are removed afterwards. */
 export async function runIsoBuilds(flk: Flk, plan: IsoPlan, request: IsoRequest = {}): Promise<IsoResult[]> {
+  // Side effects a real build needs (e.g. the installer host key): never run by --print-module or --dry-run.
+  for (const host of plan.hosts) await flk.hooks.prepareIso.promise({ host: host.host, siteRoot: plan.flake.root });
   writeModules(plan);
   const removeDir = () => rmSync(plan.workDir, { recursive: true, force: true });
   const unregister = flk.onCleanup(removeDir);

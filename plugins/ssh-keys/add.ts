@@ -3,12 +3,13 @@
  * checks run before the first write, so a refusal leaves the store as it was.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { FlkError, messageOf, writeFileAtomic, type Flk } from "../../core/index.ts";
-import { readKeyText, PrivateKeyError, type KeyAt, type KeyText } from "./text.ts";
+import { resolve } from "node:path";
+import { FlkError, messageOf, type Flk } from "../../core/index.ts";
+import { privateKeyKind, readKeyText, PrivateKeyError, type KeyAt, type KeyText } from "./text.ts";
 import { formatKeyLine } from "./keys.ts";
 import { KEYS_DIR, loadStore, nameFromComment, toEntry, validateName, type KeyEntry } from "./store.ts";
 import { gitStage } from "./git.ts";
+import { readSiteFile, writeSiteFile } from "./safe.ts";
 
 /** Smallest RSA modulus stored without `--allow-weak` (NIST SP 800-131A: 2048 bits). */
 export const RSA_MIN_BITS = 2048;
@@ -28,11 +29,22 @@ export interface AddOptions {
   keyFiles?: readonly string[];
 }
 
-/** Read FILE or `-` (stdin) for `keys add`; a missing file is a refusal with the fix. */
-export async function readSource(source: string, cwd: string): Promise<string> {
+/** What to do when there is no key to add: make one, or take the agent's. */
+export const NO_KEY_HINT = "Make a key with `ssh-keygen -t ed25519` and run `flk keys add ~/.ssh/id_ed25519.pub`, or add the keys your ssh agent holds: `ssh-add -L | flk keys add -`.";
+
+/**
+ * Read FILE or `-` (stdin) for `keys add`. Without FILE, stdin is read when
+ * it is not a terminal (`ssh-add -L | flk keys add`); on a terminal flk says
+ * how to get a key instead of waiting for typing.
+ */
+export async function readSource(source: string | undefined, cwd: string, stdinIsTty = Boolean(process.stdin.isTTY)): Promise<string> {
+  if (source === undefined) {
+    if (stdinIsTty) throw new FlkError(`flk keys add needs a public key: give FILE, or - for stdin. ${NO_KEY_HINT}`, "E_USAGE");
+    return await Bun.stdin.text();
+  }
   if (source === "-") return await Bun.stdin.text();
   const path = resolve(cwd, source);
-  if (!existsSync(path)) throw new FlkError(`${source} does not exist. Give the path of a public key, e.g. ~/.ssh/id_ed25519.pub, or - for stdin.`, "E_KEY_FILE");
+  if (!existsSync(path)) throw new FlkError(`${source} does not exist. Give the path of a public key, e.g. ~/.ssh/id_ed25519.pub, or - for stdin. ${NO_KEY_HINT}`, "E_KEY_FILE");
   if (!statSync(path).isFile()) throw new FlkError(`${source} is not a file. Give the path of a public key, e.g. ~/.ssh/id_ed25519.pub.`, "E_KEY_FILE");
   try {
     return readFileSync(path, "utf8");
@@ -54,10 +66,16 @@ export async function addKeys(flk: Flk, options: AddOptions): Promise<KeyEntry[]
   const byFile = new Map<string, KeyAt[]>();
   for (const { key, file } of named) byFile.set(file, [...(byFile.get(file) ?? []), key]);
   const added: KeyEntry[] = [];
+  // Read every target first (through checked fds: a link anywhere under secrets/ is refused), then write.
+  const existing = new Map([...byFile.keys()].map((file) => [file, withFinalNewline(readSiteFile(site, file) ?? "")]));
+  for (const [file, text] of existing) {
+    const kind = privateKeyKind(text);
+    if (kind)
+      throw new FlkError(`${file} already holds ${kind} (content not shown): refused; nothing was written. Delete that file (and rotate the key if it was ever committed), then run the command again.`, "E_PRIVATE_KEY");
+  }
   for (const [file, keys] of byFile) {
-    const path = join(site, file);
-    const before = existsSync(path) ? withFinalNewline(readFileSync(path, "utf8")) : "";
-    writeFileAtomic(path, before + keys.map((key) => formatKeyLine(key) + "\n").join(""));
+    const before = existing.get(file)!;
+    writeSiteFile(site, file, before + keys.map((key) => formatKeyLine(key) + "\n").join(""));
     const offset = before === "" ? 0 : before.split("\n").length - 1;
     keys.forEach((key, i) => added.push(toEntry({ ...key, line: offset + i + 1 }, file)));
     if (before !== "") log.info(`${file} already existed: appended ${keys.length} key(s) to it`);
@@ -95,7 +113,7 @@ function parseInput(options: AddOptions): KeyText {
       "E_KEY_INVALID",
     );
   if (parsed.keys.length === 0)
-    throw new FlkError(`${shown(options.source)} holds no public key (only blank or # lines). Give a file like ~/.ssh/id_ed25519.pub.`, "E_KEY_EMPTY");
+    throw new FlkError(`${shown(options.source)} holds no public key (only blank or # lines). ${NO_KEY_HINT}`, "E_KEY_EMPTY");
   return parsed;
 }
 

@@ -1,105 +1,192 @@
 /**
- * The pinned host key of a live installer: an ed25519 key generated once per
- * host under `secrets/hosts/HOST/`, baked into the ISO, and recorded in a
- * known_hosts file that `flk ssh` verifies against — no trust on first use.
+ * The pinned host key of a live installer (DESIGN.md "NixOS facts": the
+ * private half never lives in the site). Each operator's flk keeps one
+ * ed25519 key per site and host in its own state directory
+ * (`$XDG_STATE_HOME/flk`, default `~/.local/state/flk`, 0700/0600); the ISO
+ * gets it as a store path of its own. Only the public half goes into the
+ * site, as `secrets/hosts/HOST/known_hosts`, one line per operator who built
+ * a stick, so any operator's `flk ssh` verifies any of those sticks — no
+ * trust on first use, and nothing in the repository that could impersonate one.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ExitCode, FlkError, runChecked, writeFileAtomic } from "../../core/index.ts";
+import { createHash } from "node:crypto";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, isAbsolute, join } from "node:path";
+import { ExitCode, FlkError, runChecked } from "../../core/index.ts";
 import { KeyLineError, parseKeyLine } from "./keys.ts";
+import { readSiteFile, writeSiteFile } from "./safe.ts";
 
-/** Site-relative files of one host's pinned key. */
-export interface HostKeyFiles {
+/** Host names flk makes paths of (hosts/NAME.nix). */
+const HOST = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkHost(host: string): string {
+  if (!HOST.test(host) || host.includes("..")) throw new FlkError(`expected a host name like NixOS (letters, digits, . _ -), got '${host.slice(0, 80)}'`, "E_HOST_NAME");
+  return host;
+}
+
+/** Site-relative known_hosts of HOST's live installer. */
+export function knownHostsFile(host: string): string {
+  return `secrets/hosts/${checkHost(host)}/known_hosts`;
+}
+
+/**
+ * flk's state directory. XDG Base Directory spec: `$XDG_STATE_HOME` when it
+ * is set to an absolute path (a relative one is invalid and ignored), else
+ * `$HOME/.local/state`.
+ */
+export function stateDir(env: Record<string, string | undefined>): string {
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, "flk");
+  return join(env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir(), ".local", "state", "flk");
+}
+
+/** Where this operator keeps HOST's key pair for the site at `siteRoot`. */
+export interface HostKeyPaths {
+  /** `STATE/sites/NAME-HASH/HOST`. */
   dir: string;
   privateKey: string;
   publicKey: string;
-  knownHosts: string;
 }
 
-/** Where HOST's pinned key lives, relative to the site root. */
-export function hostKeyFiles(host: string): HostKeyFiles {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(host) || host.includes(".."))
-    throw new FlkError(`expected a host name like NixOS (letters, digits, . _ -), got '${host.slice(0, 80)}'`, "E_HOST_NAME");
-  const dir = `secrets/hosts/${host}`;
-  return { dir, privateKey: `${dir}/ssh_host_ed25519_key`, publicKey: `${dir}/ssh_host_ed25519_key.pub`, knownHosts: `${dir}/known_hosts` };
+/**
+ * One directory per site (its real path's name and a hash of it), so two
+ * sites that both have a host `NixOS` do not share a key.
+ */
+export function hostKeyPaths(env: Record<string, string | undefined>, siteRoot: string, host: string): HostKeyPaths {
+  let real = siteRoot;
+  try {
+    real = realpathSync(siteRoot);
+  } catch {
+    // A site that vanished is reported elsewhere; its given path still names it.
+  }
+  const id = `${basename(real).replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 40) || "site"}-${createHash("sha256").update(real).digest("hex").slice(0, 12)}`;
+  const dir = join(stateDir(env), "sites", id, checkHost(host));
+  return { dir, privateKey: join(dir, "ssh_host_ed25519_key"), publicKey: join(dir, "ssh_host_ed25519_key.pub") };
 }
 
 /**
  * The HostKeyAlias flk ssh passes: every address the installer is found at
- * (mDNS, fe80::47, EUI-64) is checked against this one known_hosts entry.
+ * (mDNS, fe80::47, EUI-64) is checked against the entries of this one name.
  * Lower case because ssh matches known_hosts patterns case-folded.
  */
 export function hostKeyAlias(host: string): string {
   return `flk-live-${host.toLowerCase()}`;
 }
 
-/** Generate HOST's key pair if it is missing; returns whether it did. */
-export async function ensureHostKey(siteRoot: string, host: string): Promise<boolean> {
-  const files = hostKeyFiles(host);
-  const priv = join(siteRoot, files.privateKey);
-  const pub = join(siteRoot, files.publicKey);
-  if (existsSync(priv)) {
-    // The public half is derived, so a lost .pub is simply recomputed.
-    if (!existsSync(pub)) writeFileAtomic(pub, (await runChecked(["ssh-keygen", "-y", "-f", priv])).trim() + ` flk live installer ${host}\n`, 0o644);
-    return false;
+/** Make `dir` and its parents up to STATE, each 0700 and owned by us; a link or a foreign owner is refused. */
+function makePrivateDirs(state: string, dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const uid = process.getuid?.();
+  for (let at = dir; at.startsWith(state); at = join(at, "..")) {
+    const stat = lstatSync(at);
+    if (!stat.isDirectory()) throw new FlkError(`${at} is not a directory (a link?): flk keeps private host keys there and will not follow it. Nothing was written.`, "E_STATE_DIR");
+    if (uid !== undefined && stat.uid !== uid) throw new FlkError(`${at} belongs to uid ${stat.uid}, not to you: flk will not keep private host keys there. Nothing was written.`, "E_STATE_DIR");
+    if ((stat.mode & 0o077) !== 0) chmodSync(at, 0o700);
+    if (at === state) break;
   }
-  const temp = mkdtempSync(join(tmpdir(), "flk-hostkey-"));
+}
+
+/** The key pair in the state dir, generated when missing; `generated` says which. The public line is `ssh-ed25519 AAAA… comment`. */
+export async function ensureHostKey(env: Record<string, string | undefined>, siteRoot: string, host: string): Promise<{ paths: HostKeyPaths; publicLine: string; generated: boolean }> {
+  const paths = hostKeyPaths(env, siteRoot, host);
+  makePrivateDirs(stateDir(env), paths.dir);
+  const existing = statOrUndefined(paths.privateKey);
+  if (existing) {
+    if (!existing.isFile()) throw new FlkError(`${paths.privateKey} is not a regular file (a link?): refused. Delete it to have flk generate a new key.`, "E_STATE_DIR");
+    if ((existing.mode & 0o077) !== 0)
+      throw new FlkError(`${paths.privateKey} is readable by others (mode ${(existing.mode & 0o777).toString(8)}): consider it leaked. Delete it (flk then generates a new key) or \`chmod 600 ${paths.privateKey}\`.`, "E_STATE_DIR");
+    // The public half is derived, so a lost .pub is simply recomputed.
+    const publicLine = (await runChecked(["ssh-keygen", "-y", "-f", paths.privateKey])).trim() + ` flk live installer ${host}`;
+    return { paths, publicLine, generated: false };
+  }
+  // Generated inside the state dir (never /tmp), then renamed into place.
+  const temp = mkdtempSync(join(paths.dir, ".new-"));
   try {
     const key = join(temp, "key");
     await runChecked(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", `flk live installer ${host}`, "-f", key]);
-    writeFileAtomic(priv, readFileSync(key), 0o600);
-    writeFileAtomic(pub, readFileSync(`${key}.pub`), 0o644);
+    chmodSync(key, 0o600);
+    renameSync(`${key}.pub`, paths.publicKey);
+    renameSync(key, paths.privateKey);
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
-  return true;
+  return { paths, publicLine: readFileSync(paths.publicKey, "utf8").trim(), generated: true };
 }
 
-/** The pinned public key line of HOST (`ssh-ed25519 AAAA…`), or undefined when there is none. */
-export function pinnedPublicKey(siteRoot: string, host: string): string | undefined {
-  const files = hostKeyFiles(host);
-  const path = join(siteRoot, files.publicKey);
-  if (!existsSync(path)) return undefined;
+function statOrUndefined(path: string) {
   try {
-    const key = parseKeyLine(readFileSync(path, "utf8").trim());
-    if (key.type !== "ssh-ed25519") throw new KeyLineError(`it is a ${key.type} key, expected ssh-ed25519`);
-    return `${key.type} ${key.base64}`;
-  } catch (error) {
-    if (!(error instanceof KeyLineError)) throw error;
-    throw new FlkError(
-      `${files.publicKey} is not a valid host public key (${error.message}). Delete ${files.dir}/ssh_host_ed25519_key* and run \`flk iso ${host}\` to generate a new pair.`,
-      "E_HOST_KEY",
-      ExitCode.refused,
-    );
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 
+/** One pinned key of a known_hosts file. */
+export interface PinnedKey {
+  /** `ssh-ed25519 AAAA…` */
+  key: string;
+  comment: string;
+  line: number;
+}
+
 /**
- * The known_hosts text for HOST: the alias flk ssh uses, plus plain entries
- * for `HOST.local` and the static link-local address so a manual
- * `ssh -o UserKnownHostsFile=… nixos@HOST.local` verifies too.
+ * The pinned keys of HOST from the site's known_hosts, each line checked:
+ * plain host names only (no `@cert-authority`/`@revoked` markers, no hashed
+ * names, which would let a line trust more than one key), ed25519 keys that
+ * parse. Undefined when there is no file.
  */
-export function knownHostsText(host: string, publicKey: string, linkLocal: string): string {
-  const names = [hostKeyAlias(host), `${host.toLowerCase()}.local`, linkLocal.toLowerCase()];
-  return [
-    `# Written by flk from ${hostKeyFiles(host).publicKey}: the live installer of ${host}.`,
-    `# flk ssh ${host} passes -o HostKeyAlias=${hostKeyAlias(host)}, so any address it is found at is checked against this key.`,
-    ...names.map((name) => `${name} ${publicKey}`),
-  ].join("\n") + "\n";
+export function pinnedKeys(siteRoot: string, host: string): PinnedKey[] | undefined {
+  const file = knownHostsFile(host);
+  const text = readSiteFile(siteRoot, file);
+  if (text === undefined) return undefined;
+  const alias = hostKeyAlias(host);
+  const keys: PinnedKey[] = [];
+  text.split("\n").forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const [names = "", type = "", base64 = "", ...comment] = line.split(/[ \t]+/);
+    const bad = (why: string) =>
+      new FlkError(
+        `${file}:${index + 1}: ${why}. flk ssh trusts nothing from a file it cannot read fully. Fix or delete that line (each line: \`${alias},${host.toLowerCase()}.local,fe80::47 ssh-ed25519 AAAA… comment\`).`,
+        "E_HOST_KEY",
+        ExitCode.refused,
+      );
+    if (names.startsWith("@") || names.startsWith("|")) throw bad("markers (@cert-authority, @revoked) and hashed names are not allowed here");
+    if (!names.split(",").includes(alias)) return;
+    try {
+      const key = parseKeyLine(`${type} ${base64}`);
+      if (key.type !== "ssh-ed25519") throw new KeyLineError(`it is a ${key.type} key, expected ssh-ed25519`);
+      keys.push({ key: `${key.type} ${key.base64}`, comment: comment.join(" "), line: index + 1 });
+    } catch (error) {
+      if (error instanceof KeyLineError) throw bad(`not a valid host key (${error.message})`);
+      throw error;
+    }
+  });
+  return keys;
 }
 
-/** Write HOST's known_hosts file when it is missing or stale; returns its absolute path, or undefined without a pinned key. */
-export function writeKnownHosts(siteRoot: string, host: string, linkLocal: string): string | undefined {
-  const publicKey = pinnedPublicKey(siteRoot, host);
-  if (!publicKey) return undefined;
-  const path = join(siteRoot, hostKeyFiles(host).knownHosts);
-  const text = knownHostsText(host, publicKey, linkLocal);
-  if (!existsSync(path) || readFileSync(path, "utf8") !== text) writeFileAtomic(path, text, 0o644);
-  return path;
+/**
+ * Add this operator's public key to HOST's known_hosts in the site (kept when
+ * already there); returns whether the file changed. Entries name the alias
+ * flk ssh uses plus `HOST.local` and the static link-local address, so a
+ * plain `ssh -o UserKnownHostsFile=…` verifies too.
+ */
+export function recordHostKey(siteRoot: string, host: string, publicLine: string, linkLocal: string, builder: string): boolean {
+  const [type = "", base64 = ""] = publicLine.split(/\s+/);
+  const present = pinnedKeys(siteRoot, host) ?? [];
+  if (present.some((p) => p.key === `${type} ${base64}`)) return false;
+  const file = knownHostsFile(host);
+  const before = readSiteFile(siteRoot, file);
+  const header =
+    `# The live installer of ${host}: its sshd host key, one line per operator who built a stick (written by flk iso).\n` +
+    `# flk ssh ${host} passes -o HostKeyAlias=${hostKeyAlias(host)} and trusts only these keys. The private halves stay in each operator's ~/.local/state/flk.\n`;
+  const names = [hostKeyAlias(host), `${host.toLowerCase()}.local`, linkLocal.toLowerCase()].join(",");
+  const text = (before === undefined || before.trim() === "" ? header : before.replace(/\n*$/, "\n")) + `${names} ${type} ${base64} flk live installer ${host}, built by ${builder}\n`;
+  writeSiteFile(siteRoot, file, text, 0o644);
+  return true;
 }
 
-/** ssh options that verify HOST's pinned key and nothing else (`-o` pairs). */
+/** ssh options that verify HOST against the pinned keys and nothing else (`-o` pairs). */
 export function pinnedSshOptions(knownHostsPath: string, host: string): string[] {
   // ssh splits UserKnownHostsFile on blanks (it takes a list): quote a path that has any.
   const file = /\s/.test(knownHostsPath) ? `"${knownHostsPath}"` : knownHostsPath;

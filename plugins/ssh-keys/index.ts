@@ -1,8 +1,9 @@
 import { definePlugin, isFlkError, type Flk } from "../../core/index.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { sshCommand } from "./commands/ssh.ts";
-import { contributeIso } from "./iso.ts";
-import { pinnedSshOptions, writeKnownHosts } from "./hostkey.ts";
+import { contributeIso, prepareHostKey } from "./iso.ts";
+import { knownHostsFile, pinnedKeys, pinnedSshOptions } from "./hostkey.ts";
+import { join } from "node:path";
 
 const PLUGIN = "ssh-keys";
 
@@ -16,23 +17,33 @@ export default definePlugin({
   options: {
     users: { type: "string[]", default: ["nixos"], description: "Live-system users that get the keys (add \"root\" if needed)" },
     keyFiles: { type: "string[]", default: [], description: "Extra site-relative public key files" },
-    pinHostKey: { type: "boolean", default: true, description: "Give the live ISO a fixed sshd host key that flk ssh verifies" },
+    pinHostKey: { type: "boolean", default: true, description: "Give the live ISO a fixed sshd host key (kept in your state dir) that flk ssh verifies" },
   },
   requires: { programs: { ssh: "flk ssh", "ssh-keygen": "host keys" } },
   apply(flk, options) {
     const log = flk.logger(PLUGIN);
+    // One flk run plans one build (maybe of many hosts): each warning once.
+    const warned = new Set<string>();
+    const warnOnce = (message: string) => {
+      if (warned.has(message)) return;
+      warned.add(message);
+      log.warn(message);
+    };
     flk.hooks.commands.tap(PLUGIN, (registry) => {
       registry.add("keys", keysCommand(flk, options), { plugin: PLUGIN });
       registry.add("ssh", sshCommand(flk), { plugin: PLUGIN });
     });
-    flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) =>
-      contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk) }, (message) => log.warn(message)),
+    flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk), env: flk.env }, warnOnce));
+    flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>
+      prepareHostKey(host, { pinHostKey: options.pinHostKey, linkLocal: linkLocalOf(flk), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
       const site = options.pinHostKey ? siteOrUndefined(flk) : undefined;
       if (!site) return sshOptions;
-      const knownHosts = writeKnownHosts(site, target.host, linkLocalOf(flk));
-      return knownHosts ? [...sshOptions, ...pinnedSshOptions(knownHosts, target.host)] : sshOptions;
+      // Read and checked only (no link, every line a plain ed25519 entry): flk ssh writes nothing.
+      const pinned = pinnedKeys(site, target.host);
+      if (!pinned || pinned.length === 0) return sshOptions;
+      return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), target.host)];
     });
   },
 });

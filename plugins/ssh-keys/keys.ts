@@ -6,11 +6,21 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { REFUSED, algorithmOf, readKeyBlob } from "./algorithms.ts";
 import { WireError, WireReader } from "./wire.ts";
+import { KeyOptionError, parseOptions, type KeyOption } from "./options.ts";
+
+/**
+ * The longest key line flk stores, in bytes. OpenSSH reads authorized_keys
+ * lines of any length but caps a key blob at SSH_MAX_PUBKEY_BYTES (16384);
+ * the longest real line (a 16384-bit RSA key with options) is far below it.
+ */
+export const MAX_LINE_BYTES = 16 * 1024;
 
 /** One parsed, validated public key line. */
 export interface PublicKey {
   /** The authorized_keys options before the key type, exactly as written; "" when none. */
   options: string;
+  /** The same options, parsed and checked against the ones sshd knows. */
+  optionList: KeyOption[];
   /** The key type, e.g. `ssh-ed25519`. */
   type: string;
   /** ssh-keygen's label, e.g. `ED25519`, `ECDSA-SK`, `RSA-CERT`. */
@@ -58,11 +68,21 @@ const SHOWN_TYPE = /^[a-z][a-z0-9.]*-[a-z0-9.-]*(@[a-z0-9.-]+)?$/;
 
 /** Parse one line (already trimmed, not blank, not a `#` comment). */
 export function parseKeyLine(line: string): PublicKey {
+  // A NUL ends the line for sshd (a C string) but not for Nix or flk: what follows would be invisible to one of them.
+  if (line.includes("\0")) throw new KeyLineError("the line holds a NUL byte");
+  if (Buffer.byteLength(line) > MAX_LINE_BYTES) throw new KeyLineError(`the line is ${Buffer.byteLength(line)} bytes, over the ${MAX_LINE_BYTES}-byte limit for a key line`);
   if (/^-{4,} ?BEGIN /.test(line)) throw new KeyLineError(pemHint(line));
   const [first = "", second = ""] = line.split(BLANK, 2);
   const looksBare = algorithmOf(first) !== undefined || first in REFUSED || (TYPE_LIKE.test(first) && second.startsWith("AAAA"));
   const { options, rest } = looksBare ? { options: "", rest: line } : splitOptions(line);
   if (rest === "") throw new KeyLineError("there is no key after the options");
+  let optionList: KeyOption[];
+  try {
+    optionList = parseOptions(options);
+  } catch (error) {
+    if (error instanceof KeyOptionError) throw new KeyLineError(error.message);
+    throw error;
+  }
   const [type = "", base64 = ""] = rest.split(BLANK, 2);
   const comment = rest.slice(type.length).replace(/^[ \t]+/, "").slice(base64.length).replace(/^[ \t]+/, "");
   const known = algorithmOf(type);
@@ -80,7 +100,7 @@ export function parseKeyLine(line: string): PublicKey {
     if (inner !== type) throw new KeyLineError(`the key data is a '${inner.slice(0, 60)}' key but the line says '${type}'`);
     const material = readKeyBlob(reader, known.algorithm, known.certificate);
     const label = known.algorithm.label + (known.certificate ? "-CERT" : "");
-    return { options, type, label, bits: material.bits, base64, comment, fingerprint: fingerprintOf(material.plain), certificate: known.certificate };
+    return { options, optionList, type, label, bits: material.bits, base64, comment, fingerprint: fingerprintOf(material.plain), certificate: known.certificate };
   } catch (error) {
     if (error instanceof WireError) throw new KeyLineError(`the ${type} key data is malformed: ${error.message}`);
     throw error;

@@ -2,12 +2,12 @@
  * `flk keys rm NAME`: remove `secrets/keys/NAME.pub`, durably (unlink, then
  * fsync the directory, so a crash cannot bring the key back).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
-import { FlkError, didYouMean, removeFileDurable, type Flk } from "../../core/index.ts";
+import { basename } from "node:path";
+import { FlkError, didYouMean, type Flk } from "../../core/index.ts";
 import { KEYS_DIR, storeFiles, toEntry, validateName, type KeyEntry } from "./store.ts";
 import { readKeyText, PrivateKeyError } from "./text.ts";
 import { gitStage } from "./git.ts";
+import { readSiteFile, removeSiteFile } from "./safe.ts";
 
 /** Flags of `flk keys rm`. */
 export interface RemoveOptions {
@@ -21,10 +21,11 @@ export async function removeKey(flk: Flk, rawName: string, options: RemoveOption
   const name = validateName(rawName, "NAME");
   const site = flk.siteRoot();
   const file = `${KEYS_DIR}/${name}.pub`;
-  const path = join(site, file);
-  if (!existsSync(path)) throw unknownName(site, name, options.keyFiles ?? []);
-  const removed = keysIn(readFileSync(path, "utf8"), file);
-  removeFileDurable(path);
+  // Through checked fds: `secrets/keys` or the file being a link is refused, so nothing outside the site is deleted.
+  const text = readSiteFile(site, file);
+  if (text === undefined) throw unknownName(site, name, options.keyFiles ?? []);
+  const removed = keysIn(text, file);
+  removeSiteFile(site, file);
   flk.logger("ssh-keys").success(`removed ${file} (${removed.length} key${removed.length === 1 ? "" : "s"})`);
   await gitStage(flk, [file], options.gitAdd ?? false, "rm");
   return removed;

@@ -2,10 +2,11 @@
  * The site's key store: `secrets/keys/NAME.pub`, one or more public key
  * lines per file. Every key in it goes into the live ISO's authorized keys.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
-import { FlkError, messageOf } from "../../core/index.ts";
+import { basename } from "node:path";
+import { FlkError, isFlkError, messageOf } from "../../core/index.ts";
 import { readKeyText, PrivateKeyError, type KeyAt } from "./text.ts";
+import { listSiteDir, readSiteFile } from "./safe.ts";
+import { riskyOptions } from "./options.ts";
 
 /** Where `flk keys add` stores keys, relative to the site root. */
 export const KEYS_DIR = "secrets/keys";
@@ -25,6 +26,10 @@ export interface KeyEntry {
   algorithm: string;
   /** 1-based line within the file. */
   line: number;
+  /** The line's authorized_keys options, each as written (`no-pty`, `command="…"`). */
+  options: string[];
+  /** The options that widen what the key may do, each `name: why`. */
+  risky: string[];
 }
 
 /** The keys of the store plus anything wrong with its files. */
@@ -61,38 +66,37 @@ export function nameFromComment(comment: string): string | undefined {
   return NAME.test(name) ? name : undefined;
 }
 
-/** Site-relative paths of `secrets/keys/*.pub`, sorted. */
+/** Site-relative paths of `secrets/keys/*.pub`, sorted; a link there (or on the way) is refused, naming it. */
 export function storeFiles(siteRoot: string): string[] {
-  const dir = join(siteRoot, KEYS_DIR);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((file) => file.endsWith(".pub") && !file.startsWith(".") && statSync(join(dir, file)).isFile())
-    .sort()
-    .map((file) => `${KEYS_DIR}/${file}`);
+  return listSiteDir(siteRoot, KEYS_DIR, (file) => file.endsWith(".pub") && !file.startsWith(".")).map((file) => `${KEYS_DIR}/${file}`);
 }
 
-/** Read the store and the extra `keyFiles` (site-relative); missing extra files are problems. */
+/** Read the store and the extra `keyFiles` (site-relative); missing extra files are problems, links are refused. */
 export function loadStore(siteRoot: string, extraFiles: readonly string[] = []): Store {
   const store: Store = { keys: [], files: [], problems: [] };
   const files = [...new Set([...storeFiles(siteRoot), ...extraFiles.map((f) => f.replace(/^\.\//, ""))])];
   for (const file of files) {
-    const path = join(siteRoot, file);
-    if (!existsSync(path)) {
+    const text = readSiteFile(siteRoot, file);
+    if (text === undefined) {
       store.problems.push(`${file} does not exist (listed in flk.toml [ssh-keys] keyFiles): create it or remove it from keyFiles`);
       continue;
     }
     store.files.push(file);
-    for (const key of readFile(path, file, store.problems)) store.keys.push(toEntry(key, file));
+    for (const key of readFile(text, file, store.problems)) store.keys.push(toEntry(key, file));
   }
   return store;
 }
 
-function readFile(path: string, file: string, problems: string[]): KeyAt[] {
+function readFile(text: string, file: string, problems: string[]): KeyAt[] {
   try {
-    const parsed = readKeyText(readFileSync(path, "utf8"));
+    const parsed = readKeyText(text);
     for (const error of parsed.errors) problems.push(`${file}:${error.line}: ${error.message}`);
-    return parsed.keys;
+    // A certificate put in by hand: sshd does not take one as an authorized key, so it would silently not work.
+    for (const key of parsed.keys)
+      if (key.certificate) problems.push(`${file}:${key.line}: an OpenSSH certificate (${key.label}), not a public key: sshd would ignore it. Replace it with the plain key it certifies.`);
+    return parsed.keys.filter((key) => !key.certificate);
   } catch (error) {
+    if (isFlkError(error)) throw error;
     if (error instanceof PrivateKeyError)
       problems.push(`${file} holds ${error.kind} (content not shown): delete it now, and rotate that key if the file was ever committed or shared`);
     else problems.push(`${file}: cannot read it: ${messageOf(error)}`);
@@ -111,5 +115,7 @@ export function toEntry(key: KeyAt, file: string): KeyEntry {
     file,
     algorithm: key.type,
     line: key.line,
+    options: key.optionList.map((o) => o.text),
+    risky: riskyOptions(key.optionList),
   };
 }

@@ -3,7 +3,7 @@
  * CRLF line ends, trailing blanks, comments — and sometimes, by mistake, a
  * private key, which must be refused before a single line of it is echoed.
  */
-import { KeyLineError, parseKeyLine, type PublicKey } from "./keys.ts";
+import { KeyLineError, MAX_LINE_BYTES, parseKeyLine, type PublicKey } from "./keys.ts";
 
 /** A public key with the line it came from (1-based). */
 export interface KeyAt extends PublicKey {
@@ -63,6 +63,11 @@ export function readKeyText(text: string): KeyText {
   const errors: KeyText["errors"] = [];
   body.split(/\r\n|\r|\n/).forEach((raw, index) => {
     const line = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+    // Checked on comment lines too: a NUL or a huge line has no business in a key file.
+    if (line.startsWith("#") && (line.includes("\0") || Buffer.byteLength(line) > MAX_LINE_BYTES)) {
+      errors.push({ line: index + 1, message: line.includes("\0") ? "the line holds a NUL byte" : `the line is over the ${MAX_LINE_BYTES}-byte limit` });
+      return;
+    }
     if (line === "" || line.startsWith("#")) return;
     try {
       keys.push({ ...parseKeyLine(line), line: index + 1 });

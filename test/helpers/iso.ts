@@ -39,9 +39,12 @@
  *            and the commit (write keys, hosts, …: they end up tracked).
  *   plugins  plugin objects to register (default: the six built-in ones);
  *            which are enabled is flk.toml's business.
- *   env      extra environment for nix and flk.
+ *   env      extra environment for nix and flk. Without XDG_STATE_HOME here,
+ *            a private one is made (and removed by cleanup()), so the
+ *            installer host key never lands in the real ~/.local/state/flk.
  * Result:
  *   site     the temp site (a git repo); `result` out-link inside it.
+ *   state    the XDG_STATE_HOME flk used (holds flk/sites/…/HOST/ssh_host_ed25519_key).
  *   iso      absolute path of the built image.
  *   result   buildIso()'s { host, iso, size, sha256 }.
  *   config   parsed /flk/config.json.
@@ -91,6 +94,7 @@ export interface FixtureIsoOptions {
 
 export interface FixtureIso {
   site: string;
+  state: string;
   iso: string;
   result: IsoResult;
   config: any;
@@ -116,11 +120,13 @@ export async function copyFixtureSite(options: Pick<FixtureIsoOptions, "toml" | 
 /** Build the fixture ISO through buildIso() (the library `flk iso` runs) and extract it. */
 export async function buildFixtureIso(options: FixtureIsoOptions = {}): Promise<FixtureIso> {
   const site = await copyFixtureSite(options);
-  const env = { ...process.env, ...fixtureNixEnv(options.nixpkgs), ...options.env };
+  const ownState = options.env?.XDG_STATE_HOME ? undefined : mkdtempSync(join(tmpdir(), "flk-state-"));
+  const env = { ...process.env, ...fixtureNixEnv(options.nixpkgs), ...(ownState ? { XDG_STATE_HOME: ownState } : {}), ...options.env };
   const extracted = mkdtempSync(join(tmpdir(), "flk-iso-x-"));
   const cleanup = () => {
     rmSync(site, { recursive: true, force: true });
     rmSync(extracted, { recursive: true, force: true });
+    if (ownState) rmSync(ownState, { recursive: true, force: true });
   };
   try {
     const flk = createFlk({ plugins: options.plugins ?? ALL_PLUGINS, cwd: site, env, flags: { color: false } });
@@ -129,6 +135,7 @@ export async function buildFixtureIso(options: FixtureIsoOptions = {}): Promise<
     const file = (p: string) => join(extracted, p.replace(/^\/+/, ""));
     return {
       site,
+      state: env.XDG_STATE_HOME!,
       iso: result!.iso,
       result: result!,
       config: JSON.parse(readFileSync(file("/flk/config.json"), "utf8")),

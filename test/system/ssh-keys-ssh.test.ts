@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
-import { captureOutput, keygen, makeFlk, makeSite, sh } from "../plugins/ssh-keys/helpers.ts";
+import { captureOutput, keygen, makeFlk, makeSite, makeState, sh } from "../plugins/ssh-keys/helpers.ts";
 import { storeFiles } from "../../plugins/ssh-keys/store.ts";
+import { hostKeyPaths } from "../../plugins/ssh-keys/hostkey.ts";
 import { FLK } from "../helpers/binary.ts";
 
 const it = systemTest(["ip", "sshd", "ssh", "ssh-keygen"]);
@@ -25,7 +26,11 @@ let bin: string;
 let site: ReturnType<typeof makeSite>;
 let link: Link | undefined;
 let user: string;
+let state: ReturnType<typeof makeState>;
+/** The private host key the operator's state dir holds for HOST (what its stick's sshd presents). */
+const hostKey = (host = "NixOS") => hostKeyPaths(state.env, site.root, host).privateKey;
 beforeAll(async () => {
+  state = makeState();
   dir = mkdtempSync(join(tmpdir(), "flk-ssh-sys-"));
   site = makeSite();
   mkdirSync(join(site.root, "hosts"));
@@ -33,16 +38,17 @@ beforeAll(async () => {
   bin = join(dir, "flk-with-stand-in-locator");
   sh([join(import.meta.dir, "..", "..", "node_modules", ".bin", "bun"), "build", "--compile", "--minify", "--format=esm", ENTRY, "--outfile", bin]);
   user = keygen(dir, "operator", "ed25519", undefined, "operator@test");
-  // What an operator does: flk keys add, then flk iso (whose isoModule tap pins the host key).
+  // What an operator does: flk keys add, then flk iso (whose prepareIso tap makes the host key and pins its public half).
   const added = Bun.spawnSync([bin, "keys", "add", `${user}.pub`], { cwd: site.root, stderr: "pipe" });
   if (added.exitCode !== 0) throw new Error(added.stderr.toString());
-  const flk = makeFlk(site.root);
-  await captureOutput(() => flk.hooks.isoModule.promise({ imports: [], settings: {}, files: [], notes: [] }, { host: "NixOS", siteRoot: site.root }));
+  const flk = makeFlk(site.root, {}, [], state.env);
+  for (const host of ["NixOS", "Other"]) await captureOutput(() => flk.hooks.prepareIso.promise({ host, siteRoot: site.root }));
   link = await createLink();
 }, 60_000);
 afterAll(async () => {
   await link?.cleanup();
   site.cleanup();
+  state.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -58,7 +64,7 @@ async function flkSsh(sshd: Sshd, key: string, command: string[]) {
 }
 
 it("flk ssh logs in over the link-local address with the pinned host key and the stored key", async () => {
-  const sshd = await startSshd(link!.a, { hostKey: join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key"), authorizedKeys: storedKeys() });
+  const sshd = await startSshd(link!.a, { hostKey: hostKey(), authorizedKeys: storedKeys() });
   try {
     const ran = await flkSsh(sshd, user, ["echo", "logged-in-as", "$(id -un)"]);
     expect(ran.stdout.trim()).toBe("logged-in-as root");
@@ -77,17 +83,25 @@ it("flk ssh logs in over the link-local address with the pinned host key and the
   }
 });
 
-it("flk ssh refuses an installer whose host key is not the pinned one", async () => {
-  const impostor = keygen(dir, "impostor-host", "ed25519", undefined, "impostor");
-  const sshd = await startSshd(link!.a, { hostKey: impostor, authorizedKeys: storedKeys() });
-  try {
-    const ran = await flkSsh(sshd, user, ["echo", "should-not-run"]);
-    expect(ran.code).toBe(255);
-    expect(ran.stdout).not.toContain("should-not-run");
-    expect(ran.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
-    expect(ran.stderr).toContain("Host key verification failed");
-  } finally {
-    await sshd.stop();
+it("flk ssh refuses an installer with any other host key: a stranger's, another host's stick, a leaked old site key", async () => {
+  const legacyDir = join(dir, "legacy");
+  sh(["mkdir", "-p", legacyDir]);
+  const impostors: Array<[string, string]> = [
+    ["a stranger's key", keygen(dir, "impostor-host", "ed25519", undefined, "impostor")],
+    ["the operator's key of another host (Other)", hostKey("Other")],
+    ["a key that an old flk kept in the site", keygen(legacyDir, "ssh_host_ed25519_key", "ed25519", undefined, "flk live installer NixOS")],
+  ];
+  for (const [what, key] of impostors) {
+    const sshd = await startSshd(link!.a, { hostKey: key, authorizedKeys: storedKeys() });
+    try {
+      const ran = await flkSsh(sshd, user, ["echo", "should-not-run"]);
+      expect([what, ran.code]).toEqual([what, 255]);
+      expect(ran.stdout).not.toContain("should-not-run");
+      expect(ran.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+      expect(ran.stderr).toContain("Host key verification failed");
+    } finally {
+      await sshd.stop();
+    }
   }
 });
 
@@ -99,7 +113,7 @@ it("flk ssh with no address found exits 1 and lists what was tried", async () =>
 });
 
 it("the real flk binary finds the installer on fe80::47 through the built-in locators (mdns, then ipv6-lla) and logs in", async () => {
-  const sshd = await startSshd(link!.a, { hostKey: join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key"), authorizedKeys: storedKeys(), address: "fe80::47" });
+  const sshd = await startSshd(link!.a, { hostKey: hostKey(), authorizedKeys: storedKeys(), address: "fe80::47" });
   try {
     await linkLocal(link!.b);
     const ran = await link!.b.exec(

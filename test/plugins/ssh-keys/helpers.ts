@@ -10,6 +10,12 @@ import type { Flk } from "../../../core/index.ts";
 import sshKeys from "../../../plugins/ssh-keys/index.ts";
 import { concatBytes, sshString } from "../../../plugins/ssh-keys/wire.ts";
 
+/** A private state dir for one test (`XDG_STATE_HOME`), so no test writes into the real ~/.local/state/flk. */
+export function makeState(): { env: Record<string, string | undefined>; dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "flk-state-"));
+  return { env: { ...process.env, XDG_STATE_HOME: dir }, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** A temp directory holding an empty flake.nix (a site root); `cleanup()` removes it. */
 export function makeSite(): { root: string; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), "flk-ssh-keys-site-"));
@@ -25,12 +31,13 @@ export interface TestOptions {
 }
 
 /** An flk instance for `site` with ssh-keys (and any extra test plugins) enabled. */
-export function makeFlk(site: string, options: TestOptions = {}, extra: Array<{ name: string; apply(flk: Flk): void }> = []): Flk {
+export function makeFlk(site: string, options: TestOptions = {}, extra: Array<{ name: string; apply(flk: Flk): void }> = [], env?: Record<string, string | undefined>): Flk {
   const resolved = { users: ["nixos"], keyFiles: [], pinHostKey: true, ...options };
   const plugins = [sshKeys, ...extra.map((p) => ({ description: "test", options: {}, ...p }))];
   return createFlk({
     plugins,
     cwd: site,
+    env,
     flags: { color: false },
     config: { enabled: plugins.map((p) => p.name), options: Object.fromEntries(plugins.map((p) => [p.name, p === sshKeys ? resolved : {}])) },
   });

@@ -1,21 +1,29 @@
 /**
- * The isoModule contribution (authorized keys per user, the pinned host key)
- * and the sshOptions tap, through the real hooks of an flk instance.
+ * The isoModule contribution (authorized keys per user, the pinned host key
+ * by its state-dir path), the prepareIso tap (the key generated in the
+ * operator's state dir, its public half recorded in the site) and the
+ * sshOptions tap, through the real hooks of an flk instance.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../../helpers/require.ts";
 import { collectPaths, renderNix, type IsoModule } from "../../../core/index.ts";
-import { captureOutput, keygen, makeFlk, makeSite, sshKeygenList } from "./helpers.ts";
+import { hostKeyPaths, pinnedKeys } from "../../../plugins/ssh-keys/hostkey.ts";
+import { captureOutput, keygen, makeFlk, makeSite, makeState, sh, sshKeygenList } from "./helpers.ts";
 
-const it = systemTest(["ssh-keygen"], { root: false });
+const it = systemTest(["ssh-keygen", "git"], { root: false });
 
 let site: ReturnType<typeof makeSite>;
+let state: ReturnType<typeof makeState>;
 beforeEach(() => {
   site = makeSite();
+  state = makeState();
 });
-afterEach(() => site.cleanup());
+afterEach(() => {
+  site.cleanup();
+  state.cleanup();
+});
 
 const empty = (): IsoModule => ({ imports: [], settings: {}, files: ["hosts/NixOS.nix"], notes: ["from an earlier tap"] });
 
@@ -27,9 +35,25 @@ function storeKey(name: string): string {
   return `secrets/keys/${name}.pub`;
 }
 
+const flkOf = (options: Parameters<typeof makeFlk>[1] = {}, env = state.env) => makeFlk(site.root, options, [], env);
+
 async function iso(options: Parameters<typeof makeFlk>[1], host = "NixOS") {
-  const flk = makeFlk(site.root, options);
+  const flk = flkOf(options);
   return captureOutput(() => flk.hooks.isoModule.promise(empty(), { host, siteRoot: site.root }));
+}
+
+async function prepare(options: Parameters<typeof makeFlk>[1] = {}, env = state.env, host = "NixOS") {
+  const flk = flkOf(options, env);
+  return captureOutput(() => flk.hooks.prepareIso.promise({ host, siteRoot: site.root }));
+}
+
+/** Every file under `dir` (relative), sorted: the "nothing changed" oracle. */
+function tree(dir: string, at = ""): string[] {
+  if (!existsSync(join(dir, at))) return [];
+  return readdirSync(join(dir, at), { withFileTypes: true }).flatMap((e) => {
+    const path = at ? `${at}/${e.name}` : e.name;
+    return e.isDirectory() ? [path + "/", ...tree(dir, path)] : [`${path} ${readFileSync(join(dir, path)).toString("base64")}`];
+  }).sort();
 }
 
 it("gives every configured user the store's key files plus keyFiles, as site paths", async () => {
@@ -54,55 +78,103 @@ it("refuses the ISO when a keyFiles entry does not exist or a key file is broken
   expect((broken.error as Error).message).toContain("secrets/keys/bad.pub:1:");
 });
 
-it("warns that nobody can log in remotely when there are no keys at all", async () => {
-  const { value: module, output } = await iso({ pinHostKey: false });
-  expect(output).toContain("nobody will be able to log in");
-  expect(module!.notes.some((n) => n.includes("nobody will be able to log in"))).toBe(true);
-  expect(collectPaths((module!.settings.users as any).users.nixos.openssh.authorizedKeys.keyFiles)).toEqual([]);
+it("warns once per flk run (not per host, not again after the build) that nobody can log in when there are no keys", async () => {
+  const flk = flkOf({ pinHostKey: false });
+  const { value: modules, output } = await captureOutput(async () => [
+    await flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: site.root }),
+    await flk.hooks.isoModule.promise(empty(), { host: "Other", siteRoot: site.root }),
+  ]);
+  expect(output.split("nobody will be able to log in").length - 1).toBe(1);
+  for (const module of modules!) {
+    expect(module.notes).toEqual(["from an earlier tap"]);
+    expect(collectPaths((module.settings.users as any).users.nixos.openssh.authorizedKeys.keyFiles)).toEqual([]);
+  }
 });
 
-it("generates the pinned host key on the first build, keeps it on the next, and puts both halves into /etc/ssh", async () => {
+it("planning names the host key by its state-dir path and writes nothing: no key, no state dir, no site file", async () => {
   storeKey("alice");
-  const first = await iso({});
-  expect(first.error).toBeUndefined();
-  const priv = join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key");
-  expect(statSync(priv).mode & 0o777).toBe(0o600);
-  const [oracle] = sshKeygenList(`${priv}.pub`).lines;
-  expect(oracle).toMatch(/^256 SHA256:\S+ flk live installer NixOS \(ED25519\)$/);
-  const etc = (first.value!.settings.environment as any).etc;
-  expect(renderNix(etc, { indent: "" })).toBe(
-    '{ "ssh/ssh_host_ed25519_key" = { source = (./. + "/secrets/hosts/NixOS/ssh_host_ed25519_key"); mode = "0600"; }; ' +
-      '"ssh/ssh_host_ed25519_key.pub" = { source = (./. + "/secrets/hosts/NixOS/ssh_host_ed25519_key.pub"); mode = "0644"; }; }',
+  const before = tree(site.root);
+  const { value: module, error } = await iso({});
+  expect(error).toBeUndefined();
+  const paths = hostKeyPaths(state.env, site.root, "NixOS");
+  expect(paths.privateKey.startsWith(join(state.dir, "flk", "sites"))).toBe(true);
+  expect(renderNix((module!.settings.environment as any).etc, { indent: "" })).toBe(
+    `{ "ssh/ssh_host_ed25519_key" = { source = (builtins.path { path = /. + "${paths.privateKey}"; name = "flk-NixOS-ssh_host_ed25519_key"; }); mode = "0600"; }; ` +
+      `"ssh/ssh_host_ed25519_key.pub" = { source = (builtins.path { path = /. + "${paths.publicKey}"; name = "flk-NixOS-ssh_host_ed25519_key.pub"; }); mode = "0644"; }; }`,
   );
-  expect(first.value!.files).toContain("secrets/hosts/NixOS/ssh_host_ed25519_key");
-  expect(first.value!.files).toContain("secrets/hosts/NixOS/ssh_host_ed25519_key.pub");
-  expect(first.value!.notes.join("\n")).toContain("private half is on the stick and in the Nix store");
-  await iso({});
-  expect(sshKeygenList(`${priv}.pub`).lines[0]).toBe(oracle!);
+  // No site file for the host key: the first build needs no `git add`.
+  expect(module!.files).toEqual(["hosts/NixOS.nix", "secrets/keys/alice.pub"]);
+  expect(tree(site.root)).toEqual(before);
+  expect(readdirSync(state.dir)).toEqual([]);
 });
 
-it("records the pinned key in known_hosts under the alias, HOST.local and fe80::47", async () => {
-  await iso({});
-  const pub = readFileSync(join(site.root, "secrets/hosts/NixOS/ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+it("prepareIso generates the key in the state dir (0700/0600), records only its public half in the site, and keeps it next time", async () => {
+  const first = await prepare();
+  expect(first.error).toBeUndefined();
+  const paths = hostKeyPaths(state.env, site.root, "NixOS");
+  expect(statSync(paths.privateKey).mode & 0o777).toBe(0o600);
+  for (let dir = paths.dir; dir.length >= join(state.dir, "flk").length; dir = join(dir, "..")) expect([dir, statSync(dir).mode & 0o777]).toEqual([dir, 0o700]);
+  const [oracle] = sshKeygenList(paths.publicKey).lines;
+  expect(oracle).toMatch(/^256 SHA256:\S+ flk live installer NixOS \(ED25519\)$/);
+  expect(first.output).toContain(`generated the live installer's sshd host key ${paths.privateKey}`);
+  expect(first.output).toContain("git add -- secrets/hosts/NixOS/known_hosts");
+  // The site holds the public half only, as a known_hosts ssh itself reads.
+  expect(tree(site.root).map((l) => l.split(" ")[0])).toEqual(["flake.nix", "secrets/", "secrets/hosts/", "secrets/hosts/NixOS/", "secrets/hosts/NixOS/known_hosts"]);
   const known = readFileSync(join(site.root, "secrets/hosts/NixOS/known_hosts"), "utf8");
-  const entries = known.split("\n").filter((l) => l && !l.startsWith("#"));
-  expect(entries).toEqual([`flk-live-nixos ${pub}`, `nixos.local ${pub}`, `fe80::47 ${pub}`]);
-  // ssh-keygen -F finds the host in the file: the format is one ssh reads.
-  const found = Bun.spawnSync(["ssh-keygen", "-F", "flk-live-nixos", "-f", join(site.root, "secrets/hosts/NixOS/known_hosts")]);
-  expect(found.exitCode).toBe(0);
+  expect(known).not.toContain("PRIVATE KEY");
+  const pub = readFileSync(paths.publicKey, "utf8").split(" ").slice(0, 2).join(" ");
+  expect(known.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([expect.stringMatching(new RegExp(`^flk-live-nixos,nixos\\.local,fe80::47 ${pub.replace(/[+/]/g, "\\$&")} flk live installer NixOS, built by \\S+@\\S+$`))]);
+  expect(Bun.spawnSync(["ssh-keygen", "-F", "flk-live-nixos", "-f", join(site.root, "secrets/hosts/NixOS/known_hosts")]).exitCode).toBe(0);
+  const again = await prepare();
+  expect(again.output).toContain("using the live installer's sshd host key");
+  expect(again.output).not.toContain("recorded its public half");
+  expect(sshKeygenList(paths.publicKey).lines[0]).toBe(oracle!);
+  expect(readFileSync(join(site.root, "secrets/hosts/NixOS/known_hosts"), "utf8")).toBe(known);
 });
 
-it("pinHostKey = false generates nothing and adds no host key settings", async () => {
+it("a second operator's build adds their key as a second line; both are pinned, and each stick has its own host's key", async () => {
+  await prepare();
+  const other = makeState();
+  try {
+    await prepare({}, other.env);
+    await prepare({}, other.env, "Other");
+    const mine = readFileSync(hostKeyPaths(state.env, site.root, "NixOS").publicKey, "utf8").split(" ").slice(0, 2).join(" ");
+    const theirs = readFileSync(hostKeyPaths(other.env, site.root, "NixOS").publicKey, "utf8").split(" ").slice(0, 2).join(" ");
+    const theirOther = readFileSync(hostKeyPaths(other.env, site.root, "Other").publicKey, "utf8").split(" ").slice(0, 2).join(" ");
+    expect(new Set([mine, theirs, theirOther]).size).toBe(3);
+    expect(pinnedKeys(site.root, "NixOS")!.map((p) => p.key)).toEqual([mine, theirs]);
+    expect(pinnedKeys(site.root, "Other")!.map((p) => p.key)).toEqual([theirOther]);
+  } finally {
+    other.cleanup();
+  }
+});
+
+it("warns that a private key the site tracks is leaked, with the exact git rm --cached command", async () => {
+  sh(["git", "-C", site.root, "init", "-q"]);
+  mkdirSync(join(site.root, "secrets/hosts/NixOS"), { recursive: true });
+  const legacy = keygen(join(site.root, "secrets/hosts/NixOS"), "ssh_host_ed25519_key", "ed25519");
+  sh(["git", "-C", site.root, "add", "-A"]);
+  const { output } = await prepare();
+  expect(output).toContain("secrets/hosts/NixOS/ssh_host_ed25519_key holds an OpenSSH private key and is tracked by git: consider that key leaked");
+  expect(output).toContain("`git rm --cached -- secrets/hosts/NixOS/ssh_host_ed25519_key`");
+  // The new key is not the leaked one.
+  expect(readFileSync(hostKeyPaths(state.env, site.root, "NixOS").privateKey, "utf8")).not.toBe(readFileSync(legacy, "utf8"));
+});
+
+it("pinHostKey = false: no host key settings, and prepareIso generates nothing", async () => {
   const { value: module } = await iso({ pinHostKey: false });
   expect(module!.settings.environment).toBeUndefined();
-  expect(() => statSync(join(site.root, "secrets/hosts"))).toThrow();
+  await prepare({ pinHostKey: false });
+  expect(existsSync(join(site.root, "secrets/hosts"))).toBe(false);
+  expect(readdirSync(state.dir)).toEqual([]);
 });
 
-it("sshOptions adds the pinned known_hosts, strict checking and the alias only when a pinned key exists", async () => {
-  const flk = makeFlk(site.root);
+it("sshOptions pins the site's known_hosts (read only) with strict checking and the alias, only when it exists", async () => {
+  const flk = flkOf();
   const target = { host: "NixOS", user: "nixos", endpoint: { address: "fe80::47", scope: "eth0", family: 6 as const, source: "static" } };
   expect(await flk.hooks.sshOptions.promise(["-v"], target)).toEqual(["-v"]);
-  await captureOutput(() => flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: site.root }));
+  expect(existsSync(join(site.root, "secrets"))).toBe(false);
+  await prepare();
   const options = await flk.hooks.sshOptions.promise(["-v"], target);
   expect(options).toEqual([
     "-v",
@@ -113,6 +185,14 @@ it("sshOptions adds the pinned known_hosts, strict checking and the alias only w
     "-o", "HostKeyAlgorithms=ssh-ed25519",
     "-o", "UpdateHostKeys=no",
   ]);
-  const unpinned = makeFlk(site.root, { pinHostKey: false });
+  const unpinned = flkOf({ pinHostKey: false });
   expect(await unpinned.hooks.sshOptions.promise([], target)).toEqual([]);
+});
+
+it("sshOptions refuses a known_hosts line that could trust more than the pinned keys (a @cert-authority marker)", async () => {
+  await prepare();
+  const file = join(site.root, "secrets/hosts/NixOS/known_hosts");
+  writeFileSync(file, readFileSync(file, "utf8") + `@cert-authority * ${readFileSync(hostKeyPaths(state.env, site.root, "NixOS").publicKey, "utf8")}`);
+  const target = { host: "NixOS", user: "nixos", endpoint: { address: "fe80::47", scope: "eth0", family: 6 as const, source: "static" } };
+  await expect(flkOf().hooks.sshOptions.promise([], target)).rejects.toThrow("markers (@cert-authority, @revoked) and hashed names are not allowed");
 });
