@@ -35,7 +35,7 @@ it("flk keys add stores a key, flk keys list --json prints the documented shape,
   expect(listed.code).toBe(0);
   const [oracle] = sshKeygenList(`${key}.pub`).lines;
   expect(JSON.parse(listed.stdout)).toEqual([
-    { name: "alice", type: "ED25519", bits: 256, fingerprint: oracle!.split(" ")[1], comment: "alice@laptop", file: "secrets/keys/alice.pub" },
+    { name: "alice", type: "ED25519", bits: 256, fingerprint: oracle!.split(" ")[1], comment: "alice@laptop", file: "secrets/keys/alice.pub", options: [], risky: [] },
   ]);
   const unknown = await flk(["keys", "rm", "alcie"], { cwd: site.root });
   expect(unknown.code).toBe(2);
