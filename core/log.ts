@@ -4,6 +4,7 @@
  * lines with the message text unchanged (backticked commands stay copyable).
  */
 import type { ConsolaInstance } from "consola";
+import { withTextPrompt } from "./prompt.ts";
 
 /** A root logger for one flk run. */
 export function createLogger(options: { verbose?: boolean; color?: boolean } = {}): ConsolaInstance {
@@ -20,5 +21,5 @@ export function createLogger(options: { verbose?: boolean; color?: boolean } = {
   // readline, which the bundle would otherwise load at start-up even for
   // `flk --version` (bench/startup: about 3 ms of ~31).
   const { createConsola } = require("consola") as typeof import("consola");
-  return createConsola(options_);
+  return withTextPrompt(createConsola(options_));
 }

@@ -102,12 +102,15 @@ export async function resolveNeighbours(iface: string, addresses: string[], time
   if (missing().length === 0) return table;
   // Loaded when first used, not imported: the bundle would load it at start-up for every command (bench/startup).
   const { createSocket } = require("node:dgram") as typeof import("node:dgram");
-  const socket = createSocket("udp6");
-  try {
-    await Promise.all(missing().map((address) => new Promise<void>((done) => socket.send(new Uint8Array(0), 9, `${address}%${iface}`, () => done()))));
-  } finally {
-    socket.close();
-  }
+  // One socket per address: on one socket, the ICMP "port unreachable" of an
+  // earlier datagram fails the next send with ECONNREFUSED (Bun ≥ 1.3.10), and
+  // that neighbour would never be resolved.
+  await Promise.all(
+    missing().map((address) => {
+      const socket = createSocket("udp6");
+      return new Promise<void>((done) => socket.send(new Uint8Array(0), 9, `${address}%${iface}`, () => done())).finally(() => socket.close());
+    }),
+  );
   const deadline = performance.now() + timeoutMs;
   while (missing().length > 0 && performance.now() < deadline) {
     await Bun.sleep(20);

@@ -25,7 +25,8 @@ function truncatedA(): Uint8Array {
 
 const listener = dgram.createSocket({ type: "udp4", reuseAddr: true });
 const offPort = dgram.createSocket("udp4");
-const offLink = dgram.createSocket("udp4");
+// reuseAddr: it binds 5353 on one address while `listener` holds 0.0.0.0:5353 (Bun ≥ 1.3.10 no longer sets SO_REUSEADDR by itself).
+const offLink = dgram.createSocket({ type: "udp4", reuseAddr: true });
 
 function send(socket: dgram.Socket, bytes: Uint8Array, to: dgram.RemoteInfo, what: string) {
   socket.send(bytes, to.port, to.address, (error) => process.stdout.write(`${error ? "failed" : "sent"} ${what}\n`));
