@@ -9,7 +9,7 @@
 import { hostname, userInfo } from "node:os";
 import { FlkError, mergeSettings, nix, renderString, type HostContext, type IsoModule, type NixValue } from "../../core/index.ts";
 import { loadStore, KEYS_DIR } from "./store.ts";
-import { ensureHostKey, hostKeyPaths, knownHostsFile, recordHostKey } from "./hostkey.ts";
+import { ensureHostKey, hostKeyPaths, knownHostsFile, pinnedKeys, recordHostKey } from "./hostkey.ts";
 import { findLeakedKeys, leakedKeyWarning } from "./leaked.ts";
 import { gitCommand } from "./git.ts";
 
@@ -90,6 +90,8 @@ export interface PrepareOptions {
 export async function prepareHostKey(host: HostContext, options: PrepareOptions): Promise<void> {
   for (const leaked of await findLeakedKeys(host.siteRoot)) options.log.warn(leakedKeyWarning(host.siteRoot, options.cwd, leaked));
   if (!options.pinHostKey) return;
+  // Check the site's known_hosts first (a link there is refused), so a refusal leaves the state dir untouched too.
+  pinnedKeys(host.siteRoot, host.host);
   const { paths, publicLine, generated } = await ensureHostKey(options.env, host.siteRoot, host.host);
   const builder = `${safeUser()}@${hostname()}`;
   const recorded = recordHostKey(host.siteRoot, host.host, publicLine, options.linkLocal, builder);
