@@ -96,7 +96,8 @@ it(`mutated key lines never throw unexpectedly, never hang, and what is accepted
       slowest = Math.max(slowest, performance.now() - started);
     }
   }
-  expect(slowest).toBeLessThan(100);
+  // A hang is seconds; 1 s per line leaves room for a GC pause on a loaded machine (load 12 on 2 cores here).
+  expect(slowest).toBeLessThan(1000);
   // Both outcomes must be exercised, or the mutations are too tame or too wild.
   expect(refused).toBeGreaterThan(100);
   expect(accepted.length).toBeGreaterThan(50);
