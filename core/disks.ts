@@ -8,6 +8,7 @@
 import { fstatSync, realpathSync, statSync } from "node:fs";
 import { devString, nameOfDev, readSysBlocks, readUsage, type SysBlock, type Usage } from "./blockdev.ts";
 import { FlkError } from "./errors.ts";
+import { diskseqOfFd, loopStatusOfFd } from "./kernel.ts";
 import { lsblk, type LsblkDevice } from "./lsblk.ts";
 
 /** `writable`, `needs-force` (non-removable disk), or `refused` (never, not even with --force). */
@@ -194,6 +195,19 @@ export function loopsBackedByFile(id: FileId, blocks: Map<string, SysBlock>): st
  */
 export function disksOfFile(path: string, blocks: Map<string, SysBlock>, usage: Usage, sys = "/sys"): Set<string> {
   const out = new Set<string>();
+  let dev: string;
+  try {
+    dev = devString(statSync(path).dev);
+  } catch {
+    return out;
+  }
+  for (const disk of disksOfDev(dev, blocks, usage, sys)) out.add(disk);
+  return out;
+}
+
+/** The disks under a filesystem with st_dev `dev` (`major:minor`): see disksOfFile. */
+export function disksOfDev(dev: string, blocks: Map<string, SysBlock>, usage: Usage, sys = "/sys"): Set<string> {
+  const out = new Set<string>();
   const add = (name: string | undefined, depth: number) => {
     if (!name || out.has(name) || depth > 16) return;
     out.add(name);
@@ -203,12 +217,6 @@ export function disksOfFile(path: string, blocks: Map<string, SysBlock>, usage: 
     for (const slave of block.slaves) add(slave, depth + 1);
     if (block.backingFile?.startsWith("/")) for (const disk of disksOfFile(block.backingFile.replace(/ \(deleted\)$/, ""), blocks, usage, sys)) add(disk, depth + 1);
   };
-  let dev: string;
-  try {
-    dev = devString(statSync(path).dev);
-  } catch {
-    return out;
-  }
   add(nameOfDev(dev, sys) ?? nameOfMountedDev(dev, usage, blocks), 0);
   return out;
 }
@@ -239,6 +247,12 @@ export interface Disk {
   name: string;
   /** `major:minor`. */
   dev: string;
+  /** Disk sequence number when judged (sysfs `diskseq`): a re-attached loop device or a new medium has another. */
+  diskseq?: string;
+  /** A loop device's backing file (or device) as the kernel recorded its name. */
+  backing?: string;
+  /** The backing file's identity when judged, `major:minor:inode` (what the opened fd must still stand on). */
+  backingInode?: string;
 }
 
 /** Combine lsblk's description with the verdict for one device. */
@@ -257,7 +271,19 @@ export function describeDisk(d: LsblkDevice, view: SystemView): Disk {
     reason,
     name: d.kname,
     dev: block?.dev ?? "",
+    diskseq: block?.diskseq,
+    backing: block?.backingFile,
+    backingInode: block?.backingFile ? inodeOf(block.backingFile) : undefined,
   };
+}
+
+function inodeOf(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${devString(st.dev)}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every block device with its verdict; writable ones first, then needs-force, then refused. */
@@ -269,8 +295,8 @@ export async function listDisks(view: SystemView = systemView()): Promise<Disk[]
 
 /** What `judgeDisk` may be told. */
 export interface JudgeOptions {
-  /** The image to be written: the disks it lives on are refused. */
-  image?: string;
+  /** The image to be written (its path, or the identity of its open fd): the disks it lives on are refused. */
+  image?: string | FileId;
   /** A view read earlier (default: read now). */
   view?: SystemView;
 }
@@ -308,7 +334,7 @@ export async function judgeDisk(path: string, options: JudgeOptions = {}): Promi
  * under the same name would otherwise be written. Throws E_TARGET_CHANGED
  * (exit 2, nothing written yet).
  */
-export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev">): void {
+export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev" | "diskseq" | "backingInode">): void {
   const st = fstatSync(fd);
   if (!st.isBlockDevice()) throw targetChanged(disk.path, `judged block device ${disk.dev} (/dev/${disk.name}), opened something that is not a block device`);
   const now = devString(st.rdev);
@@ -316,6 +342,17 @@ export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev"
     const name = nameOfDev(now);
     throw targetChanged(disk.path, `judged ${disk.dev} (/dev/${disk.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`);
   }
+  // Same number, another disk: a loop device detached and attached again, or a new medium, has a new diskseq.
+  const seq = diskseqOfFd(fd);
+  if (disk.diskseq !== undefined && seq !== undefined && seq !== disk.diskseq)
+    throw targetChanged(disk.path, `judged /dev/${disk.name} with diskseq ${disk.diskseq}, opened diskseq ${seq}: re-attached or another medium`);
+  if (!isLoop(disk.name)) return;
+  const loop = loopStatusOfFd(fd);
+  if (!loop) throw targetChanged(disk.path, `judged loop device /dev/${disk.name}, which is not attached now`);
+  const backing = `${devString(loop.dev)}:${loop.ino}`;
+  // A backing file whose name was deleted could not be stat'ed when judged: diskseq alone proves it then.
+  if (disk.backingInode !== undefined && backing !== disk.backingInode)
+    throw targetChanged(disk.path, `judged /dev/${disk.name} backed by inode ${disk.backingInode ?? "?"}, it is backed by inode ${backing} (${loop.file}) now`);
 }
 
 /** The refusal for a target that is not what was judged. */
@@ -324,13 +361,15 @@ export function targetChanged(path: string, why: string): FlkError {
 }
 
 /** The view with the image's disks and identity, for judging a target of that image. */
-export function withImage(view: SystemView, image: string): SystemView {
-  let imageFile: FileId | undefined;
-  try {
-    const st = statSync(image, { bigint: true });
-    imageFile = { dev: st.dev, ino: st.ino };
-  } catch {
-    // judged without it; the image is opened (and proven a regular file) later
+export function withImage(view: SystemView, image: string | FileId): SystemView {
+  let id: FileId | undefined = typeof image === "string" ? undefined : image;
+  if (typeof image === "string") {
+    try {
+      const st = statSync(image, { bigint: true });
+      id = { dev: st.dev, ino: st.ino };
+    } catch {
+      return view;
+    }
   }
-  return { ...view, imageDisks: disksOfFile(image, view.blocks, view.usage), imageFile };
+  return { ...view, imageDisks: disksOfDev(devString(id!.dev), view.blocks, view.usage), imageFile: id };
 }

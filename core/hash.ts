@@ -3,7 +3,7 @@
  * @noble/hashes is ~9x slower on bulk data here (DESIGN.md "Performance");
  * it stays for small things (key fingerprints).
  */
-import { constants } from "node:fs";
+import { constants, read } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** Read size: 8 MiB, dd-writer's chunk (Bun.file().stream() hands out far smaller pieces). */
@@ -23,4 +23,19 @@ export async function sha256File(path: string, options: { noFollow?: boolean } =
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Hex sha256 of everything in the file open on `fd`, from offset 0
+ * (positioned reads: the fd's offset and its other readers are untouched).
+ */
+export async function sha256Fd(fd: number): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const buf = new Uint8Array(CHUNK);
+  for (let position = 0, n; (n = await pread(fd, buf, position)) > 0; position += n) hasher.update(buf.subarray(0, n));
+  return hasher.digest("hex");
+}
+
+function pread(fd: number, buf: Uint8Array, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }

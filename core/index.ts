@@ -13,11 +13,12 @@ export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, 
 export { writeFileAtomic, removeFileDurable } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "citty";
-export { sha256File } from "./hash.ts";
+export { sha256File, sha256Fd } from "./hash.ts";
 export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, unescapeMount, type MountEntry } from "./mountinfo.ts";
 export { readSysBlocks, readUsage, parseSwaps, devString, nameOfDev, rdevOf, type SysBlock, type Usage } from "./blockdev.ts";
 export { lsblk, parseLsblk, type LsblkDevice } from "./lsblk.ts";
 export {
-  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, withImage, loopsBackedByFile, disksOfFile, proveOpened, targetChanged,
+  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, withImage, loopsBackedByFile, disksOfFile, disksOfDev, proveOpened, targetChanged,
   type Disk, type Verdict, type Assessment, type SystemView, type FileId, type JudgeOptions,
 } from "./disks.ts";
+export { diskseqOfFd, loopStatusOfFd, tryLockExclusive, type LoopStatus } from "./kernel.ts";

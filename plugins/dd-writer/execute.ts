@@ -26,17 +26,29 @@ export interface WriteOutcome {
   device: string;
   bytes: number;
   verified: boolean;
+  /** With --sha256: the sha256 of the image bytes as they were written (equal to the one given). */
+  sha256?: string;
   seconds: number;
 }
 
+/** How to write. */
+export interface ExecuteOptions {
+  verify: boolean;
+  /** The expected sha256 of the image file (--sha256): the bytes written must hash to it. */
+  sha256?: string;
+  /** Called after the write is flushed, before the read-back (tests corrupt the device here). */
+  beforeVerify?: (path: string) => unknown;
+}
+
 /** Write `image` to the already checked `target`, then verify unless told not to. */
-export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, verify: boolean, beforeVerify?: (path: string) => unknown): Promise<WriteOutcome> {
+export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, options: ExecuteOptions): Promise<WriteOutcome> {
+  const { verify, beforeVerify } = options;
   const log = flk.logger("dd-writer");
   const started = performance.now();
   const opened = openTarget(target);
   const ring = createRing(SLOTS, CHUNK);
   const pool: HashPool | undefined = verify ? createHashPool(ring) : undefined;
-  let source: ImageSource | undefined = openSource(image);
+  let source: ImageSource | undefined = openSource(image, { hash: options.sha256 !== undefined });
   let phase: "writing" | "verifying" | "done" = "writing";
   let written = 0;
   let work: Promise<unknown> = Promise.resolve();
@@ -70,8 +82,10 @@ export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, v
     });
     work = writing;
     const result = await writing;
+    const digest = source.digest();
     source.close();
     source = undefined;
+    if (options.sha256 !== undefined && digest !== options.sha256) throw imageChanged(image, target.path, options.sha256, digest);
     if (pool) {
       await beforeVerify?.(target.path);
       phase = "verifying";
@@ -83,7 +97,7 @@ export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, v
     }
     phase = "done";
     const seconds = (performance.now() - started) / 1000;
-    const outcome = { image: image.path, device: target.path, bytes: result.bytes, verified: Boolean(pool), seconds };
+    const outcome: WriteOutcome = { image: image.path, device: target.path, bytes: result.bytes, verified: Boolean(pool), ...(digest ? { sha256: digest } : {}), seconds };
     report(flk, outcome);
     return outcome;
   } finally {
@@ -92,9 +106,19 @@ export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, v
   }
 }
 
+// The check before writing passed, so the file changed while it was read: the device holds bytes nobody vouched for.
+function imageChanged(image: ImageInfo, device: string, expected: string, actual: string | undefined): FlkError {
+  return new FlkError(
+    `${image.path} changed while it was written: the bytes written have sha256 ${actual ?? "?"}, not ${expected} (which the file had when checked). ${device} is not verified and not to be trusted: find out what modifies the image, then write it again.`,
+    "E_SHA256_CHANGED",
+    1,
+  );
+}
+
 function report(flk: Flk, o: WriteOutcome): void {
   const rate = o.bytes / Math.max(o.seconds, 1e-3) / 1e6;
-  const how = o.verified ? "flushed and verified (read back bypassing the page cache)" : "flushed, not verified (--no-verify)";
+  const sum = o.sha256 ? `; the bytes written have the expected sha256 ${o.sha256.slice(0, 12)}…` : "";
+  const how = o.verified ? `flushed and verified (read back bypassing the page cache${sum})` : `flushed, not verified (--no-verify${sum})`;
   flk.logger("dd-writer").success(`wrote ${formatBytes(o.bytes)} (${o.bytes} bytes) to ${o.device} in ${formatDuration(o.seconds)} (${rate.toFixed(1)} MB/s), ${how}.`);
   if (flk.flags.json) flk.printJson({ event: "written", ...o });
 }

@@ -3,17 +3,22 @@
  * format, the decompressed size when it can be known before writing, the
  * ISO9660/hybrid signature, and `--sha256`.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { basename, relative, resolve } from "node:path";
-import { FlkError, run } from "../../core/index.ts";
+import { FlkError, messageOf, run, type FileId } from "../../core/index.ts";
 
 /** How the image is stored. `raw` is written as is; the others are streamed through their decompressor. */
 export type ImageFormat = "raw" | "zstd" | "gzip" | "xz";
 
-/** What flk knows about an image before writing it. */
+/** What flk knows about an image before writing it, and the one fd every byte of it is read through. */
 export interface ImageInfo {
+  /** As given (resolved against the working directory), for messages. */
   path: string;
   format: ImageFormat;
+  /** Opened once, O_NOFOLLOW, proven a regular file: later swaps of the path do not matter. Closed by `closeImage`. */
+  fd: number;
+  /** The opened file's identity (st_dev, st_ino): the disk judge refuses the disks it lives on. */
+  id: FileId;
   /** Bytes of the file as stored. */
   fileSize: number;
   /** Bytes that will go to the device, when known before writing. */
@@ -42,32 +47,91 @@ export function formatOf(path: string): ImageFormat {
   return "raw";
 }
 
-/** Stat the image and find its decompressed size where the format records it. */
+/**
+ * Open the image once and find its decompressed size where the format
+ * records it. The path is resolved (a symlink the user named is fine), then
+ * opened with O_NOFOLLOW and the fd must be a regular file (DESIGN.md
+ * "Check, then prove": a path swapped for a symlink to /dev/loopN is never
+ * read). Everything after this reads the fd, never the path.
+ */
 export async function inspectImage(arg: string, cwd: string): Promise<ImageInfo> {
   const path = resolve(cwd, arg);
-  let st;
+  const { fd, real } = openImage(arg, path, cwd);
   try {
-    st = statSync(path);
-  } catch {
-    throw new FlkError(`image ${arg} does not exist${relative(cwd, path).startsWith("result") ? ": build it with `flk iso HOST`" : ""}.`, "E_IMAGE_MISSING");
+    const st = fstatSync(fd, { bigint: true });
+    if (st.size === 0n) throw new FlkError(`image ${arg} is empty. Nothing was written.`, "E_IMAGE_EMPTY");
+    const format = formatOf(path);
+    const fileSize = Number(st.size);
+    const info: ImageInfo = { path, format, fd, id: { dev: st.dev, ino: st.ino }, fileSize, atLeast: 0 };
+    if (format === "raw") info.size = fileSize;
+    else if (format === "zstd") info.size = await zstdSize(real, info.id);
+    else if (format === "xz") info.size = await xzSize(fdPath(fd));
+    else info.atLeast = gzipIsize(fd, fileSize);
+    info.atLeast = Math.max(info.atLeast, info.size ?? 0);
+    return info;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
-  if (!st.isFile()) throw new FlkError(`image ${arg} is not a regular file.`, "E_IMAGE_KIND");
-  if (st.size === 0) throw new FlkError(`image ${arg} is empty.`, "E_IMAGE_EMPTY");
-  const format = formatOf(path);
-  const info: ImageInfo = { path, format, fileSize: st.size, atLeast: 0 };
-  if (format === "raw") info.size = st.size;
-  else if (format === "zstd") info.size = await zstdSize(path);
-  else if (format === "xz") info.size = await xzSize(path);
-  else info.atLeast = gzipIsize(path);
-  info.atLeast = Math.max(info.atLeast, info.size ?? 0);
-  return info;
+}
+
+/** Release the image's fd. */
+export function closeImage(image: ImageInfo): void {
+  try {
+    closeSync(image.fd);
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * A path a child process (zstd, xz) opens to reach exactly the file open on
+ * `fd`: /proc/PID/fd/N is a link to the open file, not to a name.
+ */
+export function fdPath(fd: number): string {
+  return `/proc/${process.pid}/fd/${fd}`;
+}
+
+function openImage(arg: string, path: string, cwd: string): { fd: number; real: string } {
+  let real: string;
+  let fd: number;
+  try {
+    real = realpathSync(path);
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw imageOpenFailed(arg, path, cwd, error);
+  }
+  const st = fstatSync(fd);
+  if (st.isFile()) return { fd, real };
+  closeSync(fd);
+  const what = st.isBlockDevice() ? "a block device" : st.isCharacterDevice() ? "a character device" : st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "not a regular file";
+  throw new FlkError(`image ${arg}${real !== path ? ` (→ ${real})` : ""} is ${what}, not an image file: flk write copies image files only. Nothing was written.`, "E_IMAGE_KIND");
+}
+
+// Only ENOENT means "does not exist" (issue 14 item 8): a permission problem or a symlink loop says so.
+function imageOpenFailed(arg: string, path: string, cwd: string, error: unknown): FlkError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT")
+    return new FlkError(`image ${arg} does not exist${relative(cwd, path).startsWith("result") ? ": build it with `flk iso HOST`" : ""}. Nothing was written.`, "E_IMAGE_MISSING", 2, { cause: error });
+  if (code === "ELOOP")
+    return new FlkError(`image ${arg}: a symlink loop, or its name became a symlink while flk opened it (${code}). Nothing was written.`, "E_IMAGE_KIND", 2, { cause: error });
+  const hint = code === "EACCES" || code === "EPERM" ? " Check its permissions (or run as root)." : code === "ENOTDIR" ? " A component of the path is not a directory." : "";
+  return new FlkError(`cannot read image ${arg}: ${code ?? messageOf(error)}.${hint} Nothing was written.`, "E_IMAGE_READ", 2, { cause: error });
 }
 
 // `zstd -lv` prints "Decompressed Size: 4.77 MiB (5000000 B)" when every frame header records it (RFC 8878 §3.1.1.1.4); a streamed frame does not.
-async function zstdSize(path: string): Promise<number | undefined> {
+// zstd skips symbolic links, /proc/PID/fd/N too, so it gets the resolved path; the answer counts only
+// if that path still names the opened file. It is only the size check's hint: the write reads the fd.
+async function zstdSize(path: string, id: FileId): Promise<number | undefined> {
   const r = await run(["zstd", "-lv", "--", path]);
   const m = /Decompressed Size:.*\((\d+) B\)/.exec(r.stdout + r.stderr);
-  return r.code === 0 && m ? Number(m[1]) : undefined;
+  if (r.code !== 0 || !m) return undefined;
+  try {
+    const st = statSync(path, { bigint: true });
+    return st.dev === id.dev && st.ino === id.ino ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // `xz --robot --list`: the `totals` line's 5th field is the uncompressed size (xz(1) "Robot mode").
@@ -79,16 +143,10 @@ async function xzSize(path: string): Promise<number | undefined> {
 }
 
 /** gzip's trailer ISIZE (RFC 1952 §2.3.1): the input size modulo 2^32, so only a lower bound. */
-export function gzipIsize(path: string): number {
-  const fd = openSync(path, "r");
-  try {
-    const size = statSync(path).size;
-    const tail = new Uint8Array(4);
-    if (size < 18 || readSync(fd, tail, 0, 4, size - 4) !== 4) return 0;
-    return new DataView(tail.buffer).getUint32(0, true);
-  } finally {
-    closeSync(fd);
-  }
+export function gzipIsize(fd: number, size: number): number {
+  const tail = new Uint8Array(4);
+  if (size < 18 || readSync(fd, tail, 0, 4, size - 4) !== 4) return 0;
+  return new DataView(tail.buffer).getUint32(0, true);
 }
 
 /** Bytes of the image needed to recognise it: up to the ISO9660 primary volume descriptor's id. */

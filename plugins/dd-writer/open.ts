@@ -7,7 +7,7 @@
  * single byte is written or truncated.
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { FlkError, proveOpened, readSysBlocks, targetChanged as changed } from "../../core/index.ts";
+import { FlkError, proveOpened, readSysBlocks, targetChanged as changed, tryLockExclusive } from "../../core/index.ts";
 import { ALIGN } from "./ring.ts";
 import { refuseLoopBacking, type BlockTarget, type FileTarget, type Target } from "./target.ts";
 
@@ -32,7 +32,7 @@ export function openTarget(target: Target): Opened {
     throw openFailed(target.path, error);
   }
   try {
-    if (target.kind === "block") proveOpened(opened.fd, { path: target.path, name: target.name, dev: target.block.dev });
+    if (target.kind === "block") proveOpened(opened.fd, { ...target.disk, path: target.path });
     else proveFile(target, opened.fd);
   } catch (error) {
     closeSync(opened.fd);
@@ -74,6 +74,9 @@ function openFailed(path: string, error: unknown): FlkError {
 
 // A loop device attached to the file since the check would be pulled out from under its users, so the loop check runs again on the fd.
 function proveFile(target: FileTarget, fd: number): void {
+  // Two flk writes to one file would interleave and both verify what they wrote: the second is refused (flock, released at close).
+  if (!tryLockExclusive(fd))
+    throw new FlkError(`${target.path} is being written by another flk write (it holds a lock on the file). Nothing was written. Wait for it to finish.`, "E_BUSY", 2);
   const st = fstatSync(fd, { bigint: true });
   if (!st.isFile()) throw changed(target.path, "it is no longer a regular file");
   if (target.judged && (st.dev !== target.judged.dev || st.ino !== target.judged.ino)) throw changed(target.path, "it is another file now (another inode)");

@@ -3,8 +3,16 @@
  * its decompressor (`zstd -dc`, `gzip -dc`, `xz -dc`) streamed while writing,
  * so a compressed image never needs its full size on disk. The decompressor
  * runs in its own process, on the second core.
+ *
+ * Every byte comes from the image's one fd (positioned reads, so several
+ * sources over one fd do not disturb each other); a decompressor is fed
+ * through a pipe by flk, not given the path. With `hash`, the source hashes
+ * the image file's bytes exactly as it hands them on: for a raw image those
+ * are the bytes written, for a compressed one the bytes decompressed — so
+ * `--sha256` is proven on what was written, not on a second read.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
+import { read } from "node:fs";
 import { FlkError, requireProgram } from "../../core/index.ts";
 import type { ImageFormat, ImageInfo } from "./image.ts";
 
@@ -12,42 +20,68 @@ import type { ImageFormat, ImageInfo } from "./image.ts";
 export interface ImageSource {
   /** Fill `into` completely unless the image ends; returns the bytes read (0 at the end). */
   read(into: Uint8Array): Promise<number>;
-  /** Release the file or stop the decompressor. */
+  /** Hex sha256 of the image file's bytes consumed (with `hash`; complete once `read` returned 0). */
+  digest(): string | undefined;
+  /** Stop reading (and the decompressor). The image's fd stays open. */
   close(): void;
 }
 
 const DECOMPRESSOR: Record<Exclude<ImageFormat, "raw">, string> = { zstd: "zstd", gzip: "gzip", xz: "xz" };
 
-/** Open the image for streaming from its first byte. */
-export function openSource(image: ImageInfo): ImageSource {
-  return image.format === "raw" ? fileSource(image.path) : decompressSource(image.path, DECOMPRESSOR[image.format]);
+/** Read the image from its first byte. */
+export function openSource(image: ImageInfo, options: { hash?: boolean } = {}): ImageSource {
+  const hasher = options.hash ? new Bun.CryptoHasher("sha256") : undefined;
+  return image.format === "raw" ? fileSource(image.fd, hasher) : decompressSource(image, DECOMPRESSOR[image.format], hasher);
 }
 
-function fileSource(path: string): ImageSource {
-  const fd = openSync(path, "r");
+function fileSource(fd: number, hasher: Bun.CryptoHasher | undefined): ImageSource {
   let position = 0;
   let closed = false;
   return {
     async read(into) {
       let n = 0;
-      while (n < into.length) {
+      while (!closed && n < into.length) {
         const got = readSync(fd, into, n, into.length - n, position + n);
         if (got === 0) break;
         n += got;
       }
       position += n;
+      hasher?.update(into.subarray(0, n));
       return n;
     },
+    digest: () => hasher?.digest("hex"),
     close() {
-      if (!closed) closeSync(fd);
       closed = true;
     },
   };
 }
 
-function decompressSource(path: string, program: string): ImageSource {
-  const binary = requireProgram(program, `decompressing ${path}`);
-  const child = Bun.spawn([binary, "-dc", "--", path], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** Feed chunk: 1 MiB of compressed bytes per pipe write. */
+const FEED = 1 << 20;
+
+function decompressSource(image: ImageInfo, program: string, hasher: Bun.CryptoHasher | undefined): ImageSource {
+  const binary = requireProgram(program, `decompressing ${image.path}`);
+  const child = Bun.spawn([binary, "-dc"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  let stopped = false;
+  let fed = false;
+  // flk reads the fd and pipes the bytes in: the decompressor never opens a path that may have changed.
+  const feeding = (async () => {
+    try {
+      for (let position = 0; !stopped; ) {
+        const chunk = new Uint8Array(FEED);
+        const n = await pread(image.fd, chunk, position);
+        if (n === 0) break;
+        position += n;
+        hasher?.update(chunk.subarray(0, n));
+        child.stdin.write(chunk.subarray(0, n));
+        await child.stdin.flush();
+      }
+      fed = !stopped;
+      await child.stdin.end();
+    } catch {
+      // EPIPE: the decompressor stopped early (corrupt input, or closed); its exit status says which.
+    }
+  })();
   const reader = child.stdout.getReader();
   let pending: Uint8Array | undefined;
   let done = false;
@@ -60,7 +94,9 @@ function decompressSource(path: string, program: string): ImageSource {
           const chunk = await reader.read();
           if (chunk.done) {
             done = true;
-            await checkExit(child, program, path);
+            await feeding;
+            await checkExit(child, program, image.path);
+            if (!fed) throw new FlkError(`\`${program} -dc\` ended before reading all of ${image.path}: the image is corrupt (trailing data?).`, "E_IMAGE_CORRUPT", 1);
             break;
           }
           pending = chunk.value;
@@ -72,7 +108,9 @@ function decompressSource(path: string, program: string): ImageSource {
       }
       return n;
     },
+    digest: () => hasher?.digest("hex"),
     close() {
+      stopped = true;
       if (child.exitCode === null) child.kill("SIGTERM");
       try {
         reader.releaseLock();
@@ -83,21 +121,23 @@ function decompressSource(path: string, program: string): ImageSource {
   };
 }
 
-async function checkExit(child: Bun.Subprocess<"ignore", "pipe", "pipe">, program: string, path: string): Promise<void> {
+function pread(fd: number, buf: Uint8Array, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+async function checkExit(child: Bun.Subprocess<"pipe", "pipe", "pipe">, program: string, path: string): Promise<void> {
   const code = await child.exited;
   if (code === 0) return;
   const stderr = (await new Response(child.stderr).text()).trim().split("\n").slice(-3).join(" ");
-  throw new FlkError(`\`${program} -dc ${path}\` failed (exit ${code}${stderr ? `: ${stderr}` : ""}): the image is corrupt or truncated.`, "E_DECOMPRESS", 1);
+  throw new FlkError(`the image ${path} is corrupt or truncated: \`${program} -dc\` failed (exit ${code}${stderr ? `: ${stderr}` : ""}).`, "E_IMAGE_CORRUPT", 1);
 }
 
-/** The first `length` (decompressed) bytes of the image, for the signature check. */
+/** The first `length` (decompressed) bytes of the image, for the signature check; a corrupt image throws E_IMAGE_CORRUPT. */
 export async function readHead(image: ImageInfo, length: number): Promise<Uint8Array> {
   const source = openSource(image);
   try {
     const buf = new Uint8Array(length);
     return buf.subarray(0, await source.read(buf));
-  } catch {
-    return new Uint8Array(0);
   } finally {
     source.close();
   }

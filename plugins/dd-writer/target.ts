@@ -35,8 +35,8 @@ function refused(message: string, code: string): FlkError {
   return new FlkError(`${message} Nothing was written.`, code, 2);
 }
 
-/** Resolve and judge `arg` for writing `imagePath` (refusals are FlkErrors with exit 2). */
-export async function resolveTarget(arg: string, imagePath: string, view: SystemView, cwd = process.cwd()): Promise<Target> {
+/** Resolve and judge `arg` for writing the image `image` (its open fd's identity); refusals are FlkErrors with exit 2. */
+export async function resolveTarget(arg: string, image: FileId, view: SystemView, cwd = process.cwd()): Promise<Target> {
   const given = resolve(cwd, arg);
   if (!lexists(given)) return missingTarget(given);
   let path: string;
@@ -49,9 +49,9 @@ export async function resolveTarget(arg: string, imagePath: string, view: System
   const shown = path === given ? path : `${arg} (→ ${path})`;
   if (st.isDirectory()) throw refused(`${shown} is a directory, not a disk or an image file.`, "E_TARGET_KIND");
   if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
-  if (st.isFile()) return fileTarget(path, shown, imagePath, view);
+  if (st.isFile()) return fileTarget(path, shown, image, view);
   if (!st.isBlockDevice()) throw refused(`${shown} is neither a block device nor a regular file.`, "E_TARGET_KIND");
-  const disk = await judgeDisk(path, { image: imagePath, view });
+  const disk = await judgeDisk(path, { image, view });
   if (disk.verdict === "refused") throw refused(`refusing to write to ${shown}: ${disk.reason}.`, "E_TARGET_REFUSED");
   return { kind: "block", path, name: disk.name, block: view.blocks.get(disk.name)!, disk };
 }
@@ -73,11 +73,10 @@ function missingTarget(path: string): FileTarget {
   return { kind: "file", path };
 }
 
-function fileTarget(path: string, shown: string, imagePath: string, view: SystemView): FileTarget {
+function fileTarget(path: string, shown: string, image: FileId, view: SystemView): FileTarget {
   if (underDev(path)) throw refused(`${shown} is a regular file under /dev, probably left by an earlier \`dd\` to a disk that was not there: remove it (rm ${path}) and name a real disk.`, "E_TARGET_KIND");
   const a = statSync(path, { bigint: true });
-  const b = statSync(imagePath, { bigint: true });
-  if (a.dev === b.dev && a.ino === b.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
+  if (a.dev === image.dev && a.ino === image.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
   const judged = { dev: a.dev, ino: a.ino };
   refuseLoopBacking(shown, judged, view);
   return { kind: "file", path, judged };

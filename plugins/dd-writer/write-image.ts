@@ -3,9 +3,9 @@
  * then the write, the flush and the read-back verify.
  */
 import { basename } from "node:path";
-import { FlkError, formatBytes, listDisks, sha256File, systemView, type Disk, type Flk } from "../../core/index.ts";
+import { FlkError, formatBytes, isFlkError, listDisks, sha256Fd, systemView, type Disk, type Flk } from "../../core/index.ts";
 import { chooseDevice, confirmNonRemovable, confirmRemovable, type Asker } from "./confirm.ts";
-import { expectedSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
+import { closeImage, expectedSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
 import { executeWrite, type WriteOutcome } from "./execute.ts";
 import { readHead } from "./source.ts";
 import { resolveTarget, type Target } from "./target.ts";
@@ -38,15 +38,19 @@ export async function writeImage(flk: Flk, options: WriteOptions): Promise<Write
   const ask: Asker = { interactive: options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: flk.flags.yes, log };
   const { imageArg, deviceArg } = splitPositionals(options.image, options.device);
   const image = await inspectImage(imageArg ?? findDefaultImage(flk.cwd), flk.cwd);
-  if (options.sha256 !== undefined) await checkSha256(image, options.sha256, flk.cwd);
-  await checkSignature(image, options.force, flk);
-  const device = deviceArg ?? (await chooseDevice(await listDisks(), options.force, ask));
-  const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
-  const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
-  await flk.hooks.beforeWrite.promise(context);
-  const outcome = await executeWrite(flk, image, checked.target, options.verify, options.beforeVerify);
-  await flk.hooks.afterWrite.promise({ ...context, bytes: outcome.bytes, verified: outcome.verified });
-  return outcome;
+  try {
+    const sha256 = options.sha256 !== undefined ? await checkSha256(image, options.sha256, flk.cwd) : undefined;
+    await checkSignature(image, options.force, flk);
+    const device = deviceArg ?? (await chooseDevice(await listDisks(), options.force, ask));
+    const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
+    const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
+    await flk.hooks.beforeWrite.promise(context);
+    const outcome = await executeWrite(flk, image, checked.target, { verify: options.verify, sha256, beforeVerify: options.beforeVerify });
+    await flk.hooks.afterWrite.promise({ ...context, bytes: outcome.bytes, verified: outcome.verified });
+    return outcome;
+  } finally {
+    closeImage(image);
+  }
 }
 
 /**
@@ -58,18 +62,32 @@ export function splitPositionals(image?: string, device?: string): { imageArg?: 
   return { imageArg: image, deviceArg: device };
 }
 
-async function checkSha256(image: ImageInfo, arg: string, cwd: string): Promise<void> {
+/**
+ * `--sha256` before anything is opened for writing (a wrong file is refused
+ * with exit 2); the bytes are hashed again as they are written, and that
+ * hash is what "verified" rests on (execute.ts). Returns the expected digest.
+ */
+async function checkSha256(image: ImageInfo, arg: string, cwd: string): Promise<string> {
   const expected = expectedSha256(arg, image.path, cwd);
-  const actual = await sha256File(image.path);
+  const actual = await sha256Fd(image.fd);
   if (actual !== expected)
     throw new FlkError(
       `sha256 mismatch for ${image.path}: expected ${expected}, the file has ${actual}. Nothing was written. The download or build is corrupt or a different file: fetch or build it again.`,
       "E_SHA256_MISMATCH",
     );
+  return expected;
 }
 
 async function checkSignature(image: ImageInfo, force: boolean, flk: Flk): Promise<void> {
-  const kind = imageKind(await readHead(image, SIGNATURE_BYTES));
+  let head: Uint8Array;
+  try {
+    head = await readHead(image, SIGNATURE_BYTES);
+  } catch (error) {
+    // A corrupt .iso.zst is corrupt, not "not an ISO, add --force" (issue 14 item 8).
+    if (isFlkError(error)) throw new FlkError(`${error.message} Nothing was written.`, error.code, 2, { cause: error });
+    throw error;
+  }
+  const kind = imageKind(head);
   if (kind !== "unknown") return;
   const what = `${basename(image.path)} does not look like an ISO9660 or hybrid disk image (no "CD001" at 0x8001, no 0x55AA boot signature at 510)`;
   if (!force) throw new FlkError(`${what}. Nothing was written. If it is what you mean to write, add --force.`, "E_NOT_ISO");
@@ -79,7 +97,7 @@ async function checkSignature(image: ImageInfo, force: boolean, flk: Flk): Promi
 /** Resolve DEVICE, apply every refusal, the size check and the confirmations. */
 export async function checkTarget(image: ImageInfo, device: string, force: boolean, ask: Asker, cwd: string): Promise<CheckedTarget> {
   const view = systemView();
-  const target = await resolveTarget(device, image.path, view, cwd);
+  const target = await resolveTarget(device, image.id, view, cwd);
   if (target.kind === "file") return { target };
   if (image.atLeast > target.block.size)
     throw new FlkError(

@@ -12,7 +12,7 @@ import { systemView } from "../../../core/index.ts";
 import { openTarget } from "../../../plugins/dd-writer/open.ts";
 import { resolveTarget } from "../../../plugins/dd-writer/target.ts";
 import { writeImage } from "../../../plugins/dd-writer/write-image.ts";
-import { randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
+import { flipByte, randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
 
 const it = systemTest(["losetup", "lsblk", "mknod", "sha256sum"]);
 let s: Scratch;
@@ -56,7 +56,8 @@ it("the open step refuses a block target whose judged device number is not the o
   const a = filledLoop();
   const b = filledLoop();
   const before = sha256Of(b.device);
-  const judged = await resolveTarget(a.device, image, systemView());
+  const st = statSync(image, { bigint: true });
+  const judged = await resolveTarget(a.device, { dev: st.dev, ino: st.ino }, systemView());
   expect(judged.kind).toBe("block");
   let thrown: unknown;
   try {
@@ -104,4 +105,91 @@ it("a file target attached to a loop device after the check is refused at the op
   expect(device).toMatch(/^\/dev\/loop\d+$/);
   expect(statSync(file).size).toBe(1 << 20);
   expect(sha256Of(file)).toBe(before);
+});
+
+it("a loop device re-pointed to another file between the checks and the open (same number, new diskseq): exit 2, neither file written", async () => {
+  const first = writeFile(s.path("first.img"), randomBytes(1 << 20, false));
+  const second = writeFile(s.path("second.img"), randomBytes(1 << 20, false));
+  const [beforeFirst, beforeSecond] = [sha256Of(first), sha256Of(second)];
+  const { device } = s.loop(0, { backing: first });
+  await refusedAfterSwap(device, () => {
+    sh(["losetup", "-d", device]);
+    sh(["losetup", device, second]);
+  }, "E_TARGET_CHANGED", /with diskseq \d+, opened diskseq \d+: re-attached or another medium\): nothing was written/);
+  expect(sha256Of(first)).toBe(beforeFirst);
+  expect(sha256Of(second)).toBe(beforeSecond);
+});
+
+it("the open step refuses a loop device whose backing inode is not the judged one", async () => {
+  const backing = writeFile(s.path("b.img"), randomBytes(1 << 20, false));
+  const before = sha256Of(backing);
+  const { device } = s.loop(0, { backing });
+  const st = statSync(image, { bigint: true });
+  const judged = await resolveTarget(device, { dev: st.dev, ino: st.ino }, systemView());
+  if (judged.kind !== "block") throw new Error("expected a block target");
+  let thrown: unknown;
+  try {
+    openTarget({ ...judged, disk: { ...judged.disk, backingInode: "0:0:1" } });
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toMatchObject({ code: "E_TARGET_CHANGED", exitCode: 2, message: expect.stringContaining(`judged ${device} backed by inode 0:0:1, it is backed by inode`) });
+  expect(sha256Of(backing)).toBe(before);
+});
+
+it("the image path swapped for a symlink to a disk after the checks: the bytes of the opened image are written, never the disk's", async () => {
+  const secret = filledLoop();
+  const target = writeFile(s.path("out.img"), randomBytes(1 << 20, false));
+  const original = sha256Of(image);
+  const flk = testFlk();
+  flk.hooks.beforeWrite.tapPromise("test", async () => {
+    rmSync(image);
+    symlinkSync(secret.device, image);
+  });
+  const outcome = await writeImage(flk, { image, device: target, verify: true, force: false });
+  expect(outcome.verified).toBe(true);
+  expect(sha256Of(target)).toBe(original);
+  expect(sha256Of(target)).not.toBe(sha256Of(secret.device, 300000));
+});
+
+it("an image patched in place after the --sha256 check: the write ends with exit 1 (E_SHA256_CHANGED), never 'verified'", async () => {
+  const target = s.path("out.img");
+  const expected = sha256Of(image);
+  const flk = testFlk();
+  flk.hooks.beforeWrite.tapPromise("test", async () => flipByte(image, 150000));
+  let after = false;
+  flk.hooks.afterWrite.tapPromise("test", async () => void (after = true));
+  const error = await writeImage(flk, { image, device: target, sha256: expected, verify: true, force: false }).catch((e) => e);
+  expect(error).toMatchObject({ code: "E_SHA256_CHANGED", exitCode: 1, message: expect.stringContaining(`changed while it was written: the bytes written have sha256 ${sha256Of(image)}, not ${expected}`) });
+  expect(sha256Of(target)).toBe(sha256Of(image)); // what was written is the patched file, which nobody vouched for
+  expect(after).toBe(false);
+});
+
+it("a compressed image patched in place after the --sha256 check is caught too (the compressed bytes fed to zstd are hashed)", async () => {
+  sh(["zstd", "-q", image]);
+  const zst = `${image}.zst`;
+  const expected = sha256Of(zst);
+  const flk = testFlk();
+  flk.hooks.beforeWrite.tapPromise("test", async () => flipByte(zst, statSync(zst).size - 10));
+  const run = writeImage(flk, { image: zst, device: s.path("out.img"), sha256: expected, verify: true, force: false });
+  // zstd may notice the flipped byte itself (checksum): then the image is reported corrupt; either way, never verified.
+  await expect(run).rejects.toMatchObject({ exitCode: 1, code: expect.stringMatching(/^E_SHA256_CHANGED$|^E_IMAGE_CORRUPT$/) });
+});
+
+it("two flk writes to the same file: the second is refused (E_BUSY, exit 2) while the first holds it, and the first verifies", async () => {
+  const target = s.path("shared.img");
+  const other = writeFile(s.path("other.iso"), randomBytes(400000));
+  let second: unknown = "not run";
+  const outcome = await writeImage(testFlk(), {
+    image,
+    device: target,
+    verify: true,
+    force: false,
+    beforeVerify: async () => {
+      second = await writeImage(testFlk(), { image: other, device: target, verify: true, force: false }).catch((error) => error);
+    },
+  });
+  expect(second).toMatchObject({ code: "E_BUSY", exitCode: 2, message: expect.stringContaining("is being written by another flk write") });
+  expect(outcome.verified).toBe(true);
+  expect(sha256Of(target)).toBe(sha256Of(image));
 });
