@@ -1,14 +1,19 @@
 /**
- * flk.toml: found at --config, else $FLK_CONFIG, else the nearest flk.toml
- * walking up from the working directory. No file is valid: every registered
- * plugin is then on with its defaults.
+ * flk.toml: found at --config, else $FLK_CONFIG, else `flk.toml` in the site
+ * root (the nearest directory with flake.nix), never in a directory above the
+ * site: a planted /tmp/flk.toml or ../flk.toml must not steer flk. No file is
+ * valid: every registered plugin is then on with its defaults. A config that
+ * others may write, or one over 1 MiB, is refused before it is parsed.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { FlkError, messageOf } from "./errors.ts";
+import { FlkError, isFlkError, messageOf } from "./errors.ts";
 import { defaultOptions, isTable, typeName, validateOptions, type PluginRegistry } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
+
+/** The largest flk.toml flk reads (DESIGN.md "Trust rules"); a real one is under 2 KiB. */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** The site configuration after discovery, defaults and validation. */
 export interface ResolvedConfig {
@@ -26,8 +31,10 @@ export interface ConfigSource {
   explicit?: string;
   /** Normally `process.env.FLK_CONFIG`. */
   env?: string;
-  /** Where the walk up starts. */
+  /** Relative --config / $FLK_CONFIG paths are resolved from here. */
   cwd: string;
+  /** The site root, when there is one: its flk.toml is the default config. */
+  site?: string;
 }
 
 /** The config file to read, or undefined for built-in defaults. */
@@ -36,15 +43,61 @@ export function findConfigFile(source: ConfigSource): string | undefined {
   if (given !== undefined) {
     const path = resolve(source.cwd, given);
     const flag = source.explicit !== undefined ? "--config" : "$FLK_CONFIG";
-    if (!existsSync(path)) throw new FlkError(`${flag} names ${path}, which does not exist. Create it or drop ${flag} to use the defaults.`, "E_CONFIG_MISSING");
-    if (!statSync(path).isFile()) throw new FlkError(`${flag} names ${path}, which is not a file.`, "E_CONFIG_MISSING");
+    const stat = statOrUndefined(path, true);
+    if (!stat) throw new FlkError(`${flag} names ${path}, which does not exist. Create it or drop ${flag} to use the defaults.`, "E_CONFIG_MISSING");
+    if (!stat.isFile()) throw new FlkError(`${flag} names ${path}, which is not a file.`, "E_CONFIG_MISSING");
     return path;
   }
-  for (let dir = resolve(source.cwd); ; dir = dirname(dir)) {
-    const candidate = join(dir, "flk.toml");
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
+  if (source.site === undefined) return undefined;
+  const candidate = join(source.site, "flk.toml");
+  // lstat: a dangling symlink is reported when it is read, not taken as "no config".
+  return statOrUndefined(candidate, false) ? candidate : undefined;
+}
+
+function statOrUndefined(path: string, follow: boolean) {
+  try {
+    return follow ? statSync(path) : lstatSync(path);
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * The text of a config file, read through one descriptor: refused (exit 2,
+ * nothing read) when it is not a regular file, when group or others may
+ * write it, or when it is over MAX_CONFIG_BYTES.
+ */
+export function readConfigText(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (error) {
+    throw new FlkError(`cannot read ${file}: ${messageOf(error)}`, "E_CONFIG_READ", undefined, { cause: error });
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new FlkError(`${file} is not a regular file; flk reads its config only from a file.`, "E_CONFIG_READ");
+    if (stat.mode & 0o022) {
+      const who = [stat.mode & 0o020 ? "its group" : "", stat.mode & 0o002 ? "every user" : ""].filter(Boolean).join(" and ");
+      throw new FlkError(
+        `${file} may be written by ${who} (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}), so someone else could change what flk builds and installs. Nothing was done. Fix: chmod go-w ${file}`,
+        "E_CONFIG_PERMISSIONS",
+      );
+    }
+    if (stat.size > MAX_CONFIG_BYTES) throw tooBig(file, stat.size);
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+    // The file may have grown since fstat.
+    if (length > MAX_CONFIG_BYTES) throw tooBig(file, length);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooBig(file: string, size: number): FlkError {
+  return new FlkError(`${file} is ${size} bytes; a flk.toml may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB). It was not parsed. Is it the right file?`, "E_CONFIG_SIZE");
 }
 
 /**
@@ -73,13 +126,29 @@ export function parseToml(text: string, file: string): Record<string, unknown> {
 export function loadConfig(registry: PluginRegistry, source: ConfigSource): ResolvedConfig {
   const file = findConfigFile(source);
   if (!file) return resolveConfig(registry, {}, undefined);
-  let text: string;
+  const text = readConfigText(file);
+  const link = symlinkTarget(file);
   try {
-    text = readFileSync(file, "utf8");
+    return resolveConfig(registry, parseToml(text, file), file);
   } catch (error) {
-    throw new FlkError(`cannot read ${file}: ${messageOf(error)}`, "E_CONFIG_READ", undefined, { cause: error });
+    // Messages quote keys and values; for a link to a file elsewhere (say
+    // ~/.ssh/id_ed25519), that would print the file it points at.
+    if (link === undefined || !isFlkError(error) || error.code === "E_CONFIG_SYNTAX") throw error;
+    throw new FlkError(
+      `${file} (a symlink to ${link}) is not a valid flk.toml; the details are not shown, because they would quote ${link}. Nothing was done. Run \`flk --config ${link} plugins\` to see them.`,
+      error.code,
+      error.exitCode,
+    );
   }
-  return resolveConfig(registry, parseToml(text, file), file);
+}
+
+/** Where `file` points when it is a symlink, else undefined. */
+function symlinkTarget(file: string): string | undefined {
+  try {
+    return lstatSync(file).isSymbolicLink() ? realpathSync(file) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Validate a parsed config table (exported for tests). */

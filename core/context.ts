@@ -1,6 +1,6 @@
 /**
  * The flk instance a plugin's apply() receives: hooks, the resolved config,
- * global flags, logging, the site (found lazily: `flk write` needs none),
+ * global flags, logging, the site (found first; `flk write` works without one),
  * and cleanup registration for signals.
  */
 import type { ConsolaInstance } from "consola";
@@ -8,7 +8,7 @@ import { createLogger } from "./log.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { loadConfig, type ResolvedConfig } from "./config.ts";
 import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
-import { requireSiteRoot } from "./site.ts";
+import { findSiteRoot, requireSiteRoot } from "./site.ts";
 import { FlkError } from "./errors.ts";
 
 /** Global flags of every command (DESIGN.md "Commands"). */
@@ -69,11 +69,13 @@ export function createFlk(options: CreateFlkOptions): Flk {
   const env = options.env ?? process.env;
   const flags: GlobalFlags = { json: false, verbose: false, yes: false, color: true, ...options.flags };
   const registry = new PluginRegistry(options.plugins);
-  const config = options.config ?? loadConfig(registry, { explicit: flags.config, env: env.FLK_CONFIG, cwd });
+  // The site first (a bad --site is refused here, before anything else can
+  // fail), then its config: never a flk.toml from above the site.
+  const site = flags.site !== undefined ? requireSiteRoot(cwd, flags.site) : findSiteRoot(cwd);
+  const config = options.config ?? loadConfig(registry, { explicit: flags.config, env: env.FLK_CONFIG, cwd, site });
   const hooks = createHooks();
   const cleanups: Cleanup[] = [];
   const controller = new AbortController();
-  let site: string | undefined;
   const base = createLogger(flags);
 
   const flk: Flk = {
@@ -87,8 +89,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
     signal: controller.signal,
     logger: (tag) => base.withTag(tag),
     siteRoot() {
-      site ??= requireSiteRoot(config.file ? dirnameOf(config.file) : cwd, flags.site);
-      return site;
+      return site ?? requireSiteRoot(cwd);
     },
     options<T>(plugin: string) {
       const found = config.options[plugin];
@@ -122,8 +123,4 @@ export function createFlk(options: CreateFlkOptions): Flk {
   };
   for (const name of config.enabled) registry.get(name)!.apply(flk, config.options[name] as never);
   return flk;
-}
-
-function dirnameOf(file: string): string {
-  return file.slice(0, file.lastIndexOf("/")) || "/";
 }

@@ -17,7 +17,7 @@ export function findSiteRoot(start: string): string | undefined {
 /** Like findSiteRoot, or a FlkError telling the user where flk looked and what to do. */
 export function requireSiteRoot(start: string, explicit?: string): string {
   if (explicit !== undefined) {
-    const dir = resolve(explicit);
+    const dir = resolve(start, explicit);
     if (!existsSync(join(dir, "flake.nix")))
       throw new FlkError(`--site ${explicit}: there is no flake.nix in ${dir}. Point --site at the directory that holds your flake.nix.`, "E_NO_SITE");
     return dir;

@@ -28,15 +28,15 @@ describe("dist/flk", () => {
   });
 
   test("refuses a flk.toml with an unknown plugin: exit 2 and a did-you-mean", async () => {
-    writeFileSync(join(dir, "flk.toml"), 'plugins = ["nix-iso", "mnds"]\n');
-    try {
-      const r = await flk(["plugins"], { cwd: dir });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain("flk.toml: plugins: unknown plugin 'mnds'. Did you mean `mdns`?");
-      expect(r.stdout).toBe("");
-    } finally {
-      rmSync(join(dir, "flk.toml"));
-    }
+    // flk.toml is read from the site root: the directory with flake.nix.
+    const site = join(dir, "site");
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, "flake.nix"), "{ outputs = _: { }; }\n");
+    writeFileSync(join(site, "flk.toml"), 'plugins = ["nix-iso", "mnds"]\n');
+    const r = await flk(["plugins"], { cwd: site });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("flk.toml: plugins: unknown plugin 'mnds'. Did you mean `mdns`?");
+    expect(r.stdout).toBe("");
   });
 
   test("ignores a .env and bunfig.toml in the working directory (they must not change flk's environment)", async () => {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findConfigFile, loadConfig } from "../../core/config.ts";
+import { findConfigFile, loadConfig, MAX_CONFIG_BYTES } from "../../core/config.ts";
 import { definePlugin, PluginRegistry } from "../../core/plugin.ts";
 import { FlkError } from "../../core/errors.ts";
 import { findSiteRoot, listHosts, requireSiteRoot } from "../../core/site.ts";
@@ -29,15 +29,42 @@ function refusal(fn: () => unknown): FlkError {
 }
 
 describe("flk.toml discovery", () => {
-  test("--config wins over $FLK_CONFIG, which wins over walking up", () => {
+  test("--config wins over $FLK_CONFIG, which wins over the site root's flk.toml", () => {
     mkdirSync(join(dir, "a/b/c"), { recursive: true });
     writeFileSync(join(dir, "a/flk.toml"), "");
     writeFileSync(join(dir, "env.toml"), "");
     writeFileSync(join(dir, "explicit.toml"), "");
     const cwd = join(dir, "a/b/c");
-    expect(findConfigFile({ cwd })).toBe(join(dir, "a/flk.toml"));
-    expect(findConfigFile({ cwd, env: join(dir, "env.toml") })).toBe(join(dir, "env.toml"));
-    expect(findConfigFile({ cwd, env: join(dir, "env.toml"), explicit: "../../../explicit.toml" })).toBe(join(dir, "explicit.toml"));
+    const site = join(dir, "a");
+    expect(findConfigFile({ cwd, site })).toBe(join(dir, "a/flk.toml"));
+    expect(findConfigFile({ cwd, site, env: join(dir, "env.toml") })).toBe(join(dir, "env.toml"));
+    expect(findConfigFile({ cwd, site, env: join(dir, "env.toml"), explicit: "../../../explicit.toml" })).toBe(join(dir, "explicit.toml"));
+  });
+  test("never a flk.toml from above the site, nor one found by walking up without a site", () => {
+    mkdirSync(join(dir, "site/sub"), { recursive: true });
+    writeFileSync(join(dir, "flk.toml"), "");
+    writeFileSync(join(dir, "flake.nix"), "{}");
+    writeFileSync(join(dir, "site/flake.nix"), "{}");
+    expect(findConfigFile({ cwd: join(dir, "site/sub"), site: join(dir, "site") })).toBeUndefined();
+    expect(findConfigFile({ cwd: join(dir, "site/sub") })).toBeUndefined();
+  });
+  test("refuses a config that its group or others may write, naming the chmod fix", () => {
+    writeFileSync(join(dir, "flk.toml"), "");
+    for (const [mode, who] of [[0o664, "its group"], [0o646, "every user"], [0o666, "its group and every user"]] as const) {
+      chmodSync(join(dir, "flk.toml"), mode);
+      const e = refusal(() => loadConfig(registry(), { cwd: dir, site: dir }));
+      expect(e.code).toBe("E_CONFIG_PERMISSIONS");
+      expect(e.message).toBe(
+        `${dir}/flk.toml may be written by ${who} (mode 0${mode.toString(8)}), so someone else could change what flk builds and installs. Nothing was done. Fix: chmod go-w ${dir}/flk.toml`,
+      );
+    }
+  });
+  test("refuses a config over 1 MiB before parsing it", () => {
+    writeFileSync(join(dir, "flk.toml"), "x".repeat(MAX_CONFIG_BYTES + 1));
+    const e = refusal(() => loadConfig(registry(), { cwd: dir, site: dir }));
+    expect(e.code).toBe("E_CONFIG_SIZE");
+    writeFileSync(join(dir, "flk.toml"), "#".repeat(MAX_CONFIG_BYTES - 1) + "\n");
+    expect(loadConfig(registry(), { cwd: dir, site: dir }).file).toBe(join(dir, "flk.toml"));
   });
   test("no file anywhere: built-in defaults, every plugin on", () => {
     const config = loadConfig(registry(), { cwd: dir });
@@ -50,7 +77,7 @@ describe("flk.toml discovery", () => {
   });
   test("plugins selects and orders the enabled plugins; tables set options", () => {
     writeFileSync(join(dir, "flk.toml"), 'plugins = ["ssh-keys"]\n[mdns]\nbackend = "avahi"\n');
-    const config = loadConfig(registry(), { cwd: dir });
+    const config = loadConfig(registry(), { cwd: dir, site: dir });
     expect(config.enabled).toEqual(["ssh-keys"]);
     expect(config.options.mdns).toEqual({ backend: "avahi" });
   });
@@ -59,7 +86,7 @@ describe("flk.toml discovery", () => {
 describe("flk.toml errors (exit 2)", () => {
   const load = (text: string) => {
     writeFileSync(join(dir, "flk.toml"), text);
-    return () => loadConfig(registry(), { cwd: dir });
+    return () => loadConfig(registry(), { cwd: dir, site: dir });
   };
   test("bad TOML names the file, line and the parser's message", () => {
     const e = refusal(load('plugins = ["mdns"]\n\n[mdns\nbackend = "avahi"\n'));
