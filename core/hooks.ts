@@ -5,9 +5,10 @@
  * Waterfall passes each tap's result to the next, Bail stops at the first
  * tap that returns something other than undefined.
  */
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
+import { AsyncParallelBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
 import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
+import type { LiveInstaller } from "./live.ts";
 
 /** Where plugins add their citty subcommands. */
 export interface CommandRegistry {
@@ -37,14 +38,31 @@ export interface HostContext {
 
 /** A request to find a booted live installer. */
 export interface LocateQuery {
-  /** The host name as given (`NixOS`); mDNS asks for `NixOS.local`. */
+  /** The host name, already checked against the site's hosts (`NixOS`); mDNS asks for `NixOS.local`. */
   host: string;
+  /** The live installer's description (static address, user, …). */
+  live: LiveInstaller;
   /** Restrict to one interface, if the operator said so. */
   iface?: string;
   /** Overall budget per locator, in milliseconds. */
   timeoutMs: number;
   /** Each locator appends what it tried, so "not found" can say so. */
   tried: string[];
+  /** Aborted once an answer has been chosen (or the command is interrupted): a locator stops then. */
+  signal: AbortSignal;
+  /** Set by core/reach.ts, called by core for each locator as it starts and ends; taps never call it. */
+  report?: (report: LocateReport) => void;
+}
+
+/** One locator's progress, as the racer in core/reach.ts sees it. */
+export interface LocateReport {
+  locator: string;
+  /** The tap's stage: lower is preferred (mdns taps at -10). */
+  stage: number;
+  state: "running" | "done";
+  endpoint?: Endpoint;
+  /** What the locator threw: recorded, never allowed to stop the other locators. */
+  error?: unknown;
 }
 
 /** A way to reach a host. */
@@ -103,14 +121,33 @@ export interface SshTarget {
 }
 
 /**
- * The networkd unit every plugin configures the live ISO's links in.
- * networkd applies only the first .network file (in lexical order) that
- * matches a link, so mdns and ipv6-lla must share one unit, not add two.
+ * The locate hook: every tap starts at once (parallel); each tap's answer or
+ * failure is reported to `query.report` as it comes, and no tap's result or
+ * error stops the others (a name mdns refuses must not skip ipv6-lla).
+ * core/reach.ts races the reports: lowest stage preferred.
  */
-export const LIVE_NETWORK = "40-flk-live";
-
-/** The links that unit matches: wired, wireless and WWAN (predictable names), as digga's bootstrap ISO did. */
-export const LIVE_MATCH = "en* wl* ww*";
+function createLocateHook() {
+  const hook = new AsyncParallelBailHook<[LocateQuery], Endpoint | undefined>(["query"]);
+  hook.intercept({
+    register(tap) {
+      if (tap.type !== "promise") throw new Error(`locate tap '${tap.name}' must use tapPromise`);
+      const inner = tap.fn as (query: LocateQuery) => Promise<Endpoint | undefined>;
+      const stage = tap.stage ?? 0;
+      const fn = async (query: LocateQuery): Promise<undefined> => {
+        query.report?.({ locator: tap.name, stage, state: "running" });
+        try {
+          const endpoint = await inner(query);
+          query.report?.({ locator: tap.name, stage, state: "done", endpoint });
+        } catch (error) {
+          query.report?.({ locator: tap.name, stage, state: "done", error });
+        }
+        return undefined;
+      };
+      return { ...tap, fn };
+    },
+  });
+  return hook;
+}
 
 /** Create a fresh, frozen set of hooks (one per flk instance). */
 export function createHooks() {
@@ -123,8 +160,10 @@ export function createHooks() {
     isoModule: new AsyncSeriesWaterfallHook<[IsoModule, HostContext]>(["module", "host"]),
     /** Side effects only a real `flk iso` build needs, once per host before nix runs (e.g. ssh-keys generates the installer host key). Called by nix-iso on the build path only, never by --print-module or --dry-run; taps may throw to stop the build. */
     prepareIso: new AsyncSeriesHook<[HostContext]>(["host"]),
-    /** Find a booted live installer; the first tap that returns an Endpoint wins (mdns, then ipv6-lla). Called by ssh and remote install. */
-    locate: new AsyncSeriesBailHook<[LocateQuery], Endpoint | undefined>(["query"]),
+    /** The one description of a host's live installer: each tap returns it with what its plugin configures (ipv6-lla: the static address). Called through core/reach.ts's liveInstaller(). */
+    liveInstaller: new SyncWaterfallHook<[LiveInstaller]>(["live"]),
+    /** Find a booted live installer: all taps run at once, each returns an Endpoint or undefined; core/reach.ts prefers the lowest stage (mdns) but takes another answer as soon as mDNS has none. Called by ssh and remote install. */
+    locate: createLocateHook(),
     /** Before the first byte goes to the device (after all safety checks). Taps may observe or refuse by throwing. */
     beforeWrite: new AsyncSeriesHook<[WriteContext]>(["write"]),
     /** After the image is written, synced and (unless --no-verify) verified. Taps may print a next step. */

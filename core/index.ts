@@ -4,8 +4,9 @@
 export { FlkError, ExitCode, isFlkError, messageOf } from "./errors.ts";
 export { definePlugin, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
 export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
-export type { CommandRegistry, IsoModule, HostContext, LocateQuery, Endpoint, WriteContext, Step, InstallContext, SshTarget, Hooks } from "./hooks.ts";
-export { LIVE_NETWORK, LIVE_MATCH } from "./hooks.ts";
+export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, WriteContext, Step, InstallContext, SshTarget, Hooks } from "./hooks.ts";
+export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstaller, type NetworkUnit } from "./live.ts";
+export { reach, locate, liveInstaller, siteHost, parseTarget, parseUser, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, type Progress, type ProgressMode } from "./progress.ts";
@@ -22,3 +23,8 @@ export {
   type Disk, type Verdict, type Assessment, type SystemView, type FileId, type JudgeOptions,
 } from "./disks.ts";
 export { diskseqOfFd, loopStatusOfFd, tryLockExclusive, type LoopStatus } from "./kernel.ts";
+export { shQuote, shJoin } from "./shell.ts";
+export {
+  parseIPv6, formatIPv6, formatIPv6Bytes, canonicalIPv6, isLinkLocal, isLinkLocalText, parseIPv4, parseLiteralAddress, unicastProblem, linkProblem, withScope,
+  type Groups, type ScopedAddress, type LinkState,
+} from "./net.ts";

@@ -6,6 +6,7 @@
 import { defineCommand, type CommandDef } from "citty";
 import { FlkError } from "../errors.ts";
 import { didYouMean } from "../suggest.ts";
+import { shQuote } from "../shell.ts";
 
 /** What completion knows about one command. */
 export interface CompletionEntry {
@@ -69,13 +70,12 @@ complete -o filenames -F _flk flk
 }
 
 function zsh(entries: CompletionEntry[], globals: string[]): string {
-  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   const cases = entries.map((e) => `    ${e.name}) subs=(${e.subcommands.join(" ")}); flags=(${e.flags.join(" ")}) ;;`).join("\n");
   return `#compdef flk
 # zsh completion for flk: flk completion zsh > "\${fpath[1]}/_flk"  (or: source <(flk completion zsh))
 _flk() {
   local -a cmds subs flags
-  cmds=(${entries.map((e) => quote(`${e.name}:${e.description.replace(/:/g, "\\:")}`)).join(" ")})
+  cmds=(${entries.map((e) => shQuote(`${e.name}:${e.description.replace(/:/g, "\\:")}`)).join(" ")})
   flags=(${globals.join(" ")})
   if (( CURRENT == 2 )); then
     if [[ $PREFIX == -* ]]; then compadd -- $flags; else _describe 'command' cmds; fi

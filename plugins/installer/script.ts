@@ -10,18 +10,10 @@
  * script arrives on stdin (`sh -s`) no step (nixos-install asks for a root
  * password when stdin is a terminal) can swallow the rest of the script.
  */
-import type { Step } from "../../core/index.ts";
+import { shJoin, shQuote, type Step } from "../../core/index.ts";
 
-/** `'text'` with embedded single quotes closed and escaped: safe for any byte but NUL. */
-export function shQuote(text: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** An argv as one shell command line. */
-export function shJoin(argv: readonly string[]): string {
-  return argv.map(shQuote).join(" ");
-}
+/** Shell quoting lives in core/shell.ts; re-exported for this plugin's files. */
+export { shJoin, shQuote };
 
 /** A check run before any step: the device must still carry the label the preflight saw. */
 export interface Guard {

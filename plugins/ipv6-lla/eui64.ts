@@ -4,8 +4,7 @@
  * this way when its addr_gen_mode is eui64, and so does networkd with
  * IPv6LinkLocalAddressGenerationMode=eui64.
  */
-import { FlkError } from "../../core/index.ts";
-import { formatIPv6, parseIPv6 } from "./ipv6.ts";
+import { FlkError, formatIPv6, parseIPv6 } from "../../core/index.ts";
 
 /** The forms `parseMac` accepts, for error messages. */
 export const MAC_FORMS = "52:54:00:12:34:56 (also 52-54-00-12-34-56, 525400123456 or Cisco's 5254.0012.3456; any case)";

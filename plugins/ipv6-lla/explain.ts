@@ -2,14 +2,12 @@
  * `flk lla explain` as a library: why fe80::47, and the ssh command that
  * reaches the live installer on each local link.
  */
+import { LIVE_USER, withScope } from "../../core/index.ts";
 import { unusable, type LinkInfo } from "./links.ts";
 
 /** The default static address and how to remember it. */
 export const DEFAULT_ADDRESS = "fe80::47";
 export const MNEMONIC = "n=14 i=9 x=24; 47 = n+i+x (the letters of \"nix\" by their place in the alphabet)";
-
-/** The user of the live installer: installation-device.nix creates `nixos` with passwordless sudo. */
-export const LIVE_USER = "nixos";
 
 /** What `flk lla explain --json` prints. */
 export interface Explanation {
@@ -25,7 +23,7 @@ export function explain(address: string, links: LinkInfo[], user = LIVE_USER): E
   return {
     address,
     mnemonic: MNEMONIC,
-    commands: usable.map((link) => ({ iface: link.name, command: `ssh ${user}@${address}%${link.name}` })),
+    commands: usable.map((link) => ({ iface: link.name, command: `ssh ${user}@${withScope(address, link.name)}` })),
   };
 }
 

@@ -1,5 +1,6 @@
-import { definePlugin, mergeSettings } from "../../core/index.ts";
+import { definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
 import { llaCommand } from "./commands/lla.ts";
+import { DEFAULT_ADDRESS } from "./explain.ts";
 import { llaNotes, llaSettings } from "./iso.ts";
 import { staticAddress } from "./ipv6.ts";
 import { locateOnLink } from "./locate.ts";
@@ -9,7 +10,7 @@ export default definePlugin({
   name: "ipv6-lla",
   description: "Static fe80::47 and EUI-64 link-local addresses (flk lla)",
   options: {
-    address: { type: "string", default: "fe80::47", description: "Static link-local address of the live ISO (n=14 i=9 x=24; 47 = n+i+x)" },
+    address: { type: "string", default: DEFAULT_ADDRESS, description: "Static link-local address of the live ISO (n=14 i=9 x=24; 47 = n+i+x)" },
     eui64: { type: "boolean", default: true, description: "Also derive the link-local address from the MAC (EUI-64)" },
   },
   requires: { programs: { ip: "reading the neighbour table", ping: "waking neighbours on ff02::1" } },
@@ -19,13 +20,16 @@ export default definePlugin({
     const where = `${flk.config.file ?? "flk.toml"}: [ipv6-lla] address`;
     const address = () => staticAddress(options.address, where);
     flk.hooks.commands.tap("ipv6-lla", (registry) => registry.add("lla", llaCommand(flk, address), { plugin: "ipv6-lla" }));
-    flk.hooks.isoModule.tapPromise("ipv6-lla", async (module) => {
-      const settings = { address: address(), eui64: options.eui64 };
+    // The static address, canonical (RFC 5952): known_hosts, ssh and the ISO all see this one text.
+    flk.hooks.liveInstaller.tap("ipv6-lla", (live) => ({ ...live, staticAddress: address() }));
+    flk.hooks.isoModule.tapPromise("ipv6-lla", async (module, host) => {
+      const live = liveInstaller(flk, host.host);
+      const settings = { address: live.staticAddress ?? address(), eui64: options.eui64, network: live.network };
       return { ...module, settings: mergeSettings(module.settings, llaSettings(settings)), notes: [...module.notes, ...llaNotes(settings)] };
     });
-    // Registered after mdns (bin/flk.ts order; mdns also taps at stage -10): mDNS answers first.
+    // mdns taps at stage -10, so its answer is preferred (core/reach.ts races them).
     flk.hooks.locate.tapPromise("ipv6-lla", (query) =>
-      locateOnLink(query, { address: address(), eui64: options.eui64, signal: flk.signal, warn: (line) => log.warn(line) }),
+      locateOnLink(query, { address: query.live.staticAddress ?? address(), eui64: options.eui64, signal: query.signal, warn: (line) => log.warn(line) }),
     );
   },
 });

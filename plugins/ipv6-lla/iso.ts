@@ -11,14 +11,15 @@
  * installation-device.nix turns on `networking.wireless.enable` (wpa_supplicant)
  * with mkDefault; it works under networkd, so it stays.
  */
-import { LIVE_MATCH, LIVE_NETWORK, nix, type NixValue } from "../../core/index.ts";
-
+import { matchNames, nix, type NetworkUnit, type NixValue } from "../../core/index.ts";
 
 /** The plugin's options as the ISO needs them. */
 export interface LlaSettings {
   /** Canonical static link-local address, e.g. `fe80::47`. */
   address: string;
   eui64: boolean;
+  /** The live installer's networkd unit (core/live.ts), shared with mdns. */
+  network: NetworkUnit;
 }
 
 /**
@@ -45,8 +46,8 @@ export function llaSettings(options: LlaSettings): Record<string, NixValue> {
       network: {
         enable: true,
         networks: {
-          [LIVE_NETWORK]: {
-            matchConfig: { Name: LIVE_MATCH },
+          [options.network.name]: {
+            matchConfig: { Name: matchNames(options.network) },
             address: [`${options.address}/64`],
             networkConfig,
           },
@@ -57,7 +58,7 @@ export function llaSettings(options: LlaSettings): Record<string, NixValue> {
 }
 
 /** Lines for the operator after the build. */
-export function llaNotes(options: LlaSettings): string[] {
+export function llaNotes(options: Pick<LlaSettings, "address" | "eui64">): string[] {
   const eui = options.eui64 ? " and at its EUI-64 address (`flk lla eui64 MAC`)" : "";
   return [`ipv6-lla: the live system answers at ${options.address}%IFACE${eui}; \`flk lla discover\` lists it, \`flk lla explain\` shows the ssh command`];
 }

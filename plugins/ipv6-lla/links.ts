@@ -2,8 +2,7 @@
  * The local links flk looks for neighbours on, read from `ip -j link` and
  * `ip -j -6 addr` (iproute2's JSON, the same facts `ip link` prints).
  */
-import { FlkError, runChecked } from "../../core/index.ts";
-import { canonicalIPv6 } from "./ipv6.ts";
+import { FlkError, canonicalIPv6, linkProblem, runChecked } from "../../core/index.ts";
 
 /** One local interface. */
 export interface LinkInfo {
@@ -69,14 +68,9 @@ export async function readLinks(): Promise<LinkInfo[]> {
   return parseLinks(links, addrs);
 }
 
-/** Why a link cannot reach link-local neighbours, or undefined when it can. */
+/** Why a link cannot reach link-local neighbours, or undefined when it can (core's one judge). */
 export function unusable(link: LinkInfo): string | undefined {
-  if (link.loopback) return "it is the loopback interface";
-  if (!link.up) return `it is down (bring it up with \`ip link set ${link.name} up\`)`;
-  if (!link.carrier) return "it has no carrier (no cable or peer)";
-  if (!link.multicast) return "it cannot send multicast";
-  if (link.linkLocal.length === 0) return "it has no IPv6 link-local address (IPv6 off, or the link is a bridge port)";
-  return undefined;
+  return linkProblem({ ...link, ipv6LinkLocal: link.linkLocal.length > 0 }, { needIpv6LinkLocal: true });
 }
 
 /** The links to search: the one named (refused, exit 2, when unusable or absent), else every usable one. */

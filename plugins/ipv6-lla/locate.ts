@@ -4,7 +4,7 @@
  * `discover` finds; a candidate counts only when port 22 answers with an SSH
  * banner, so a printer or a router on the link is not mistaken for it.
  */
-import type { Endpoint, LocateQuery } from "../../core/index.ts";
+import { withScope, type Endpoint, type LocateQuery } from "../../core/index.ts";
 import { discover, type Discovery } from "./discover.ts";
 import { eui64LinkLocal } from "./eui64.ts";
 import { chooseLinks, readLinks, type LinkInfo } from "./links.ts";
@@ -56,14 +56,22 @@ interface Candidate {
   source: "static" | "eui64";
 }
 
-/** Probe candidates in parallel; the first in list order that answers wins. Each attempt goes to `tried`. */
-async function firstSsh(candidates: Candidate[], timeoutMs: number, query: LocateQuery, signal?: AbortSignal): Promise<Candidate | undefined> {
-  const answers = await Promise.all(candidates.map((c) => probeSsh(c.address, c.scope, { timeoutMs, signal })));
-  candidates.forEach((c, i) => {
-    const answer = answers[i]!;
-    query.tried.push(`ipv6-lla: ssh on ${c.address}%${c.scope} (${c.source}): ${answer.ok ? answer.banner : answer.reason}`);
+/**
+ * Probe candidates in parallel; the first that answers wins at once (a
+ * silent second interface must not hold up the one that answered). Each
+ * attempt goes to `tried` as it ends.
+ */
+function firstSsh(candidates: Candidate[], timeoutMs: number, query: LocateQuery, signal?: AbortSignal): Promise<Candidate | undefined> {
+  if (candidates.length === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let left = candidates.length;
+    for (const c of candidates)
+      void probeSsh(c.address, c.scope, { timeoutMs, signal }).then((answer) => {
+        query.tried.push(`ipv6-lla: ssh on ${withScope(c.address, c.scope)} (${c.source}): ${answer.ok ? answer.banner : answer.reason}`);
+        if (answer.ok) resolve(c);
+        if (--left === 0) resolve(undefined);
+      });
   });
-  return candidates.find((_, i) => answers[i]!.ok);
 }
 
 /** Candidates from a discovery: holders of a colliding static address first (by their EUI-64 address), then every EUI-64 neighbour. */
@@ -89,7 +97,24 @@ export async function locateOnLink(query: LocateQuery, options: LocateOptions): 
   }
   const probeMs = Math.max(200, Math.min(1500, query.timeoutMs / 3));
   const statics = links.map((link): Candidate => ({ address: options.address, scope: link.name, source: "static" }));
-  // While ssh is tried on the static address, ask who holds it: two sticks on one link share it.
+  // Everything at once: ssh on the static address, who holds it (two sticks on one link share it),
+  // and, for EUI-64, who is on the link at all — so a silent fe80::47 costs no extra round.
+  const early = new AbortController();
+  const stopEarly = () => early.abort();
+  options.signal?.addEventListener("abort", stopEarly, { once: true });
+  const seeing = options.eui64
+    ? discover({ address: options.address, iface: query.iface, links, signal: early.signal }).catch(() => undefined)
+    : Promise.resolve(undefined);
+  try {
+    return await fromAnswers(query, options, links, probeMs, statics, seeing);
+  } finally {
+    early.abort();
+    options.signal?.removeEventListener("abort", stopEarly);
+  }
+}
+
+/** Decide from the static probe, the solicitation and (EUI-64) the neighbour list. */
+async function fromAnswers(query: LocateQuery, options: LocateOptions, links: LinkInfo[], probeMs: number, statics: Candidate[], seeing: Promise<Discovery | undefined>): Promise<Endpoint | undefined> {
   const [found, holders] = await Promise.all([
     firstSsh(statics, probeMs, query, options.signal),
     Promise.all(links.map((link) => solicit(link, options.address, { timeoutMs: 300, signal: options.signal }))),
@@ -103,7 +128,11 @@ export async function locateOnLink(query: LocateQuery, options: LocateOptions): 
   if (found && colliding) {
     candidates = colliding.map((a) => ({ address: eui64LinkLocal(a.mac), scope: found.scope, source: "eui64" }));
   } else {
-    const seen = await discover({ address: options.address, iface: query.iface, links, signal: options.signal });
+    const seen = await seeing;
+    if (!seen) {
+      query.tried.push("ipv6-lla: listing the link's neighbours failed");
+      return undefined;
+    }
     for (const c of seen.collisions) options.warn?.(collisionWarning(c.count, options.address, c.iface, c.hosts.map((h) => h.mac)));
     candidates = eui64Candidates(seen);
     if (candidates.length === 0) query.tried.push(`ipv6-lla: no EUI-64 neighbour answered ff02::1 on ${seen.interfaces.join(", ")}`);

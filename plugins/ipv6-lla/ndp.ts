@@ -12,7 +12,7 @@
  */
 import type * as Ffi from "bun:ffi";
 import { formatMac } from "./eui64.ts";
-import { formatIPv6, parseIPv6 } from "./ipv6.ts";
+import { formatIPv6, parseIPv6 } from "../../core/index.ts";
 
 /** One Neighbor Advertisement for the target. */
 export interface Advert {

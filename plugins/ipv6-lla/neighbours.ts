@@ -3,8 +3,7 @@
  * multicast, RFC 4291 §2.7.1) makes every IPv6 host on the link reply, which
  * fills the kernel's neighbour table; `ip -j -6 neigh` then lists them.
  */
-import { FlkError, run, runChecked } from "../../core/index.ts";
-import { canonicalIPv6 } from "./ipv6.ts";
+import { FlkError, canonicalIPv6, run, runChecked } from "../../core/index.ts";
 import { formatMac, parseMac } from "./eui64.ts";
 
 /** One usable row of the neighbour table. */

@@ -2,7 +2,8 @@
  * Which response packets a one-shot mDNS query believes. Pure functions of
  * the bytes, the sender and the link, so every rule has a unit test.
  */
-import { DnsDecodeError, RR } from "./dns.ts";
+import { isLinkLocalText, unicastProblem, withScope } from "../../core/index.ts";
+import { DnsDecodeError, RR, type ResourceRecord } from "./dns.ts";
 import { decodeMessage } from "./dns-decode.ts";
 import { inSubnet, type Link } from "./links.ts";
 import { sameName } from "./name.ts";
@@ -26,6 +27,10 @@ export interface FoundAddress {
   source: "mdns";
 }
 
+/** At most this many A/AAAA records of one reply are looked at, and this many addresses taken from it. */
+export const MAX_RECORDS_PER_REPLY = 16;
+export const MAX_ADDRESSES_PER_REPLY = 8;
+
 /** The verdict on one packet. */
 export type Verdict = { ok: true; addresses: FoundAddress[] } | { ok: false; reason: string };
 
@@ -46,21 +51,49 @@ export function acceptResponse(bytes: Uint8Array, from: Sender, link: Link, name
   if (flags.opcode !== 0) return { ok: false, reason: `opcode ${flags.opcode} is not 0 (RFC 6762 §18.3)` };
   if (flags.rcode !== 0) return { ok: false, reason: `rcode ${flags.rcode} is not 0 (RFC 6762 §18.11)` };
   const addresses: FoundAddress[] = [];
-  for (const rr of message.answers) {
-    if (!types.includes(rr.type) || rr.class !== 1 || !sameName(rr.name, name) || typeof rr.data !== "string") continue;
-    addresses.push(rr.type === RR.A ? { address: rr.data, family: 4, source: "mdns" } : withScope(rr.data, link.name));
+  const refused: string[] = [];
+  const candidates = message.answers.filter((rr) => types.includes(rr.type)).slice(0, MAX_RECORDS_PER_REPLY);
+  for (const rr of candidates) {
+    const problem = recordProblem(rr, name, link);
+    if (problem) refused.push(problem);
+    else if (addresses.length < MAX_ADDRESSES_PER_REPLY) addresses.push(found(rr.data as string, rr.type === RR.A ? 4 : 6, link.name));
   }
-  if (addresses.length === 0) return { ok: false, reason: `no A/AAAA answer for ${name} in the answer section` };
+  if (addresses.length === 0) return { ok: false, reason: refused.length ? refused.join("; ") : `no A/AAAA answer for ${name} in the answer section` };
   return { ok: true, addresses };
 }
 
-function withScope(address: string, link: string): FoundAddress {
-  return isLinkLocal6(address) ? { address, scope: link, family: 6, source: "mdns" } : { address, family: 6, source: "mdns" };
+/**
+ * Why one A/AAAA record does not count (DESIGN.md "Trust rules": network
+ * answers): it must be for the name asked, class IN, with a TTL > 0 (a TTL
+ * of 0 is a goodbye, RFC 6762 §10.1), and name a unicast address this link
+ * can reach — IPv4 only inside the link's own subnets or 169.254/16.
+ */
+export function recordProblem(rr: ResourceRecord, name: string, link: Link): string | undefined {
+  if (rr.class !== 1) return `a record of class ${rr.class}, not IN`;
+  if (!sameName(rr.name, name)) return `a record for ${JSON.stringify(rr.name.slice(0, 80))}, not ${name}`;
+  if (typeof rr.data !== "string") return "a record without an address";
+  if (rr.ttl === 0) return `${rr.data} has TTL 0 (a goodbye, RFC 6762 §10.1)`;
+  const family = rr.type === RR.A ? 4 : 6;
+  const problem = unicastProblem(rr.data, family);
+  if (problem) return `${rr.data}: ${problem}`;
+  if (family === 4) {
+    if (inSubnet(rr.data, "169.254.0.0", 16)) return undefined;
+    const subnet = link.ipv4.find((a) => inSubnet(rr.data as string, a.address, a.prefix));
+    if (!subnet) return `${rr.data} is not on ${link.name}'s subnets (${link.ipv4.map((a) => `${a.address}/${a.prefix}`).join(", ") || "none"})`;
+    if (subnet.prefix < 31 && isBroadcast(rr.data, subnet.prefix)) return `${rr.data} is the broadcast address of ${link.name}'s subnet`;
+  }
+  return undefined;
 }
 
-/** fe80::/10 */
-export function isLinkLocal6(address: string): boolean {
-  return /^fe[89ab][0-9a-f]?:/i.test(address);
+function isBroadcast(address: string, prefix: number): boolean {
+  const host = address.split(".").reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0) & (0xffffffff >>> prefix);
+  return host === 0xffffffff >>> prefix;
+}
+
+function found(address: string, family: 4 | 6, link: string): FoundAddress {
+  if (family === 4) return { address, family: 4, source: "mdns" };
+  // A link-local address is only meaningful on the link it arrived on.
+  return isLinkLocalText(address) ? { address, scope: link, family: 6, source: "mdns" } : { address, family: 6, source: "mdns" };
 }
 
 /**
@@ -75,14 +108,14 @@ function onLinkProblem(from: Sender, link: Link): string | undefined {
     return `${from.address} is not on ${link.name}'s subnets`;
   }
   const [address, scope] = from.address.split("%");
-  if (!isLinkLocal6(address!)) return `${from.address} is not an IPv6 link-local address`;
+  if (!isLinkLocalText(address!)) return `${from.address} is not an IPv6 link-local address`;
   if (scope !== link.name && scope !== String(link.index)) return `${from.address} did not arrive on ${link.name}`;
   return undefined;
 }
 
 /** `fe80::47%eth0` for scoped addresses, the bare address otherwise. */
 export function scoped(found: FoundAddress): string {
-  return found.scope ? `${found.address}%${found.scope}` : found.address;
+  return withScope(found.address, found.scope);
 }
 
 /** IPv4 first (no scope needed, every tool takes it), then routable IPv6, then link-local IPv6; stable within each. */

@@ -4,6 +4,7 @@
  * compression pointer is checked before it is followed, and the only thing
  * that can escape is a DnsDecodeError naming the rule that was broken.
  */
+import { formatIPv6Bytes } from "../../core/index.ts";
 import { CLASS_TOP_BIT, DnsDecodeError, MAX_NAME_BYTES, RR, escapeLabel, type Message, type Question, type ResourceRecord } from "./dns.ts";
 
 const HEADER_BYTES = 12;
@@ -68,7 +69,7 @@ function readRecord(r: Reader, what: string): ResourceRecord {
   }
   if (type === RR.AAAA) {
     if (rdlength !== 16) throw new DnsDecodeError("E_DNS_RDLENGTH", `${what}: an AAAA record holds 16 bytes, rdlength says ${rdlength}`, at - 2);
-    return { ...head, type: RR.AAAA, data: formatIpv6(rdata) };
+    return { ...head, type: RR.AAAA, data: formatIPv6Bytes(rdata) };
   }
   return { ...head, type, data: rdata.slice() };
 }
@@ -126,23 +127,6 @@ function decodeLabel(raw: Uint8Array, what: string, at: number): string {
     // RFC 6762 §16: mDNS names are UTF-8.
     throw new DnsDecodeError("E_DNS_LABEL_UTF8", `${what}: a label is not valid UTF-8`, at);
   }
-}
-
-/** RFC 5952 text form of 16 bytes: lowercase, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`. */
-export function formatIpv6(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestAt, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestAt < 0) return hex.join(":");
-  return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
 }
 
 class Reader {

@@ -1,4 +1,4 @@
-import { definePlugin, mergeSettings } from "../../core/index.ts";
+import { definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
 import { resolveCommand } from "./commands/resolve.ts";
 import { mdnsNote, mdnsSettings } from "./iso.ts";
 import { locateByMdns } from "./locate.ts";
@@ -15,12 +15,12 @@ export default definePlugin({
     flk.hooks.commands.tap("mdns", (registry) => registry.add("resolve", resolveCommand(flk), { plugin: "mdns" }));
     flk.hooks.isoModule.tapPromise("mdns", async (module, host) => ({
       ...module,
-      settings: mergeSettings(module.settings, mdnsSettings(options.backend)),
+      settings: mergeSettings(module.settings, mdnsSettings(options.backend, liveInstaller(flk, host.host).network)),
       notes: [...module.notes, mdnsNote(options.backend, host.host)],
     }));
-    // stage -10: mDNS answers first, before ipv6-lla's fe80::47 and NDP (DESIGN.md "Hooks").
+    // stage -10: core/reach.ts prefers mDNS's answer over ipv6-lla's fe80::47 and EUI-64 (DESIGN.md "Hooks").
     flk.hooks.locate.tapPromise({ name: "mdns", stage: -10 }, (query) =>
-      locateByMdns(query, { signal: flk.signal, debug: (line) => log.debug(line) }),
+      locateByMdns(query, { signal: query.signal, debug: (line) => log.debug(line) }),
     );
   },
 });

@@ -8,29 +8,30 @@
  *   nixos/modules/services/networking/avahi-daemon.nix  services.avahi.{enable,publish.*,nssmdns4,openFirewall}
  * networking.hostName (= HOST) is set by nix-iso; both responders announce it.
  */
-import { LIVE_MATCH, LIVE_NETWORK, nix, renderNix, type NixValue } from "../../core/index.ts";
+import { matchNames, nix, renderNix, type NetworkUnit, type NixValue } from "../../core/index.ts";
 
 /** The mDNS responder on the live ISO. */
 export type Backend = "resolved" | "avahi";
 
-
 /**
- * resolved's global mDNS switch. nixpkgs 25.11 configures resolved through
- * `services.resolved.settings.Resolve` and has removed `extraConfig` (it is
- * still declared, as an error); 24.05 and older have only `extraConfig`,
- * whose lines land in resolved.conf's [Resolve] section. Which one exists is
- * read from the module's `options` argument, so one generated module works
- * on both. A plain if/else, not `lib.mkIf`: mkIf would still *define* the
- * option that the release does not declare, which is an error.
+ * resolved's global mDNS switch, forced either way (a host config may set
+ * it). nixpkgs since PR #416720 (26.05/unstable) configures resolved through
+ * `services.resolved.settings.Resolve` and declares `extraConfig` only as
+ * removed (an error when set); 24.05–25.11 have only `extraConfig`, whose
+ * lines end resolved.conf's [Resolve] section — `lib.mkAfter` puts ours
+ * last, and for a repeated key resolved takes the last assignment. Which one
+ * exists is read from the module's `options` argument, so one generated
+ * module works on both. A plain if/else, not `lib.mkIf`: mkIf would still
+ * *define* the option that the release does not declare, which is an error.
  */
 function resolvedMulticast(on: boolean, extra: Record<string, NixValue> = {}): NixValue {
-  const settings = renderNix({ settings: { Resolve: { MulticastDNS: on } } }, { indent: "" });
-  const legacy = renderNix({ extraConfig: `MulticastDNS=${on ? "yes" : "no"}` }, { indent: "" });
+  const settings = renderNix({ settings: { Resolve: { MulticastDNS: nix.mkForce(on) } } }, { indent: "" });
+  const legacy = renderNix({ extraConfig: nix.raw(`lib.mkAfter "MulticastDNS=${on ? "yes" : "no"}"`) }, { indent: "" });
   return nix.raw(`${renderNix(extra, { indent: "" })} // (if options.services.resolved ? settings then ${settings} else ${legacy})`);
 }
 
 /** systemd-networkd brings the links up and resolved answers mDNS on them (digga's way, plus what digga missed). */
-function resolvedSettings(): Record<string, NixValue> {
+function resolvedSettings(network: NetworkUnit): Record<string, NixValue> {
   return {
     networking: {
       // installation-device profiles leave dhcpcd in charge; networkd must take the links for per-link mDNS.
@@ -41,23 +42,27 @@ function resolvedSettings(): Record<string, NixValue> {
       network: {
         enable: true,
         networks: {
-          [LIVE_NETWORK]: {
-            matchConfig: { Name: LIVE_MATCH },
+          [network.name]: {
+            matchConfig: { Name: matchNames(network) },
             networkConfig: { MulticastDNS: true, DHCP: "yes" },
           },
         },
       },
     },
-    services: { resolved: resolvedMulticast(true, { enable: true }) },
+    services: {
+      resolved: resolvedMulticast(true, { enable: nix.mkForce(true) }),
+      // Never two responders on 5353: a host config may enable avahi itself.
+      avahi: { enable: nix.mkForce(false) },
+    },
   };
 }
 
-/** avahi answers instead; resolved's responder is switched off so only one answers on 5353. */
+/** avahi answers instead; resolved's responder is forced off so only one answers on 5353. */
 function avahiSettings(): Record<string, NixValue> {
   return {
     services: {
       avahi: {
-        enable: true,
+        enable: nix.mkForce(true),
         publish: { enable: true, addresses: true },
         nssmdns4: true,
         openFirewall: true,
@@ -67,9 +72,9 @@ function avahiSettings(): Record<string, NixValue> {
   };
 }
 
-/** The settings tree for `backend`. */
-export function mdnsSettings(backend: Backend): Record<string, NixValue> {
-  return backend === "avahi" ? avahiSettings() : resolvedSettings();
+/** The settings tree for `backend`; `network` is the live installer's shared unit. */
+export function mdnsSettings(backend: Backend, network: NetworkUnit): Record<string, NixValue> {
+  return backend === "avahi" ? avahiSettings() : resolvedSettings(network);
 }
 
 /** A line for the operator after the build. */

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import { FlkError } from "../../core/index.ts";
+import { FlkError, isLinkLocalText, linkProblem } from "../../core/index.ts";
 
 /** An interface and the addresses a query can be sent from. */
 export interface Link {
@@ -49,14 +49,9 @@ function readIndex(name: string): number {
   }
 }
 
-/** Why `name` cannot carry mDNS, or undefined when it can. */
+/** Why `name` cannot carry mDNS, or undefined when it can (core's one judge, fed from /sys). */
 function unusable(name: string, flags: number): string | undefined {
-  if (flags & IFF_LOOPBACK) return "it is the loopback interface";
-  if (!(flags & IFF_UP)) return "it is down";
-  if (!(flags & IFF_MULTICAST)) return "it cannot send multicast";
-  // No carrier: nothing can be sent, and libuv (os.networkInterfaces) hides its addresses.
-  if (!hasCarrier(name)) return "it has no carrier (is the cable plugged in, the Wi-Fi joined?)";
-  return undefined;
+  return linkProblem({ name, loopback: !!(flags & IFF_LOOPBACK), up: !!(flags & IFF_UP), multicast: !!(flags & IFF_MULTICAST), carrier: hasCarrier(name) });
 }
 
 /** Addresses of `name` from the kernel (os.networkInterfaces reads them with getifaddrs). */
@@ -66,7 +61,7 @@ function linkOf(name: string, table = networkInterfaces()): Link {
     name,
     index: readIndex(name),
     ipv4: entries.filter((e) => e.family === "IPv4").map((e) => ({ address: e.address, prefix: Number(e.cidr?.split("/")[1] ?? 32) })),
-    ipv6: entries.some((e) => e.family === "IPv6" && /^fe[89ab]/i.test(e.address)),
+    ipv6: entries.some((e) => e.family === "IPv6" && isLinkLocalText(e.address)),
   };
 }
 
@@ -85,7 +80,7 @@ export function mdnsLinks(iface?: string): Link[] {
       throw new FlkError(`there is no interface '${iface}'. Interfaces here: ${names.join(", ") || "(none)"}. Nothing was sent.`, "E_MDNS_IFACE", 2);
     const why = unusable(iface, flags);
     if (why?.startsWith("it has no carrier")) throw new FlkError(`cannot ask on ${iface}: ${why}. Nothing was sent.`, "E_MDNS_NO_LINK", 1);
-    if (why) throw new FlkError(`cannot ask on ${iface}: ${why}. Bring it up with \`ip link set ${iface} up\`, or drop --iface. Nothing was sent.`, "E_MDNS_IFACE", 2);
+    if (why) throw new FlkError(`cannot ask on ${iface}: ${why}. Drop --iface to ask on every usable link. Nothing was sent.`, "E_MDNS_IFACE", 2);
     return [linkOf(iface, table)];
   }
   return names.filter((n) => {

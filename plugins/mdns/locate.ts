@@ -1,6 +1,6 @@
 /**
- * The `locate` tap: `flk ssh HOST` and a remote install ask mDNS first
- * (DESIGN.md "Hooks"), then fall through to ipv6-lla when nobody answers.
+ * The `locate` tap: `flk ssh HOST` and a remote install ask mDNS alongside
+ * the other locators; core/reach.ts prefers this answer (DESIGN.md "Hooks").
  */
 import { isFlkError, type Endpoint, type LocateQuery } from "../../core/index.ts";
 import { scoped } from "./accept.ts";
@@ -27,7 +27,8 @@ export async function locateByMdns(query: LocateQuery, options: { signal?: Abort
   const best = result.addresses[0];
   const where = result.links.join(", ") || "no interface";
   if (!best) {
-    query.tried.push(`mdns: no answer for ${result.name} on ${where} within ${query.timeoutMs} ms`);
+    const ignored = result.ignored.length ? ` (${result.ignored.length} answer(s) refused: ${result.ignored.slice(0, 3).join("; ")})` : "";
+    query.tried.push(`mdns: no answer for ${result.name} on ${where} within ${query.timeoutMs} ms${ignored}`);
     return undefined;
   }
   query.tried.push(`mdns: ${result.name} is ${result.addresses.map(scoped).join(", ")} (on ${where})`);

@@ -43,7 +43,5 @@ export function nixBuildArgv(plan: NixBuildPlan, info: Pick<NixInfo, "flags">): 
   ];
 }
 
-/** POSIX-shell quoting, for printing a command a person can paste. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((word) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
-}
+/** POSIX-shell quoting for a command a person can paste: core/shell.ts's shJoin. */
+export { shJoin as shellQuote } from "../../core/index.ts";

@@ -9,11 +9,6 @@ import type { FlakeFacts, SiteFlake } from "./flake.ts";
 const FLAKE = "flake";
 const SITE = "site";
 
-/** An empty module, the waterfall's seed. */
-export function emptyModule(): IsoModule {
-  return { imports: [], settings: {}, files: [], notes: [] };
-}
-
 /**
  * ISO9660 volume ids are at most 32 characters (nixpkgs iso-image.nix
  * asserts it) and NixOS boots with `root=LABEL=<volumeID>`: keep to

@@ -180,7 +180,8 @@ export function recordHostKey(siteRoot: string, host: string, publicLine: string
   const header =
     `# The live installer of ${host}: its sshd host key, one line per operator who built a stick (written by flk iso).\n` +
     `# flk ssh ${host} passes -o HostKeyAlias=${hostKeyAlias(host)} and trusts only these keys. The private halves stay in each operator's ~/.local/state/flk.\n`;
-  const names = [hostKeyAlias(host), `${host.toLowerCase()}.local`, linkLocal.toLowerCase()].join(",");
+  // linkLocal is canonical (RFC 5952, core's live installer description) or "" when no static address is configured.
+  const names = [hostKeyAlias(host), `${host.toLowerCase()}.local`, ...(linkLocal ? [linkLocal] : [])].join(",");
   const text = (before === undefined || before.trim() === "" ? header : before.replace(/\n*$/, "\n")) + `${names} ${type} ${base64} flk live installer ${host}, built by ${builder}\n`;
   writeSiteFile(siteRoot, file, text, 0o644);
   return true;

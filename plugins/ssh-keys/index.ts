@@ -1,4 +1,4 @@
-import { definePlugin, isFlkError, type Flk } from "../../core/index.ts";
+import { LIVE_USER, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
 import { keysCommand } from "./commands/keys.ts";
 import { sshCommand } from "./commands/ssh.ts";
 import { contributeIso, prepareHostKey } from "./iso.ts";
@@ -7,15 +7,12 @@ import { join } from "node:path";
 
 const PLUGIN = "ssh-keys";
 
-/** The live installer's static link-local address (DESIGN.md: fe80::47), unless ipv6-lla's config says otherwise. */
-const DEFAULT_LINK_LOCAL = "fe80::47";
-
 /** ssh-keys: authorized keys into the ISO, a pinned host key, and `flk ssh`. */
 export default definePlugin({
   name: PLUGIN,
   description: "Authorized keys and a pinned host key in the ISO (flk keys, flk ssh)",
   options: {
-    users: { type: "string[]", default: ["nixos"], description: "Live-system users that get the keys (add \"root\" if needed)" },
+    users: { type: "string[]", default: [LIVE_USER], description: "Live-system users that get the keys (add \"root\" if needed)" },
     keyFiles: { type: "string[]", default: [], description: "Extra site-relative public key files" },
     pinHostKey: { type: "boolean", default: true, description: "Give the live ISO a fixed sshd host key (kept in your state dir) that flk ssh verifies" },
   },
@@ -33,9 +30,9 @@ export default definePlugin({
       registry.add("keys", keysCommand(flk, options), { plugin: PLUGIN });
       registry.add("ssh", sshCommand(flk), { plugin: PLUGIN });
     });
-    flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk), env: flk.env }, warnOnce));
+    flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
     flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>
-      prepareHostKey(host, { pinHostKey: options.pinHostKey, linkLocal: linkLocalOf(flk), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
+      prepareHostKey(host, { pinHostKey: options.pinHostKey, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
       const site = options.pinHostKey ? siteOrUndefined(flk) : undefined;
@@ -48,11 +45,9 @@ export default definePlugin({
   },
 });
 
-/** ipv6-lla's configured static address, read from the shared config (not from the plugin). */
-function linkLocalOf(flk: Flk): string {
-  if (!flk.registry.get("ipv6-lla")) return DEFAULT_LINK_LOCAL;
-  const address = flk.options<{ address?: unknown }>("ipv6-lla").address;
-  return typeof address === "string" && address !== "" ? address : DEFAULT_LINK_LOCAL;
+/** The live installer's static address, RFC 5952 canonical, from core's description (ipv6-lla fills it); "" when none is configured. */
+function linkLocalOf(flk: Flk, host: string): string {
+  return liveInstaller(flk, host).staticAddress ?? "";
 }
 
 /** The site root, or undefined when flk runs outside a site (then nothing is pinned). */

@@ -1,52 +1,66 @@
 /**
- * `flk ssh HOST`: find the live installer through the `locate` hook, collect
- * ssh options through the `sshOptions` hook (the pinned host key), then hand
- * the terminal to ssh.
+ * `flk ssh HOST`: core's `reach` checks the host, races the locators and
+ * collects the ssh options (the pinned host key); then ssh gets the terminal.
  */
-import { ExitCode, FlkError, resolveHost, run, type Endpoint, type Flk, type SshTarget } from "../../core/index.ts";
+import { reach, run, type Endpoint, type Flk } from "../../core/index.ts";
 
 /** What `flk ssh` was asked for. */
 export interface SshOptions {
+  /** A site host (`NixOS`, `NixOS.local`, `root@NixOS`) or a literal address (`fe80::47%eth0`). */
   host: string;
-  /** Login user on the live system (installation-device.nix creates `nixos`). */
-  user: string;
+  /** Login user on the live system (default: the live installer's, `nixos`). */
+  user?: string;
   iface?: string;
   timeoutMs: number;
-  /** Appended after `user@address`, as on ssh's own command line: ssh options first, then a remote command. */
+  /** What followed `--`: ssh options first, then a remote command, as on ssh's own command line. */
   args: string[];
+}
+
+/** ssh's option letters that take a value (OpenSSH ssh.c getopt string). */
+const WITH_VALUE = new Set("BbcDEeFIiJLlmOoPpQRSWw");
+/** ssh's option letters without one. */
+const FLAGS = new Set("46AaCfGgKkMNnqsTtVvXxYy");
+
+/**
+ * Split ARGS into ssh options and the remote command, the way ssh's getopt
+ * reads them, so the options go before `--` and the destination: after
+ * `--`, ssh takes nothing as an option, so no user or host can be one.
+ */
+export function splitSshArgs(args: readonly string[]): { options: string[]; command: string[] } {
+  const options: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") return { options, command: args.slice(i + 1) };
+    if (!arg.startsWith("-") || arg === "-") break;
+    options.push(arg);
+    for (let j = 1; j < arg.length; j++) {
+      const letter = arg[j]!;
+      if (WITH_VALUE.has(letter)) {
+        if (j === arg.length - 1 && i + 1 < args.length) options.push(args[++i]!);
+        break;
+      }
+      if (!FLAGS.has(letter)) break; // ssh itself will say what is wrong
+    }
+  }
+  return { options, command: args.slice(i) };
 }
 
 /** Where to connect and with what: the argv flk ssh would run. */
 export async function planSsh(flk: Flk, options: SshOptions): Promise<{ argv: string[]; endpoint: Endpoint }> {
-  // Before any packet: a typo (`Nixos`) is refused with a did-you-mean, not searched for on the network.
-  resolveHost(flk.siteRoot(), options.host, { hostsDir: flk.hooks.hostsDir.call("hosts") });
-  const query = { host: options.host, iface: options.iface, timeoutMs: options.timeoutMs, tried: [] as string[] };
-  const endpoint = await flk.hooks.locate.promise(query);
-  if (!endpoint) {
-    const tried = query.tried.length ? query.tried.map((t) => `  - ${t}`).join("\n") : "  (no locator is enabled: turn on the mdns or ipv6-lla plugin in flk.toml)";
-    throw new FlkError(
-      `could not find the live installer of ${options.host}. Tried:\n${tried}\nIs it booted and on this link? Try \`flk lla discover\`, or ssh to its address yourself.`,
-      "E_NOT_FOUND",
-      ExitCode.failure,
-    );
-  }
-  const target: SshTarget = { host: options.host, endpoint, user: options.user };
-  const sshOptions = await flk.hooks.sshOptions.promise([], target);
-  return { argv: ["ssh", ...sshOptions, `${options.user}@${addressOf(endpoint)}`, ...options.args], endpoint };
-}
-
-/** `fe80::47%eth0` for a scoped link-local address, else the address itself. */
-export function addressOf(endpoint: Endpoint): string {
-  return endpoint.scope ? `${endpoint.address}%${endpoint.scope}` : endpoint.address;
+  const { options: extra, command } = splitSshArgs(options.args);
+  const reached = await reach(flk, undefined, { target: options.host, user: options.user, iface: options.iface, timeoutMs: options.timeoutMs, sshArgs: extra });
+  return { argv: ["ssh", ...reached.options, "--", reached.destination, ...command], endpoint: reached.endpoint };
 }
 
 /** Run ssh with the terminal; resolves to ssh's exit code. */
 export async function sshToHost(flk: Flk, options: SshOptions): Promise<number> {
   const log = flk.logger("ssh-keys");
   const { argv, endpoint } = await planSsh(flk, options);
+  const destination = argv[argv.indexOf("--") + 1]!;
   if (!argv.some((arg) => arg.startsWith("HostKeyAlias=")))
     log.warn(`no pinned host key for ${options.host}: ssh will ask you to trust the installer's key on first use. Set pinHostKey = true and rebuild the ISO to avoid that.`);
-  log.info(`${options.user}@${addressOf(endpoint)} (found by ${endpoint.source})`);
+  log.info(`${destination} (${endpoint.source === "target" ? "as given" : `found by ${endpoint.source}`})`);
   log.debug(argv.join(" "));
   const result = await run(argv, { stdio: "inherit", signal: flk.signal });
   return result.code;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createFlk, type Flk } from "../../core/context.ts";
-import { definePlugin, type IsoModule, type Step } from "../../core/index.ts";
+import { baseLiveInstaller, definePlugin, locate, type IsoModule, type Step } from "../../core/index.ts";
 
 const noConfig = { file: undefined, enabled: ["alpha", "beta"], options: { alpha: {}, beta: {} } };
 
@@ -52,22 +52,22 @@ describe("hooks", () => {
     expect(steps.map((s) => s.id)).toEqual(["alpha", "beta"]);
   });
 
-  test("locate stops at the first tap that answers", async () => {
+  test("locate starts every tap and takes the answer", async () => {
     const order: string[] = [];
     const flk = createFlk({ plugins: recordingPlugins(order), config: { ...noConfig, enabled: ["beta", "alpha"] } });
-    const query = { host: "NixOS", timeoutMs: 10, tried: [] as string[] };
-    const endpoint = await flk.hooks.locate.promise(query);
+    const request = { host: "NixOS", live: baseLiveInstaller("NixOS"), timeoutMs: 10, tried: [] as string[] };
+    const endpoint = await locate(flk, request);
     expect(endpoint?.source).toBe("beta");
-    expect(query.tried).toEqual(["beta"]);
-    expect(order).toEqual(["beta:locate"]);
+    expect(request.tried).toEqual(["beta", "alpha"]);
+    expect(order).toEqual(["beta:locate", "alpha:locate"]);
   });
 
   test("a disabled plugin taps nothing", async () => {
     const order: string[] = [];
     const flk = createFlk({ plugins: recordingPlugins(order), config: { ...noConfig, enabled: ["alpha"] } });
-    const query = { host: "NixOS", timeoutMs: 10, tried: [] as string[] };
-    expect(await flk.hooks.locate.promise(query)).toBeUndefined();
-    expect(query.tried).toEqual(["alpha"]);
+    const request = { host: "NixOS", live: baseLiveInstaller("NixOS"), timeoutMs: 10, tried: [] as string[] };
+    expect(await locate(flk, request)).toBeUndefined();
+    expect(request.tried).toEqual(["alpha"]);
   });
 
   test("the hook set is frozen", () => {

@@ -124,13 +124,14 @@ describe("flk install --target over ssh to a real sshd in a network namespace", 
     expect(await m.swapping()).toEqual([]);
   }, 60_000);
 
-  test("an unreachable target is exit 1 naming what was tried: a name no locator answers, then sshd gone", async () => {
+  test("an unknown target name is refused (exit 2) before any locator runs; an unreachable one is exit 1 naming what was tried", async () => {
     const live = await startLive();
     const m = live.machine;
     const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    // A name that is not a host of the site is refused before any locator runs (core reach → resolveHost).
     const unknown = await install(flk, { host: "NixOS", target: "root@Ghost", ssh: live.ssh }).catch((e) => e);
-    expect([unknown.exitCode, unknown.code]).toEqual([1, "E_UNREACHABLE"]);
-    expect(unknown.message).toContain("test-locator asked for Ghost");
+    expect([unknown.exitCode, unknown.code]).toEqual([2, "E_UNKNOWN_HOST"]);
+    expect(unknown.message).not.toContain("test-locator asked");
     await live.sshd.stop();
     const gone = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh }).catch((e) => e);
     expect([gone.exitCode, gone.code]).toEqual([1, "E_UNREACHABLE"]);

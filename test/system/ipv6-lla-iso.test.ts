@@ -8,10 +8,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFixtureIso, type FixtureIso } from "../helpers/iso.ts";
 import { missing, systemTest } from "../helpers/require.ts";
+import { LIVE_NETWORK, matchNames } from "../../core/index.ts";
 
 const PROGRAMS = ["nix", "xorriso", "git"];
 const it = systemTest(PROGRAMS, { root: false });
-const UNIT = "/etc/systemd/network/40-flk-live.network";
+const UNIT = `/etc/systemd/network/${LIVE_NETWORK.name}.network`;
 
 /** A laptop-style host that turns on what the live system must not run. */
 function laptopHost(site: string): void {
@@ -46,8 +47,8 @@ const networks = (built: FixtureIso | undefined) => built!.config.systemd.networ
 
 describe("ipv6-lla in the built fixture ISO", () => {
   it("the shared live unit has fe80::47/64, IPv6 link-local addressing and EUI-64 generation in [Network], DHCP on", async () => {
-    const unit = networks(defaults)["40-flk-live"];
-    expect(unit.matchConfig.Name).toBe("en* wl* ww*");
+    const unit = networks(defaults)[LIVE_NETWORK.name];
+    expect(unit.matchConfig.Name).toBe(matchNames(LIVE_NETWORK));
     expect(unit.address).toEqual(["fe80::47/64"]);
     expect(unit.networkConfig).toMatchObject({ DHCP: "yes", LinkLocalAddressing: "ipv6", IPv6LinkLocalAddressGenerationMode: "eui64", MulticastDNS: true });
     expect(unit.extraConfig).toBe("");
@@ -55,7 +56,7 @@ describe("ipv6-lla in the built fixture ISO", () => {
     const network = text.slice(text.indexOf("[Network]"));
     for (const line of ["Address=fe80::47/64", "LinkLocalAddressing=ipv6", "IPv6LinkLocalAddressGenerationMode=eui64", "DHCP=yes"]) expect(network).toContain(line + "\n");
     expect(text.match(/^\[/gm)).toEqual(["[", "["]); // only [Match] and [Network]
-    expect(Object.keys(networks(defaults))).toEqual(["40-flk-live"]);
+    expect(Object.keys(networks(defaults))).toEqual([LIVE_NETWORK.name]);
   });
 
   it("networkd is forced on and NetworkManager, iwd and dhcpcd off even when the host turns them on; wpa_supplicant stays", () => {
@@ -69,7 +70,7 @@ describe("ipv6-lla in the built fixture ISO", () => {
   });
 
   it("a custom address is written canonically, and eui64 = false leaves the generation mode to networkd", async () => {
-    const unit = networks(custom)["40-flk-live"];
+    const unit = networks(custom)[LIVE_NETWORK.name];
     expect(unit.address).toEqual(["fe80::4:7/64"]);
     expect(unit.networkConfig.IPv6LinkLocalAddressGenerationMode).toBeUndefined();
     expect(unit.networkConfig.LinkLocalAddressing).toBe("ipv6");
@@ -79,12 +80,12 @@ describe("ipv6-lla in the built fixture ISO", () => {
   });
 
   it("the same keys build on the 24.05 module set", async () => {
-    expect(networks(legacy)["40-flk-live"].networkConfig.IPv6LinkLocalAddressGenerationMode).toBe("eui64");
+    expect(networks(legacy)[LIVE_NETWORK.name].networkConfig.IPv6LinkLocalAddressGenerationMode).toBe("eui64");
     expect(await legacy!.read(UNIT)).toContain("Address=fe80::47/64\n");
   });
 
   it("with ipv6-lla switched off the live unit has no static address", async () => {
-    expect(networks(without)["40-flk-live"].address ?? []).toEqual([]);
+    expect(networks(without)[LIVE_NETWORK.name].address ?? []).toEqual([]);
     expect(await without!.read(UNIT)).not.toContain("fe80::47");
   });
 });

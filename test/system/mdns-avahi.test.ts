@@ -53,7 +53,7 @@ it("flk resolve finds an avahi-announced host from the other namespace: IPv4 lin
   }
 }, 30_000);
 
-it("the locate hook asks mDNS first and returns the IPv4 answer; without a responder the next locator gets its turn", async () => {
+it("locators race: mDNS's IPv4 answer is preferred over one that came first; without a responder the other answer is used at once, not after mDNS's budget", async () => {
   const link = await createLink({ ipv4A: "169.254.20.1/16", ipv4B: "169.254.20.2/16" });
   try {
     await linkLocal(link.a);
@@ -64,17 +64,17 @@ it("the locate hook asks mDNS first and returns the IPv4 answer; without a respo
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
       expect(out.endpoint).toEqual({ address: "169.254.20.1", family: 4, source: "mdns" });
-      expect(out.order).toEqual(["mdns"]); // bail: the next locator never ran
+      expect(out.order.sort()).toEqual(["mdns", "next-locator"]); // all start at once
       expect(out.tried[0]).toContain("mdns: NixOS.local is 169.254.20.1");
       expect(out.elapsedMs).toBeLessThan(1000); // answered, not timed out
     } finally {
       await avahi.stop();
     }
-    const r = await link.b.exec([process.execPath, PROBE, "NixOS", "300"]);
+    const r = await link.b.exec([process.execPath, PROBE, "NixOS", "2000"]);
     const out = JSON.parse(r.stdout);
-    expect(out.order).toEqual(["mdns", "next-locator"]);
     expect(out.endpoint.source).toBe("static");
-    expect(out.tried).toEqual([`mdns: no answer for NixOS.local on ${link.b.iface} within 300 ms`]);
+    // mDNS (silent) would have taken its 2000 ms: the other answer waited only the preference window.
+    expect(out.elapsedMs).toBeLessThan(1000);
   } finally {
     await link.cleanup();
   }

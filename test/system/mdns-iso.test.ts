@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { buildFixtureIso, type FixtureIso } from "../helpers/iso.ts";
 import { systemTest } from "../helpers/require.ts";
+import { LIVE_NETWORK, matchNames } from "../../core/index.ts";
 
 const it = systemTest(["nix", "xorriso", "git"], { root: false });
-const UNIT = "40-flk-live";
+const UNIT = LIVE_NETWORK.name;
 
 function fixture(backend: "resolved" | "avahi", nixpkgs: "25.11" | "24.05") {
   const state: { built?: FixtureIso } = {};
@@ -22,12 +23,12 @@ function fixture(backend: "resolved" | "avahi", nixpkgs: "25.11" | "24.05") {
 
 describe("resolved backend on nixpkgs 25.11", () => {
   const iso = fixture("resolved", "25.11");
-  it("networkd takes en* wl* ww* with MulticastDNS and DHCP; resolved answers mDNS via settings.Resolve; UDP 5353 is open", async () => {
+  it("networkd takes en* eth* wl* ww* with MulticastDNS and DHCP; resolved answers mDNS via settings.Resolve; UDP 5353 is open", async () => {
     const { config } = iso();
     expect(config.networking.hostName).toBe("NixOS");
     expect(config.networking.useNetworkd).toBe(true);
     expect(config.systemd.network.enable).toBe(true);
-    expect(config.systemd.network.networks[UNIT].matchConfig).toEqual({ Name: "en* wl* ww*" });
+    expect(config.systemd.network.networks[UNIT].matchConfig).toEqual({ Name: matchNames(LIVE_NETWORK) });
     expect(config.systemd.network.networks[UNIT].networkConfig).toMatchObject({ MulticastDNS: true, DHCP: "yes" });
     expect(config.services.resolved.enable).toBe(true);
     expect(config.services.resolved.settings.Resolve.MulticastDNS).toBe(true);
@@ -35,7 +36,7 @@ describe("resolved backend on nixpkgs 25.11", () => {
     expect(config.services.avahi.enable).toBe(false);
     expect(await iso().read("/etc/systemd/resolved.conf")).toMatch(/\[Resolve\][^[]*MulticastDNS=true/);
     const unit = await iso().read(`/etc/systemd/network/${UNIT}.network`);
-    expect(unit).toContain("Name=en* wl* ww*");
+    expect(unit).toContain(`Name=${matchNames(LIVE_NETWORK)}`);
     expect(unit).toMatch(/MulticastDNS=(true|yes)/);
     expect(await iso().read("/etc/avahi/avahi-daemon.conf")).toBeUndefined();
   });

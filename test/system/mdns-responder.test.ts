@@ -1,4 +1,6 @@
 import { expect } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Namespace } from "../helpers/netns.ts";
@@ -44,7 +46,7 @@ async function withLink(run: (a: Namespace, b: Namespace) => Promise<void>) {
   }
 }
 
-it("ignores malformed, wrong-name, non-zero rcode/opcode, off-port and off-link answers (hand-made responder), and exits 1", async () => {
+it("ignores malformed, wrong-name, non-zero rcode/opcode, off-port, off-link, loopback, TTL-0 and off-link-address answers (hand-made responder), and exits 1", async () => {
   await withLink(async (a, b) => {
     const responder = await startResponder(a, false);
     try {
@@ -52,7 +54,7 @@ it("ignores malformed, wrong-name, non-zero rcode/opcode, off-port and off-link 
       expect(responder.sent()).toContain("sent from off-link");
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
-      for (const reason of ["malformed: ", "no A/AAAA answer for NixOS.local", "rcode 3 is not 0", "opcode 1 is not 0", "source port 5354 is not 5353", "10.99.0.1 is not on"])
+      for (const reason of ["malformed: ", 'a record for "NixOS2.local", not NixOS.local', "rcode 3 is not 0", "opcode 1 is not 0", "source port 5354 is not 5353", "10.99.0.1 is not on", "127.0.0.1: it is a loopback address", "has TTL 0", "10.9.9.9 is not on"])
         expect(r.stderr).toContain(reason);
       expect(r.stderr).toContain("packet(s) were ignored");
     } finally {
@@ -100,3 +102,26 @@ it("stops at once on SIGINT and dies by the signal", async () => {
     expect(child.signalCode ?? child.exitCode).toBeOneOf(["SIGINT", 130]);
   });
 }, 30_000);
+
+it("a spoofed 127.0.0.1 answer for NixOS.local no longer sends flk ssh to localhost", async () => {
+  await withLink(async (a, b) => {
+    const responder = await startResponder(a, false);
+    const site = mkdtempSync(join(tmpdir(), "flk-spoof-site-"));
+    try {
+      writeFileSync(join(site, "flake.nix"), "{ outputs = _: { }; }\n");
+      mkdirSync(join(site, "hosts"));
+      writeFileSync(join(site, "hosts/NixOS.nix"), "{ }\n");
+      // mdns only: nothing else may find the host, so a believed 127.0.0.1 would be the one ssh went to.
+      writeFileSync(join(site, "flk.toml"), 'plugins = ["mdns", "ssh-keys"]\n[ssh-keys]\npinHostKey = false\n');
+      const r = await b.exec([FLK, "--site", site, "--verbose", "ssh", "NixOS", "--timeout", "700", "--", "-o", "BatchMode=yes", "true"], { env });
+      expect(responder.sent()).toContain("sent spoofed loopback 127.0.0.1");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("could not find the live installer of NixOS");
+      expect(r.stderr).not.toMatch(/nixos@127\.0\.0\.1/);
+      expect(r.stderr).toContain("127.0.0.1: it is a loopback address");
+    } finally {
+      await responder.stop();
+      rmSync(site, { recursive: true, force: true });
+    }
+  });
+});

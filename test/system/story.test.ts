@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { FLK } from "../helpers/binary.ts";
+import { LIVE_NETWORK } from "../../core/live.ts";
 import { copyFixtureSite, extractIso, fixtureNixEnv } from "../helpers/iso.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startAvahi, type Avahi } from "../helpers/avahi.ts";
@@ -173,7 +174,7 @@ describe("the operator's story, every step through dist/flk", () => {
     // The default users: the keys are for nixos only.
     expect(existsSync(join(story.fromStick, "etc/ssh/authorized_keys.d/root"))).toBe(false);
     expect(JSON.parse(onStick("flk/config.json")).networking.hostName).toBe("NixOS");
-    const network = onStick("etc/systemd/network/40-flk-live.network");
+    const network = onStick(`etc/systemd/network/${LIVE_NETWORK.name}.network`);
     expect(network).toContain("MulticastDNS=true");
     expect(network).toContain("Address=fe80::47/64");
     expect(network).toContain("IPv6LinkLocalAddressGenerationMode=eui64");

@@ -1,7 +1,6 @@
 /** `flk lla discover [--iface IF]`: who is on the link, which is the live ISO, and whether two collide. */
-import { defineCommand, FlkError, type Flk } from "../../../core/index.ts";
+import { defineCommand, FlkError, LIVE_USER, withScope, type Flk } from "../../../core/index.ts";
 import { discover, type Discovery } from "../discover.ts";
-import { LIVE_USER } from "../explain.ts";
 
 /** The text report: neighbours per interface, then collisions with a way out. */
 export function renderDiscovery(found: Discovery): string {
@@ -16,7 +15,7 @@ export function renderDiscovery(found: Discovery): string {
     lines.push("", `${c.iface}: ${c.address} collides: ${c.count} hosts answer on it.`);
     if (c.hosts.length < c.count) lines.push(`  Only ${c.hosts.length} of their MACs could be read (the neighbour table keeps one); run as root to see all of them.`);
     if (c.hosts.length > 0) lines.push("  Each still answers at its EUI-64 address (if the ISO enables it):");
-    for (const h of c.hosts) lines.push(`  ssh ${LIVE_USER}@${h.eui64}%${c.iface}    # ${h.mac}`);
+    for (const h of c.hosts) lines.push(`  ssh ${LIVE_USER}@${withScope(h.eui64, c.iface)}    # ${h.mac}`);
   }
   return lines.join("\n");
 }

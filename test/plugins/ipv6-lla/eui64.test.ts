@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { isFlkError } from "../../../core/index.ts";
 import { eui64Answer, eui64LinkLocal, formatMac, interfaceId, macOfLinkLocal, parseMac } from "../../../plugins/ipv6-lla/eui64.ts";
-import { parseIPv6 } from "../../../plugins/ipv6-lla/ipv6.ts";
+import { parseIPv6 } from "../../../core/net.ts";
 
 /** Published pairs: the two, Cisco's IPv6 addressing guide example, and locally administered / all-ones-device cases worked by hand from RFC 4291 appendix A. */
 const GOLDEN: Array<[string, string]> = [

@@ -1,32 +1,45 @@
 import { describe, expect, test } from "bun:test";
 import { createFlk } from "../../../core/context.ts";
+import { liveInstaller, type IsoModule } from "../../../core/index.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
 
-const config = (enabled: string[]) => ({ enabled, options: { "ipv6-lla": { address: "fe80::47", eui64: true }, mdns: { backend: "resolved" } } });
+const config = (enabled: string[], address = "fe80::47") => ({ enabled, options: { "ipv6-lla": { address, eui64: true }, mdns: { backend: "resolved" } } });
+const empty = (): IsoModule => ({ imports: [], settings: {}, files: [], notes: [] });
+
+/** Record which plugin's taps ran, through tapable's interceptor (the calls, not the registration list). */
+function recordCalls(flk: ReturnType<typeof createFlk>): string[] {
+  const calls: string[] = [];
+  for (const hook of [flk.hooks.isoModule, flk.hooks.locate, flk.hooks.liveInstaller] as const)
+    (hook as { intercept(i: { tap(tap: { name: string }): void }): void }).intercept({ tap: (tap) => void calls.push(tap.name) });
+  return calls;
+}
 
 describe("ipv6-lla taps", () => {
-  test("the locate hook asks mdns first and ipv6-lla second, whatever the registration order", () => {
-    for (const plugins of [[mdns, ipv6Lla], [ipv6Lla, mdns]]) {
-      const flk = createFlk({ plugins, config: config(plugins.map((p) => p.name)) });
-      // AsyncSeriesBailHook calls its taps in this order and stops at the first answer.
-      expect(flk.hooks.locate.taps.map((t) => t.name)).toEqual(["mdns", "ipv6-lla"]);
-    }
+  test("fills the live installer's static address, canonical: FE80:0::47 is fe80::47 everywhere", () => {
+    const flk = createFlk({ plugins: [ipv6Lla], config: config(["ipv6-lla"], "FE80:0::47") });
+    const calls = recordCalls(flk);
+    expect(liveInstaller(flk, "NixOS").staticAddress).toBe("fe80::47");
+    expect(calls).toEqual(["ipv6-lla"]);
   });
 
-  test("adds `flk lla` with eui64, discover and explain, and taps isoModule and locate under its own name", async () => {
+  test("adds `flk lla` with eui64, discover and explain, and its isoModule tap runs under its own name", async () => {
     const flk = createFlk({ plugins: [ipv6Lla], config: config(["ipv6-lla"]) });
     const added: Array<{ name: string; plugin?: string; subs: string[] }> = [];
     flk.hooks.commands.call({
       add: (name, command, options) => void added.push({ name, plugin: options?.plugin, subs: Object.keys((command.subCommands ?? {}) as object) }),
     });
     expect(added).toEqual([{ name: "lla", plugin: "ipv6-lla", subs: ["eui64", "discover", "explain"] }]);
-    expect(flk.hooks.isoModule.taps.map((t) => t.name)).toEqual(["ipv6-lla"]);
-    expect(flk.hooks.locate.taps.map((t) => t.name)).toEqual(["ipv6-lla"]);
+    const calls = recordCalls(flk);
+    await flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: "/site" });
+    expect(calls).toEqual(["ipv6-lla", "ipv6-lla"]); // isoModule, then the liveInstaller it reads
   });
 
-  test("a disabled ipv6-lla taps nothing", () => {
+  test("a disabled ipv6-lla taps nothing: no static address, its isoModule tap does not run", async () => {
     const flk = createFlk({ plugins: [mdns, ipv6Lla], config: config(["mdns"]) });
-    expect(flk.hooks.locate.taps.map((t) => t.name)).toEqual(["mdns"]);
+    const calls = recordCalls(flk);
+    expect(liveInstaller(flk, "NixOS").staticAddress).toBeUndefined();
+    await flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: "/site" });
+    expect(calls).toEqual(["mdns"]);
   });
 });

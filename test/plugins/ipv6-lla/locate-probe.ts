@@ -5,7 +5,7 @@
  * Usage: bun locate-probe.ts TIMEOUT_MS [IFACE] [eui64=true|false]
  */
 import { createFlk } from "../../../core/context.ts";
-import type { LocateQuery } from "../../../core/index.ts";
+import { liveInstaller, locate } from "../../../core/index.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 
 const [timeout, iface, eui64] = process.argv.slice(2);
@@ -13,7 +13,7 @@ const flk = createFlk({
   plugins: [ipv6Lla],
   config: { enabled: ["ipv6-lla"], options: { "ipv6-lla": { address: "fe80::47", eui64: eui64 !== "false" } } },
 });
-const query: LocateQuery = { host: "NixOS", timeoutMs: Number(timeout ?? 3000), iface: iface || undefined, tried: [] };
+const query = { host: "NixOS", live: liveInstaller(flk, "NixOS"), timeoutMs: Number(timeout ?? 3000), iface: iface || undefined, tried: [] as string[] };
 const started = performance.now();
-const endpoint = await flk.hooks.locate.promise(query);
+const endpoint = await locate(flk, query);
 process.stdout.write(JSON.stringify({ endpoint, tried: query.tried, elapsedMs: Math.round(performance.now() - started) }) + "\n");

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { buildSolicitation, parseAdvert, solicitedNode } from "../../../plugins/ipv6-lla/ndp.ts";
 import { parseEchoReplies, parseNeighbours, repliesPerRequest } from "../../../plugins/ipv6-lla/neighbours.ts";
 import { chooseLinks, parseLinks } from "../../../plugins/ipv6-lla/links.ts";
-import { formatIPv6, parseIPv6 } from "../../../plugins/ipv6-lla/ipv6.ts";
+import { formatIPv6, parseIPv6 } from "../../../core/net.ts";
 import { isFlkError } from "../../../core/index.ts";
 
 const target = parseIPv6("fe80::47")!;

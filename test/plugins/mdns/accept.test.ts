@@ -1,12 +1,13 @@
 import { expect, test } from "bun:test";
-import { RR, defaultFlags, encodeMessage, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
-import { acceptResponse, preferenceOrder, type FoundAddress, type Sender } from "../../../plugins/mdns/accept.ts";
+import { RR, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { defaultFlags, encodeMessage } from "../../helpers/dns-encode.ts";
+import { MAX_ADDRESSES_PER_REPLY, MAX_RECORDS_PER_REPLY, acceptResponse, preferenceOrder, type FoundAddress, type Sender } from "../../../plugins/mdns/accept.ts";
 import { inSubnet, type Link } from "../../../plugins/mdns/links.ts";
 
 const link: Link = { name: "eth0", index: 2, ipv4: [{ address: "192.168.7.20", prefix: 24 }], ipv6: true };
 const v4: Sender = { address: "192.168.7.33", port: 5353, family: 4 };
 const v6: Sender = { address: "fe80::1%eth0", port: 5353, family: 6 };
-const rr = (name: string, type: number, data: string): ResourceRecord => ({ name, type, class: 1, cacheFlush: true, ttl: 120, data }) as ResourceRecord;
+const rr = (name: string, type: number, data: string | Uint8Array, ttl = 120): ResourceRecord => ({ name, type, class: 1, cacheFlush: true, ttl, data }) as ResourceRecord;
 const reply = (answers: ResourceRecord[], flags = {}) =>
   encodeMessage({ id: 0, flags: defaultFlags({ response: true, authoritative: true, ...flags }), questions: [], answers, authorities: [], additionals: [] });
 const good = reply([rr("nixos.local", RR.A, "192.168.7.33"), rr("NixOS.local", RR.AAAA, "fe80::47"), rr("NixOS.local", RR.AAAA, "2001:db8::5")]);
@@ -49,7 +50,8 @@ test("ignores malformed packets, queries, non-zero opcode or rcode, and answers 
     [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { response: false }), "query"],
     [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { opcode: 2 }), "opcode 2"],
     [reply([rr("NixOS.local", RR.A, "192.168.7.33")], { rcode: 3 }), "rcode 3"],
-    [reply([rr("NixOS2.local", RR.A, "192.168.7.33")]), "no A/AAAA answer"],
+    [reply([rr("NixOS2.local", RR.A, "192.168.7.33")]), 'a record for "NixOS2.local", not NixOS.local'],
+    [reply([rr("NixOS.local", RR.PTR, Uint8Array.of(0))]), "no A/AAAA answer"],
   ];
   for (const [bytes, reason] of cases) expect(acceptResponse(bytes, v4, link, "NixOS.local", both)).toMatchObject({ ok: false, reason: expect.stringContaining(reason) });
 });
@@ -65,4 +67,33 @@ test("subnet membership by prefix length", () => {
   expect(inSubnet("192.168.8.1", "192.168.7.1", 24)).toBe(false);
   expect(inSubnet("10.0.0.1", "10.0.0.1", 32)).toBe(true);
   expect(inSubnet("10.0.0.2", "10.0.0.1", 32)).toBe(false);
+});
+
+test("a record counts only with TTL > 0 and a unicast address usable on the arrival link (a spoofed 127.0.0.1 does not)", () => {
+  const refused: Array<[ResourceRecord, string]> = [
+    [rr("NixOS.local", RR.A, "192.168.7.33", 0), "TTL 0"],
+    [rr("NixOS.local", RR.A, "127.0.0.1"), "loopback"],
+    [rr("NixOS.local", RR.A, "0.0.0.0"), "unspecified"],
+    [rr("NixOS.local", RR.A, "224.0.0.251"), "multicast"],
+    [rr("NixOS.local", RR.A, "255.255.255.255"), "broadcast"],
+    [rr("NixOS.local", RR.A, "192.168.7.255"), "broadcast address of eth0's subnet"],
+    [rr("NixOS.local", RR.A, "10.9.9.9"), "not on eth0's subnets"],
+    [rr("NixOS.local", RR.AAAA, "::1"), "loopback"],
+    [rr("NixOS.local", RR.AAAA, "::"), "unspecified"],
+    [rr("NixOS.local", RR.AAAA, "ff02::fb"), "multicast"],
+    [rr("NixOS.local", RR.AAAA, "::ffff:127.0.0.1"), "IPv4-mapped"],
+  ];
+  for (const [record, reason] of refused) expect(acceptResponse(reply([record]), v4, link, "NixOS.local", both)).toMatchObject({ ok: false, reason: expect.stringContaining(reason) });
+  // A bad record does not spoil the good one beside it.
+  const mixed = acceptResponse(reply([rr("NixOS.local", RR.A, "127.0.0.1"), rr("NixOS.local", RR.A, "169.254.4.4")]), v4, link, "NixOS.local", both);
+  expect(mixed).toEqual({ ok: true, addresses: [{ address: "169.254.4.4", family: 4, source: "mdns" }] });
+});
+
+test("takes a bounded number of records per reply", () => {
+  const many = Array.from({ length: 200 }, (_, i) => rr("NixOS.local", RR.A, `192.168.7.${i + 1}`));
+  const verdict = acceptResponse(reply(many), v4, link, "NixOS.local", both);
+  expect(verdict.ok && verdict.addresses.length).toBe(MAX_ADDRESSES_PER_REPLY);
+  // Past the first MAX_RECORDS_PER_REPLY records nothing is even looked at.
+  const late = [...Array.from({ length: MAX_RECORDS_PER_REPLY }, () => rr("NixOS.local", RR.A, "127.0.0.1")), rr("NixOS.local", RR.A, "192.168.7.9")];
+  expect(acceptResponse(reply(late), v4, link, "NixOS.local", both).ok).toBe(false);
 });

@@ -2,13 +2,15 @@
  * A hand-made mDNS responder for the "ignores bad answers" system test: it
  * answers every query for NixOS.local with packets a strict resolver must
  * refuse — malformed, for another name, non-zero rcode or opcode, from a
- * port other than 5353, from an off-link source — and, with `--good`, then
+ * port other than 5353, from an off-link source, naming loopback, with
+ * TTL 0, naming an off-link address — and, with `--good`, then
  * one correct answer.  Usage (inside a namespace):
  *   bun bad-responder.ts LINK_ADDRESS OFF_LINK_ADDRESS [--good]
  * Prints "ready" once listening, then one line per packet sent.
  */
 import dgram from "node:dgram";
-import { RR, defaultFlags, encodeMessage, type Flags, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { RR, type Flags, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { defaultFlags, encodeMessage } from "../../helpers/dns-encode.ts";
 import { decodeMessage } from "../../../plugins/mdns/dns-decode.ts";
 
 const [linkAddress, offLinkAddress] = process.argv.slice(2) as [string, string];
@@ -46,6 +48,10 @@ listener.on("message", (bytes, from) => {
   send(listener, reply([a("NixOS.local", "169.254.30.63")], { opcode: 1 }), from, "opcode 1");
   send(offPort, reply([a("NixOS.local", "169.254.30.64")]), from, "from port 5354");
   send(offLink, reply([a("NixOS.local", "169.254.30.65")]), from, `from off-link ${offLinkAddress}`);
+  // From the right port and link, but naming an address the querier must not go to (DESIGN.md "Trust rules").
+  send(listener, reply([a("NixOS.local", "127.0.0.1")]), from, "spoofed loopback 127.0.0.1");
+  send(listener, reply([{ ...a("NixOS.local", "169.254.30.66"), ttl: 0 }]), from, "TTL 0");
+  send(listener, reply([a("NixOS.local", "10.9.9.9")]), from, "off-link address 10.9.9.9");
   if (good) setTimeout(() => send(listener, reply([a("NixOS.local", linkAddress)]), from, "good"), 50);
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { DnsDecodeError, DnsEncodeError, RR, defaultFlags, encodeMessage, encodeQuery, ipv6Bytes, splitName, type Message } from "../../../plugins/mdns/dns.ts";
-import { decodeMessage, formatIpv6 } from "../../../plugins/mdns/dns-decode.ts";
+import { DnsDecodeError, DnsEncodeError, RR, encodeQuery, splitName, type Message } from "../../../plugins/mdns/dns.ts";
+import { decodeMessage } from "../../../plugins/mdns/dns-decode.ts";
+import { formatIPv6Bytes as formatIpv6 } from "../../../core/net.ts";
+import { defaultFlags, encodeMessage, ipv6Bytes } from "../../helpers/dns-encode.ts";
 
 /** Bytes from hex with spaces; `name("a.b")` gives its uncompressed wire form. */
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));

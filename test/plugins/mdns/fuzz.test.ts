@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { DnsDecodeError, RR, defaultFlags, encodeMessage, encodeQuery, ipv6Bytes } from "../../../plugins/mdns/dns.ts";
+import { DnsDecodeError, RR, encodeQuery } from "../../../plugins/mdns/dns.ts";
+import { defaultFlags, encodeMessage, ipv6Bytes } from "../../helpers/dns-encode.ts";
 import { decodeMessage } from "../../../plugins/mdns/dns-decode.ts";
 import { acceptResponse } from "../../../plugins/mdns/accept.ts";
 

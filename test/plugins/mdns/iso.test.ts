@@ -1,103 +1,97 @@
+/**
+ * mdns's ISO contribution, evaluated by the real nix as NixOS would call
+ * the rendered module (test/helpers/live-module.ts), against both shapes of
+ * services.resolved: `extraConfig` (24.05–25.11) and `settings` (unstable).
+ */
 import { describe, expect, test } from "bun:test";
 import { createFlk } from "../../../core/context.ts";
-import { LIVE_NETWORK, definePlugin, nix, renderNix, type IsoModule, type NixValue } from "../../../core/index.ts";
+import { LIVE_NETWORK, definePlugin, type IsoModule, type NixValue } from "../../../core/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
+import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 import { systemTest } from "../../helpers/require.ts";
-import { evalNix } from "../../helpers/nix.ts";
+import { evalModule, firstMatch, hostUnits, moduleSource, winner, type Release } from "../../helpers/live-module.ts";
 
 const empty: IsoModule = { imports: [], settings: {}, files: [], notes: [] };
 const host = { host: "NixOS", siteRoot: "/srv/site" };
+const withNix = systemTest(["nix-instantiate"], { root: false });
 
-/** A stand-in for ipv6-lla: writes its keys into the same networkd unit, as the real plugin does. */
+/** A stand-in that writes a conflicting key into the same networkd unit. */
 function sharedUnitWriter(networkConfig: Record<string, NixValue>) {
   return definePlugin({
     name: "unit-writer",
-    description: "stand-in for ipv6-lla",
+    description: "writes into the live unit",
     options: {},
     apply(flk) {
       flk.hooks.isoModule.tapPromise("unit-writer", async (module) => ({
         ...module,
-        settings: {
-          ...module.settings,
-          networking: { ...(module.settings.networking as object), useNetworkd: nix.mkForce(true) },
-          systemd: { network: { networks: { [LIVE_NETWORK]: { matchConfig: { Name: "en* wl* ww*" }, address: ["fe80::47/64"], networkConfig } } } },
-        },
+        settings: { ...module.settings, systemd: { network: { networks: { [LIVE_NETWORK.name]: { networkConfig } } } } },
       }));
     },
   });
 }
 
-async function isoModule(backend: "resolved" | "avahi", extra: ReturnType<typeof sharedUnitWriter>[] = []): Promise<IsoModule> {
-  const names = [...extra.map((p) => p.name), "mdns"];
-  const options: Record<string, Record<string, unknown>> = { mdns: { backend } };
-  for (const p of extra) options[p.name] = {};
-  const flk = createFlk({ plugins: [...extra, mdns], config: { enabled: names, options } });
+async function isoModule(backend: "resolved" | "avahi", extra: Array<{ name: string }> = []): Promise<IsoModule> {
+  const plugins = [...(extra as never[]), mdns];
+  const options: Record<string, Record<string, unknown>> = { mdns: { backend }, "ipv6-lla": { address: "fe80::47", eui64: true } };
+  for (const p of extra) options[p.name] ??= {};
+  const flk = createFlk({ plugins, config: { enabled: plugins.map((p: { name: string }) => p.name), options } });
   return flk.hooks.isoModule.promise(structuredClone(empty), host);
 }
 
-describe("the ISO contribution", () => {
-  test("resolved backend: networkd unit for en* wl* ww* with MulticastDNS and DHCP, networkd forced on, UDP 5353 open", async () => {
-    const { settings, notes } = await isoModule("resolved");
-    expect(settings.systemd).toEqual({
-      network: { enable: true, networks: { [LIVE_NETWORK]: { matchConfig: { Name: "en* wl* ww*" }, networkConfig: { MulticastDNS: true, DHCP: "yes" } } } },
+const PATHS = ["services.resolved", "services.avahi", "systemd.network", "networking"];
+const evaluate = async (module: IsoModule, release: Release) => evalModule(moduleSource(module.settings), release, PATHS);
+
+describe("the ISO contribution, evaluated by nix", () => {
+  for (const release of ["24.05", "25.11", "unstable"] as const)
+    withNix(`resolved backend on ${release}: resolved answers mDNS, forced on; avahi forced off even if the host enables it; UDP 5353 open`, async () => {
+      const v = await evaluate(await isoModule("resolved"), release);
+      const resolved = v["services.resolved"];
+      expect(winner(resolved.enable, false).value).toBe(true);
+      if (release === "unstable") {
+        expect(resolved).not.toHaveProperty("extraConfig");
+        expect(winner(resolved.settings.Resolve.MulticastDNS, false).value).toBe(true);
+      } else {
+        expect(resolved).not.toHaveProperty("settings");
+        // lines: ours goes last (mkAfter), and resolved.conf keeps the last assignment of a key.
+        expect(resolved.extraConfig).toEqual({ _type: "order", priority: 1500, content: "MulticastDNS=yes" });
+      }
+      expect(winner(v["services.avahi"].enable, true).value).toBe(false);
+      expect(v.networking.firewall.allowedUDPPorts).toContain(5353);
+      expect(winner(v.networking.useNetworkd, false).value).toBe(true);
+      const unit = v["systemd.network"].networks[LIVE_NETWORK.name];
+      expect(unit.networkConfig.MulticastDNS).toBe(true);
     });
-    const networking = settings.networking as Record<string, NixValue>;
-    expect(renderNix(networking.useNetworkd!)).toBe("(lib.mkForce true)");
-    expect(networking.firewall).toEqual({ allowedUDPPorts: [5353] });
-    expect(settings.services).not.toHaveProperty("avahi");
-    expect(notes.join("\n")).toContain("NixOS.local");
-  });
 
-  test("avahi backend: avahi publishes addresses with nss-mdns and an open firewall; no networkd mDNS (never both responders)", async () => {
-    const { settings } = await isoModule("avahi");
-    const services = settings.services as Record<string, NixValue>;
-    expect(services.avahi).toEqual({ enable: true, publish: { enable: true, addresses: true }, nssmdns4: true, openFirewall: true });
-    expect(settings).not.toHaveProperty("systemd");
-    expect(renderNix(services.resolved!, { indent: "" })).toContain("MulticastDNS = false");
-  });
-
-  test("shares the networkd unit with another plugin: equal values merge, keys add up", async () => {
-    const { settings } = await isoModule("resolved", [sharedUnitWriter({ IPv6LinkLocalAddressGenerationMode: "eui64" })]);
-    const unit = (settings.systemd as any).network.networks[LIVE_NETWORK];
-    expect(unit).toEqual({
-      matchConfig: { Name: "en* wl* ww*" },
-      address: ["fe80::47/64"],
-      networkConfig: { IPv6LinkLocalAddressGenerationMode: "eui64", MulticastDNS: true, DHCP: "yes" },
+  for (const release of ["24.05", "unstable"] as const)
+    withNix(`avahi backend on ${release}: avahi publishes, forced on; resolved's responder forced off (never two on 5353)`, async () => {
+      const v = await evaluate(await isoModule("avahi"), release);
+      const avahi = v["services.avahi"];
+      expect(winner(avahi.enable, false).value).toBe(true);
+      expect(avahi).toMatchObject({ publish: { enable: true, addresses: true }, nssmdns4: true, openFirewall: true });
+      const resolved = v["services.resolved"];
+      if (release === "unstable") expect(winner(resolved.settings.Resolve.MulticastDNS, true).value).toBe(false);
+      else expect(resolved.extraConfig).toEqual({ _type: "order", priority: 1500, content: "MulticastDNS=no" });
+      expect(v["systemd.network"]).toBeNull();
     });
-  });
 
-  test("refuses (exit 2) a module where another plugin sets the same networkd key differently", async () => {
-    const run = isoModule("resolved", [sharedUnitWriter({ DHCP: "no" })]);
-    await expect(run).rejects.toMatchObject({ code: "E_MODULE_CONFLICT", exitCode: 2 });
-    await expect(run).rejects.toThrow(`systemd.network.networks.${LIVE_NETWORK}.networkConfig.DHCP`);
+  withNix("with ipv6-lla: one live unit, and networkd applies it to enp3s0, eth0, wlan0 and wwan0 before the host's 40-<iface> and 99-ethernet-default-dhcp", async () => {
+    const v = await evaluate(await isoModule("resolved", [ipv6Lla]), "25.11");
+    const networks = v["systemd.network"].networks;
+    expect(Object.keys(networks)).toEqual([LIVE_NETWORK.name]);
+    const all = { ...hostUnits(["enp3s0", "eth0", "wlan0"]), ...networks };
+    for (const link of ["enp3s0", "eth0", "wlan0", "wlp2s0", "wwan0"]) expect(firstMatch(all, link)).toBe(LIVE_NETWORK.name);
+    const unit = networks[LIVE_NETWORK.name];
+    expect(unit.networkConfig).toMatchObject({ MulticastDNS: true, DHCP: "yes", IPv6LinkLocalAddressGenerationMode: "eui64" });
+    expect(unit.address).toEqual(["fe80::47/64"]);
   });
 });
 
-/**
- * Real nix evaluates the rendered settings against the two shapes of
- * `options.services.resolved`: 25.11 declares `settings`, 24.05 only
- * `extraConfig`. lib.mkForce is nixpkgs' own definition.
- */
-const withNix = systemTest(["nix-instantiate"], { root: false });
-async function evaluate(settings: Record<string, NixValue>, resolvedOptions: string[]): Promise<any> {
-  const declared = Object.fromEntries(resolvedOptions.map((o) => [o, null]));
-  return evalNix(
-    `let lib = { mkForce = content: { _type = "override"; priority = 50; inherit content; }; };\n` +
-      `options = ${renderNix({ services: { resolved: declared } })};\nin ${renderNix(settings)}\n`,
-  );
-}
-
-withNix("nix picks services.resolved.settings.Resolve.MulticastDNS on 25.11 and extraConfig on 24.05 (resolved backend)", async () => {
-  const { settings } = await isoModule("resolved");
-  const current = await evaluate(settings, ["enable", "settings", "extraConfig"]);
-  expect(current.services.resolved).toEqual({ enable: true, settings: { Resolve: { MulticastDNS: true } } });
-  expect(current.networking.useNetworkd).toEqual({ _type: "override", priority: 50, content: true });
-  const old = await evaluate(settings, ["enable", "extraConfig"]);
-  expect(old.services.resolved).toEqual({ enable: true, extraConfig: "MulticastDNS=yes" });
+test("refuses (exit 2) a module where another plugin sets the same networkd key differently", async () => {
+  const run = isoModule("resolved", [sharedUnitWriter({ DHCP: "no" })]);
+  await expect(run).rejects.toMatchObject({ code: "E_MODULE_CONFLICT", exitCode: 2 });
+  await expect(run).rejects.toThrow(`systemd.network.networks.${LIVE_NETWORK.name}.networkConfig.DHCP`);
 });
 
-withNix("nix switches resolved's responder off on both releases (avahi backend)", async () => {
-  const { settings } = await isoModule("avahi");
-  expect((await evaluate(settings, ["enable", "settings", "extraConfig"])).services.resolved).toEqual({ settings: { Resolve: { MulticastDNS: false } } });
-  expect((await evaluate(settings, ["enable", "extraConfig"])).services.resolved).toEqual({ extraConfig: "MulticastDNS=no" });
+test("the note names HOST.local and the responder", async () => {
+  expect((await isoModule("avahi")).notes.join("\n")).toContain("NixOS.local (avahi)");
 });

@@ -5,12 +5,12 @@
  * cannot switch its own namespace.  Usage: bun locate-probe.ts HOST TIMEOUT_MS
  */
 import { createFlk } from "../../../core/context.ts";
-import { definePlugin, type LocateQuery } from "../../../core/index.ts";
+import { baseLiveInstaller, definePlugin, locate } from "../../../core/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
 
 /** Taps in the order the hook ran them (recorded by an interceptor). */
 const order: string[] = [];
-/** Registered before mdns on purpose: mdns must still answer first. */
+/** Registered before mdns on purpose: mdns's answer must still be preferred. */
 const nextLocator = definePlugin({
   name: "next-locator",
   description: "stand-in for ipv6-lla: records that it was asked",
@@ -27,7 +27,7 @@ const flk = createFlk({
   config: { enabled: ["next-locator", "mdns"], options: { "next-locator": {}, mdns: { backend: "resolved" } } },
 });
 flk.hooks.locate.intercept({ tap: (tap) => void order.push(tap.name) });
-const query: LocateQuery = { host: process.argv[2]!, timeoutMs: Number(process.argv[3] ?? 2000), tried: [] };
+const query = { host: process.argv[2]!, live: baseLiveInstaller(process.argv[2]!), timeoutMs: Number(process.argv[3] ?? 2000), tried: [] as string[] };
 const started = performance.now();
-const endpoint = await flk.hooks.locate.promise(query);
+const endpoint = await locate(flk, query);
 process.stdout.write(JSON.stringify({ endpoint, tried: query.tried, order, elapsedMs: performance.now() - started }) + "\n");

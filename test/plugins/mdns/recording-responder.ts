@@ -15,7 +15,8 @@
  * Prints "ready" once listening.
  */
 import dgram from "node:dgram";
-import { RR, defaultFlags, encodeMessage, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { RR, type ResourceRecord } from "../../../plugins/mdns/dns.ts";
+import { defaultFlags, encodeMessage } from "../../helpers/dns-encode.ts";
 import { decodeMessage } from "../../../plugins/mdns/dns-decode.ts";
 
 const args = process.argv.slice(2);

@@ -11,6 +11,9 @@ import { systemTest } from "../../helpers/require.ts";
 import { collectPaths, renderNix, type IsoModule } from "../../../core/index.ts";
 import { hostKeyPaths, pinnedKeys } from "../../../plugins/ssh-keys/hostkey.ts";
 import { captureOutput, keygen, makeFlk, makeSite, makeState, sh, sshKeygenList } from "./helpers.ts";
+import { createFlk } from "../../../core/context.ts";
+import sshKeys from "../../../plugins/ssh-keys/index.ts";
+import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 
 const it = systemTest(["ssh-keygen", "git"], { root: false });
 
@@ -118,12 +121,12 @@ it("prepareIso generates the key in the state dir (0700/0600), records only its 
   expect(oracle).toMatch(/^256 SHA256:\S+ flk live installer NixOS \(ED25519\)$/);
   expect(first.output).toContain(`generated the live installer's sshd host key ${paths.privateKey}`);
   expect(first.output).toContain("git add -- secrets/hosts/NixOS/known_hosts");
-  // The site holds the public half only, as a known_hosts ssh itself reads.
+  // The site holds the public half only, as a known_hosts ssh itself reads (no static address: ipv6-lla is off here).
   expect(tree(site.root).map((l) => l.split(" ")[0])).toEqual(["flake.nix", "secrets/", "secrets/hosts/", "secrets/hosts/NixOS/", "secrets/hosts/NixOS/known_hosts"]);
   const known = readFileSync(join(site.root, "secrets/hosts/NixOS/known_hosts"), "utf8");
   expect(known).not.toContain("PRIVATE KEY");
   const pub = readFileSync(paths.publicKey, "utf8").split(" ").slice(0, 2).join(" ");
-  expect(known.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([expect.stringMatching(new RegExp(`^flk-live-nixos,nixos\\.local,fe80::47 ${pub.replace(/[+/]/g, "\\$&")} flk live installer NixOS, built by \\S+@\\S+$`))]);
+  expect(known.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([expect.stringMatching(new RegExp(`^flk-live-nixos,nixos\\.local ${pub.replace(/[+/]/g, "\\$&")} flk live installer NixOS, built by \\S+@\\S+$`))]);
   expect(Bun.spawnSync(["ssh-keygen", "-F", "flk-live-nixos", "-f", join(site.root, "secrets/hosts/NixOS/known_hosts")]).exitCode).toBe(0);
   const again = await prepare();
   expect(again.output).toContain("using the live installer's sshd host key");
@@ -195,4 +198,18 @@ it("sshOptions refuses a known_hosts line that could trust more than the pinned 
   writeFileSync(file, readFileSync(file, "utf8") + `@cert-authority * ${readFileSync(hostKeyPaths(state.env, site.root, "NixOS").publicKey, "utf8")}`);
   const target = { host: "NixOS", user: "nixos", endpoint: { address: "fe80::47", scope: "eth0", family: 6 as const, source: "static" } };
   await expect(flkOf().hooks.sshOptions.promise([], target)).rejects.toThrow("markers (@cert-authority, @revoked) and hashed names are not allowed");
+});
+
+it("known_hosts names the live installer's static address canonically, as ipv6-lla configures it: FE80:0::47 is written fe80::47 and ssh finds it", async () => {
+  const flk = createFlk({
+    plugins: [sshKeys, ipv6Lla],
+    cwd: site.root,
+    env: state.env,
+    config: { enabled: ["ssh-keys", "ipv6-lla"], options: { "ssh-keys": { users: ["nixos"], keyFiles: [], pinHostKey: true }, "ipv6-lla": { address: "FE80:0::47", eui64: true } } },
+  });
+  const { error } = await captureOutput(() => flk.hooks.prepareIso.promise({ host: "NixOS", siteRoot: site.root }));
+  expect(error).toBeUndefined();
+  const file = join(site.root, "secrets/hosts/NixOS/known_hosts");
+  expect(readFileSync(file, "utf8")).toMatch(/^flk-live-nixos,nixos\.local,fe80::47 ssh-ed25519 /m);
+  expect(Bun.spawnSync(["ssh-keygen", "-F", "fe80::47", "-f", file]).exitCode).toBe(0);
 });

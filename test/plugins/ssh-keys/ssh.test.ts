@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Endpoint, Flk, LocateQuery } from "../../../core/index.ts";
-import { planSsh } from "../../../plugins/ssh-keys/ssh.ts";
+import { planSsh, splitSshArgs } from "../../../plugins/ssh-keys/ssh.ts";
 import { makeFlk, makeSite } from "./helpers.ts";
 
 let site: ReturnType<typeof makeSite>;
@@ -40,7 +40,8 @@ test("locates, collects ssh options, then builds ssh OPTS user@fe80::…%scope A
   const flk = makeFlk(site.root, {}, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
   const plan = await planSsh(flk, { host: "NixOS", user: "root", timeoutMs: 500, args: ["-i", "key", "uname", "-a"] });
   expect(calls).toEqual(["locate NixOS 500", "sshOptions root@fe80::47"]);
-  expect(plan.argv).toEqual(["ssh", "-o", "BatchMode=yes", "root@fe80::47%veth0", "-i", "key", "uname", "-a"]);
+  // ssh options before `--`, the destination right after it, then the remote command: no user or host can pass for an option.
+  expect(plan.argv).toEqual(["ssh", "-o", "BatchMode=yes", "-i", "key", "--", "root@fe80::47%veth0", "uname", "-a"]);
 });
 
 test("an IPv4 or global address has no scope suffix", async () => {
@@ -62,5 +63,18 @@ test("a wrong-case host is refused (exit 2) before any locator runs", async () =
   const error = await planSsh(flk, { host: "Nixos", user: "nixos", timeoutMs: 500, args: [] }).catch((e) => e);
   expect(error.exitCode).toBe(2);
   expect(error.message).toContain("Did you mean `NixOS`?");
+  expect(calls).toEqual([]);
+});
+
+test("ARGS are split the way ssh's getopt reads them: options (with their values) first, the command from the first word", async () => {
+  expect(splitSshArgs(["-p", "2222", "-vJ", "jump", "-oBatchMode=yes", "-t", "uname", "-a"])).toEqual({ options: ["-p", "2222", "-vJ", "jump", "-oBatchMode=yes", "-t"], command: ["uname", "-a"] });
+  expect(splitSshArgs(["-i", "k", "--", "-x"])).toEqual({ options: ["-i", "k"], command: ["-x"] });
+});
+
+test("--user is validated like --target's user, before any locator runs", async () => {
+  const calls: string[] = [];
+  const flk = makeFlk(site.root, {}, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
+  const error = await planSsh(flk, { host: "NixOS", user: "-oProxyCommand=touch /tmp/pwned", timeoutMs: 500, args: [] }).catch((e) => e);
+  expect([error.exitCode, error.code]).toEqual([2, "E_TARGET"]);
   expect(calls).toEqual([]);
 });
