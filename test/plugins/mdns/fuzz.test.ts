@@ -92,6 +92,6 @@ test("100,000 random and mutated packets: only DnsDecodeError escapes, nothing h
   const total = performance.now() - started;
   console.log(`fuzz seed ${seed}: ${accepted} of 100000 decoded, slowest packet ${slowest.toFixed(2)} ms, total ${total.toFixed(0)} ms`);
   expect(accepted).toBeGreaterThan(0); // the mutations reach the success path too
-  expect(slowest).toBeLessThan(250); // a hang would be unbounded; this leaves room for GC on a loaded machine
+  expect(slowest).toBeLessThan(1000); // a hang would be unbounded; 250 ms failed once under load 14 on 2 cores
   expect(total).toBeLessThan(20_000);
 }, 30_000);
