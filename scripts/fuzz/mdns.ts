@@ -13,7 +13,8 @@
  *     answer record of class IN for the name asked, as the decoder read it.
  */
 import { decodeMessage } from "../../plugins/mdns/dns-decode.ts";
-import { DnsDecodeError, encodeMessage, type Message, type ResourceRecord } from "../../plugins/mdns/dns.ts";
+import { DnsDecodeError, type Message, type ResourceRecord } from "../../plugins/mdns/dns.ts";
+import { encodeMessage } from "../../test/helpers/dns-encode.ts";
 import { acceptResponse } from "../../plugins/mdns/accept.ts";
 import type { Link } from "../../plugins/mdns/links.ts";
 import type { FuzzReport, Rng } from "./rng.ts";
