@@ -2,6 +2,7 @@
  * Spawn helpers over Bun.spawn: captured or streamed output, exit status, and
  * a FlkError that names the package when a program is missing.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { ExitCode, FlkError } from "./errors.ts";
 
 /** Which package brings a program, for the "not installed" message (Debian names; NixOS in parentheses). */
@@ -67,6 +68,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Lines of output kept for `tail` in stream mode. */
   keepLines?: number;
+  /** Keep stdin as ours (a terminal for prompts) while output is captured or streamed. */
+  stdin?: "inherit";
+  /**
+   * Run the child as the leader of its own process group (a new session), so
+   * an abort signals every process it started (a script's nixos-install, not
+   * only the shell) and waits until the whole group is gone.
+   */
+  processGroup?: boolean;
+  /** Each complete stdout line as it arrives (e.g. a protocol on stdout). */
+  onStdoutLine?: (line: string) => void;
+  /** Copy only stderr to ours as it arrives (raw chunks: a prompt without a newline shows at once). */
+  echoStderr?: boolean;
 }
 
 export interface RunResult {
@@ -89,14 +102,21 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const child = Bun.spawn([resolved, ...args], {
     cwd: options.cwd,
     env: options.env ? cleanEnv(options.env) : undefined,
-    stdin: input ?? (stdio === "inherit" ? "inherit" : "ignore"),
+    stdin: input ?? (stdio === "inherit" || options.stdin === "inherit" ? "inherit" : "ignore"),
     stdout: stdio === "inherit" ? "inherit" : "pipe",
     stderr: stdio === "inherit" ? "inherit" : "pipe",
+    // setsid(2): the child leads a new process group, which an abort signals as a whole.
+    detached: options.processGroup ?? false,
   });
-  const onAbort = () => child.kill("SIGTERM");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  let groupGone: Promise<void> | undefined;
+  const onAbort = () => {
+    if (options.processGroup) groupGone = stopGroup(child.pid);
+    else child.kill("SIGTERM");
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
   const tail: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array> | number | undefined | null, echo: boolean) => {
+  const collect = async (stream: ReadableStream<Uint8Array> | number | undefined | null, echo: boolean, onLine?: (line: string) => void) => {
     if (!stream || typeof stream === "number") return "";
     let text = "";
     let partial = "";
@@ -107,16 +127,24 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
       if (stdio === "capture") text += piece;
       const lines = (partial + piece).split("\n");
       partial = lines.pop() ?? "";
+      for (const line of lines) onLine?.(line);
       tail.push(...lines);
       if (tail.length > keep) tail.splice(0, tail.length - keep);
     }
-    if (partial) tail.push(partial);
+    if (partial) {
+      onLine?.(partial);
+      tail.push(partial);
+    }
     if (tail.length > keep) tail.splice(0, tail.length - keep);
     return text;
   };
   const echo = stdio === "stream";
-  const [stdout, stderr] = await Promise.all([collect(child.stdout, echo), collect(child.stderr, echo)]);
+  const [stdout, stderr] = await Promise.all([
+    collect(child.stdout, echo, options.onStdoutLine),
+    collect(child.stderr, echo || Boolean(options.echoStderr)),
+  ]);
   await child.exited;
+  await groupGone;
   options.signal?.removeEventListener("abort", onAbort);
   const code = child.exitCode ?? 128 + signalNumber(child.signalCode);
   return { code, stdout, stderr, tail };
@@ -136,6 +164,46 @@ function cleanEnv(env: Record<string, string | undefined>): Record<string, strin
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
   return out;
+}
+
+/**
+ * SIGTERM the process group `pgid`, wait (up to `graceMs`) until no process
+ * of it is left, then SIGKILL what remains. kill(-pgid, 0) fails with ESRCH
+ * once the group is empty; a zombie (exited, not yet reaped) does not count.
+ */
+export async function stopGroup(pgid: number, graceMs = 10_000): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return false;
+    }
+    return hasLivingMember(pgid);
+  };
+  try {
+    process.kill(-pgid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await Bun.sleep(25);
+  if (alive()) try { process.kill(-pgid, "SIGKILL"); } catch { /* gone meanwhile */ }
+  while (alive() && Date.now() < deadline + 2000) await Bun.sleep(25);
+}
+
+/** True while /proc lists a process of group `pgid` that is not a zombie (proc(5): stat fields state, ppid, pgrp after the comm). */
+function hasLivingMember(pgid: number): boolean {
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };

@@ -91,6 +91,8 @@ export interface Step {
   title: string;
   /** The command to run (argv). */
   argv: string[];
+  /** Text fed to the command's stdin (e.g. an sfdisk script); absent: no input. */
+  input?: string;
   /** A command that exits 0 when the step is already done: then it is skipped (idempotence). */
   unless?: string[];
   /** The command that reverses the step, for `--undo` and failure advice. */

@@ -1,5 +1,6 @@
 import { definePlugin } from "../../core/index.ts";
 import { installCommand } from "./command.ts";
+import { diskCommand } from "./disk-command.ts";
 
 /** installer: `flk install HOST`: mount by label, overlay the store, nixos-install. */
 export default definePlugin({
@@ -15,6 +16,9 @@ export default definePlugin({
     root: "flk install",
   },
   apply(flk) {
-    flk.hooks.commands.tap("installer", (registry) => registry.add("install", installCommand(flk), { plugin: "installer" }));
+    flk.hooks.commands.tap("installer", (registry) => {
+      registry.add("install", installCommand(flk), { plugin: "installer" });
+      registry.add("disk", diskCommand(flk), { plugin: "installer" });
+    });
   },
 });

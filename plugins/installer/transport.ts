@@ -4,7 +4,7 @@
  * (probe lines or `@flk` markers) and stderr is streamed to ours, so the
  * operator sees nixos-install as it works.
  */
-import { FlkError, requireProgram } from "../../core/index.ts";
+import { requireProgram, run } from "../../core/index.ts";
 
 /** The outcome of one script run. */
 export interface ScriptRun {
@@ -70,52 +70,20 @@ export function sshTransport(spec: SshSpec): Transport {
   };
 }
 
+/**
+ * One spawner for flk (core/exec.ts): the script runs as the leader of its
+ * own process group, so SIGINT/SIGTERM stop everything it started
+ * (nixos-install, not only sh) and flk waits for the group before it says
+ * what is left (DESIGN.md "Processes").
+ */
 async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, options: RunScriptOptions = {}): Promise<ScriptRun> {
-  if (argv[0] && !argv[0].includes("/")) argv = [requireProgram(argv[0]), ...argv.slice(1)];
-  let child: Bun.Subprocess<"inherit" | "pipe", "pipe", "pipe">;
-  try {
-        // env passed explicitly: Bun's default is the environment at start-up, not process.env as it is now.
-    child = Bun.spawn(argv, { stdin: stdin === "inherit" ? "inherit" : stdin, stdout: "pipe", stderr: "pipe", env: process.env }) as typeof child;
-  } catch (error) {
-    throw new FlkError(`cannot start \`${argv[0]}\`: ${(error as Error).message}`, "E_SPAWN", 1, { cause: error });
-  }
-  const onAbort = () => child.kill("SIGTERM");
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const tail: string[] = [];
-  const readers = Promise.all([
-    readLines(child.stdout, (line) => options.onLine?.(line)),
-    readLines(
-      child.stderr,
-      (line) => {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-      },
-      // Raw chunks, not lines: a prompt without a newline must show at once.
-      options.echo ? (chunk) => process.stderr.write(chunk) : undefined,
-    ),
-  ]);
-  await child.exited;
-  options.signal?.removeEventListener("abort", onAbort);
-  const code = child.exitCode ?? 128 + 15;
-  // Interrupted: a grandchild (nixos-install) may outlive sh and hold the pipes open; do not wait for it.
-  if (options.signal?.aborted) return { code, stdout: "", stderrTail: tail };
-  const [stdout] = await readers;
-  return { code, stdout, stderrTail: tail };
-}
-
-/** Feed each complete line to `onLine` as it arrives; resolve to the whole text. */
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void, onChunk?: (chunk: Uint8Array) => void): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  let partial = "";
-  for await (const chunk of stream) {
-    onChunk?.(chunk);
-    const piece = decoder.decode(chunk, { stream: true });
-    text += piece;
-    const lines = (partial + piece).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  }
-  if (partial) onLine(partial);
-  return text;
+  const result = await run(argv, {
+    stdio: "capture",
+    ...(stdin === "inherit" ? { stdin: "inherit" as const } : { input: stdin }),
+    processGroup: true,
+    signal: options.signal,
+    onStdoutLine: options.onLine,
+    echoStderr: options.echo,
+  });
+  return { code: result.code, stdout: result.stdout, stderrTail: result.stderr.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1).slice(-20) };
 }

@@ -1,0 +1,173 @@
+/**
+ * `flk disk DEVICE` as a library: judge the disk (core's one judge, as for
+ * `flk write`), plan the manual's layout or find the host's disko, confirm,
+ * then run the steps as one script and report what blkid read back.
+ */
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk, type Step } from "../../core/index.ts";
+import { planLayout, parseSize, type Boot, type Layout } from "./layout.ts";
+import { layoutSteps } from "./disk-steps.ts";
+import { checkDiskoDevice, diskoSteps, readDisko, type DiskoHost } from "./disko.ts";
+import { renderScript } from "./script.ts";
+import { localTransport, type Transport } from "./transport.ts";
+import { runSteps, type RanStep } from "./run.ts";
+import type { InstallerConfig } from "./install.ts";
+import { readLiveRecord } from "./live-record.ts";
+
+/** What `flk disk` was asked to do. */
+export interface DiskOptions {
+  device: string;
+  host?: string;
+  boot?: Boot;
+  /** `--swap SIZE` as typed. */
+  swap?: string;
+  dryRun?: boolean;
+  /** Where the firmware is read (tests): `<firmware>/efi` exists on UEFI. */
+  firmware?: string;
+  /** Ask on the terminal (default: stdin and stderr are terminals). */
+  interactive?: boolean;
+  /** /etc/flk/live.json (tests point it elsewhere). */
+  liveRecord?: string;
+}
+
+/** The disk as judged: what the confirmation names. */
+export interface DiskFacts {
+  path: string;
+  size: number;
+  model: string | null;
+  serial: string | null;
+  sectorSize: number;
+}
+
+/** The result, also the `flk disk --json` document. */
+export interface DiskReport {
+  device: string;
+  size: number;
+  model: string | null;
+  boot: Boot;
+  /** Why this boot mode: `--boot`, or the firmware flk runs on. */
+  bootFrom: "flag" | "firmware";
+  /** The manual's layout, or null when the host's disko runs instead. */
+  layout: Layout | null;
+  disko: { host: string; disks: Record<string, string | null>; script: string | null } | null;
+  dryRun: boolean;
+  steps: RanStep[];
+  script: string;
+}
+
+/** The plan for one disk: steps and what they make (shared with `flk install --disk`). */
+export interface DiskPlan {
+  layout: Layout | null;
+  disko: DiskoHost | null;
+  steps: Step[];
+}
+
+/** Plan the disk: the host's disko when it has one, else the manual's layout. Pure apart from asking nix about the host. */
+export async function planDisk(flk: Flk, disk: DiskFacts, boot: Boot, options: { host?: string; swap?: string; site?: string; prebuilt?: string }): Promise<DiskPlan> {
+  const config = flk.options<InstallerConfig>("installer");
+  const swap = options.swap === undefined ? 0 : parseSize(options.swap);
+  if (options.host && options.site) {
+    const disko = await readDisko(options.site, options.host);
+    if (disko) {
+      if (options.swap !== undefined) flk.logger("installer").warn(`--swap is ignored: ${options.host}'s disko layout decides the swap.`);
+      checkDiskoDevice(disko, disk.path, (p) => (existsSync(p) ? realpathSync(p) : p));
+      if (options.prebuilt) disko.script = options.prebuilt;
+      return { layout: null, disko, steps: diskoSteps(disko, (await nixInfo()).flags) };
+    }
+  }
+  const labels = config.labels as { root: string; boot: string; swap: string };
+  const layout = planLayout({ device: disk.path, size: disk.size, sectorSize: disk.sectorSize, boot, swap, labels });
+  return { layout, disko: null, steps: layoutSteps(layout) };
+}
+
+/** Judge, plan, confirm and (unless dryRun) write. Throws FlkError: 2 refused (nothing written), 1 failed. */
+export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> {
+  const judged = await judge(options.device);
+  const firmware = options.firmware ?? "/sys/firmware";
+  const boot: Boot = options.boot ?? (existsSync(join(firmware, "efi")) ? "uefi" : "bios");
+  const site = options.host ? flk.siteRoot() : undefined;
+  const live = options.host ? readLiveRecord(options.liveRecord) : undefined;
+  const prebuilt = live && live.host === options.host ? (live.diskoScript ?? undefined) : undefined;
+  const plan = await planDisk(flk, judged, boot, { host: options.host, swap: options.swap, site, prebuilt });
+  const config = flk.options<InstallerConfig>("installer");
+  const script = renderScript(plan.steps, "install", { title: `flk disk ${judged.path}`, root: config.root, store: "/nix/store", guards: [], cwd: "/" });
+  const report: DiskReport = {
+    device: judged.path,
+    size: judged.size,
+    model: judged.model,
+    boot,
+    bootFrom: options.boot ? "flag" : "firmware",
+    layout: plan.layout,
+    disko: plan.disko ? { host: plan.disko.host, disks: plan.disko.disks, script: plan.disko.script ?? null } : null,
+    dryRun: Boolean(options.dryRun),
+    steps: plan.steps.map((s) => ({ ...s, status: "planned" })),
+    script,
+  };
+  if (options.dryRun) return report;
+  await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY));
+  // Check, then prove: the disk may have been mounted while the question waited. sfdisk opens it O_EXCL too.
+  await judge(judged.path);
+  await execute(flk, localTransport(), report);
+  return report;
+}
+
+/** The one judge (core/disks.ts); anything but a free disk is a refusal that says why. */
+export async function judge(device: string): Promise<DiskFacts> {
+  if (!device.startsWith("/")) {
+    const dev = `/dev/${device}`;
+    throw new FlkError(`'${device}' is not a path.${existsSync(dev) ? ` Did you mean ${dev}?` : ""} Nothing was written. Name the whole disk, e.g. /dev/sda (see \`flk devices\`).`, "E_USAGE");
+  }
+  const d = await judgeDisk(device);
+  if (d.verdict === "refused") throw new FlkError(`refusing to partition ${d.path}: ${d.reason}. Nothing was written.`, "E_DISK_REFUSED");
+  return { path: d.path, size: d.size, model: d.model, serial: d.serial, sectorSize: sectorSize(d.name) };
+}
+
+function sectorSize(name: string): number {
+  try {
+    return Number(readFileSync(`/sys/block/${name}/queue/logical_block_size`, "utf8").trim()) || 512;
+  } catch {
+    return 512;
+  }
+}
+
+/** "disk /dev/sda (Samsung SSD 870, 465.8 GiB)" */
+export function describeDisk(d: Pick<DiskFacts, "path" | "model" | "size">, where?: string): string {
+  return `${d.path}${where ? ` on ${where}` : ""} (${d.model ?? "unknown model"}, ${formatBytes(d.size)})`;
+}
+
+/**
+ * On a terminal the operator types the disk's name (`sda` or `/dev/sda`)
+ * after seeing its model and size; without one, `--yes` is the only answer.
+ */
+export async function confirmDisk(flk: Flk, d: Pick<DiskFacts, "path" | "model" | "size">, interactive: boolean, where?: string): Promise<void> {
+  const name = d.path.replace(/^\/dev\//, "");
+  const what = describeDisk(d, where);
+  if (flk.flags.yes) {
+    flk.logger("installer").warn(`--yes: erasing ${what}`);
+    return;
+  }
+  if (!interactive)
+    throw new FlkError(`flk disk erases everything on ${what}, and there is no terminal to confirm on. Nothing was written. Add --yes to confirm non-interactively.`, "E_CONFIRM");
+  let answer: unknown;
+  try {
+    answer = await flk.logger("installer").prompt(`Everything on ${what} will be lost. Type '${name}' to confirm`, { type: "text", cancel: "null" });
+  } catch (error) {
+    if (isFlkError(error)) throw error;
+    answer = null;
+  }
+  if (typeof answer !== "string" || (answer.trim() !== name && answer.trim() !== d.path))
+    throw new FlkError(`not confirmed (expected '${name}'): nothing was written to ${d.path}.`, "E_CONFIRM");
+}
+
+async function execute(flk: Flk, transport: Transport, report: DiskReport): Promise<void> {
+  const result = await runSteps(flk, transport, report.script, report.steps);
+  if (result.ok) return;
+  const failed = report.steps.find((s) => s.status === "failed");
+  throw new FlkError(
+    `flk disk ${report.device}: ${failed ? `the step '${failed.id}' (${failed.title}) failed (exit ${result.code})` : `the script stopped early (exit ${result.code})`}. ` +
+      `${report.steps.some((s) => s.status === "ran") ? "The disk is partly written: run flk disk again to start over." : "Nothing was written."}`,
+    failed ? "E_STEP_FAILED" : "E_PLAN_STOPPED",
+    1,
+  );
+}
