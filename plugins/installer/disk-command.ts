@@ -37,6 +37,13 @@ export function diskCommand(flk: Flk) {
   });
 }
 
+/** A step as the operator reads it: the command, or what a helper shell snippet does. */
+function commandLine(step: DiskReport["steps"][number]): string {
+  if (step.input !== undefined) return `${shJoin(step.argv)} < (the table above)`;
+  if (step.argv[0] === "sh") return step.id === "partitions-appear" ? "udevadm settle; partx -u DISK where a partition node is missing; wait for the nodes" : step.id === "check-labels" ? "blkid -p: each partition's LABEL and TYPE as planned" : shJoin(step.argv.slice(3));
+  return shJoin(step.argv);
+}
+
 /** The human --dry-run output: the table as an sfdisk script, then the commands. */
 export function formatDiskPlan(r: DiskReport): string {
   const lines = [`flk disk ${r.device} (${r.model ?? "unknown model"}, ${formatBytes(r.size)}): ${r.boot} (${r.bootFrom === "flag" ? "--boot" : "from this machine's firmware"}), nothing was written`];
@@ -44,6 +51,6 @@ export function formatDiskPlan(r: DiskReport): string {
     lines.push(`partition table (sfdisk ${r.device}):`, ...r.layout.sfdisk.trimEnd().split("\n").map((l) => `  ${l}`));
     lines.push("partitions:", ...r.layout.partitions.map((p) => `  ${p.node.padEnd(16)} ${formatBytes(p.bytes).padStart(10)}  ${p.fs.padEnd(5)} label '${p.label}' (${p.role})`));
   } else lines.push(`${r.disko!.host} defines disko: its own layout runs, not the manual's (disks: ${Object.values(r.disko!.disks).join(", ")})`);
-  lines.push("commands:", ...r.steps.map((s) => `  ${s.id === "partition" ? `${shJoin(s.argv)} <<'EOF' (the table above)` : shJoin(s.argv).split("\n")[0]}`));
+  lines.push("steps:", ...r.steps.map((s, i) => `${String(i + 1).padStart(3)}. ${s.title}\n     ${commandLine(s)}`));
   return lines.join("\n") + "\n";
 }

@@ -111,7 +111,7 @@ export function planLayout(request: LayoutRequest): Layout {
   if (rootSectors * sectorSize < MIN_ROOT_BYTES) {
     const need = (rootStart + swapSectors + MIN_ROOT_BYTES / sectorSize) * sectorSize + (gpt ? 2 * MiB : MiB);
     throw new FlkError(
-      `${request.device} (${formatBytes(request.size)}) is too small for this layout: ${gpt ? "a 512 MiB ESP, " : ""}a root of at least ${formatBytes(MIN_ROOT_BYTES)}${swapBytes ? ` and ${formatBytes(swapBytes)} of swap` : ""} need about ${formatBytes(need)}. Nothing was written.${swapBytes ? " Give less --swap, or" : ""} use a bigger disk.`,
+      `${request.device} (${formatBytes(request.size)}) is too small for this layout: ${gpt ? "a 512 MiB ESP, " : ""}a root of at least ${formatBytes(MIN_ROOT_BYTES)}${swapBytes ? ` and ${formatBytes(swapBytes)} of swap` : ""} need about ${formatBytes(need)}. Nothing was written. ${swapBytes ? "Give less --swap, or use" : "Use"} a bigger disk.`,
       "E_DISK_TOO_SMALL",
     );
   }

@@ -81,6 +81,8 @@ async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, option
     stdio: "capture",
     ...(stdin === "inherit" ? { stdin: "inherit" as const } : { input: stdin }),
     processGroup: true,
+    // Bun's default is the environment at start-up, not process.env as it is now.
+    env: process.env,
     signal: options.signal,
     onStdoutLine: options.onLine,
     echoStderr: options.echo,

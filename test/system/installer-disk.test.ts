@@ -1,0 +1,209 @@
+/**
+ * flk disk on loop devices, as root: the written table read back with
+ * `sfdisk --json`, each filesystem with blkid (the oracles), and every
+ * refusal proving the disk's sha256 did not change. This kernel has no
+ * partition-table parser, so flk's own `partx` step is what makes the
+ * partition nodes appear; vfat is made (and checked with blkid), never mounted.
+ */
+import { afterEach, describe, expect } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemTest } from "../helpers/require.ts";
+import { FLK, flk as runFlk } from "../helpers/binary.ts";
+import { onPty } from "../plugins/dd-writer/helpers.ts";
+import { createFlk, type Flk } from "../../core/context.ts";
+import { resolveConfig } from "../../core/config.ts";
+import { PluginRegistry } from "../../core/plugin.ts";
+import installer from "../../plugins/installer/index.ts";
+import { disk } from "../../plugins/installer/disk.ts";
+import { GPT_TYPES } from "../../plugins/installer/layout.ts";
+import { sh } from "../plugins/installer/fixtures.ts";
+
+const test = systemTest(["losetup", "sfdisk", "partx", "blkid", "mkfs.ext4", "mkfs.fat", "mkswap", "sha256sum", "script"]);
+const MiB = 1024 * 1024;
+
+let cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  cleanups = [];
+});
+
+/** A scratch dir and a sparse loop "disk" of `mib` MiB; cleanup drops partitions (partx -d) before detaching. */
+async function loopDisk(mib: number): Promise<{ dir: string; device: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "flk-disk-"));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const image = join(dir, "disk.img");
+  writeFileSync(image, "");
+  await sh(["truncate", "-s", `${mib}M`, image]);
+  const device = (await sh(["losetup", "-f", "--show", image])).stdout.trim();
+  if (!device.startsWith("/dev/loop")) throw new Error("losetup failed");
+  cleanups.push(async () => {
+    await sh(["partx", "-d", device]);
+    await sh(["losetup", "-d", device]);
+  });
+  return { dir, device };
+}
+
+function testFlk(labels = { root: "nixos", boot: "boot", swap: "swap" }, yes = true): Flk {
+  const plugins = [installer];
+  const config = resolveConfig(new PluginRegistry(plugins), { plugins: ["installer"], installer: { labels } }, undefined);
+  return createFlk({ plugins, config, cwd: tmpdir(), flags: { json: false, verbose: false, yes, color: false } });
+}
+
+async function sfdiskJson(device: string) {
+  return JSON.parse((await sh(["sfdisk", "--json", device])).stdout).partitiontable as {
+    label: string; partitions: Array<{ node: string; start: number; size: number; type: string; name?: string; bootable?: boolean }>;
+  };
+}
+
+async function blkid(node: string): Promise<Record<string, string>> {
+  const out = (await sh(["blkid", "-c", "/dev/null", "-p", "-o", "export", node])).stdout;
+  return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
+
+async function sha256(device: string): Promise<string> {
+  return (await sh(["sha256sum", device])).stdout.split(" ")[0]!;
+}
+
+/** Random bytes over the first MiB (a stale table and superblocks to destroy), so "unchanged" means something. */
+async function scribble(device: string): Promise<void> {
+  await sh(["dd", "if=/dev/urandom", `of=${device}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
+}
+
+describe("flk disk: the NixOS manual's layout on a loop device", () => {
+  test("UEFI with --swap: GPT root/swap/ESP read back with sfdisk --json, labels and types with blkid, partition nodes made by flk's partx step", async () => {
+    const { device } = await loopDisk(900);
+    await scribble(device);
+    const report = await disk(testFlk(), { device, boot: "uefi", swap: "64M" });
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ["partition", "ran"], ["partitions-appear", "ran"], ["mkfs-root", "ran"], ["mkfs-swap", "ran"], ["mkfs-boot", "ran"], ["check-labels", "ran"],
+    ]);
+    const table = await sfdiskJson(device);
+    expect(table.label).toBe("gpt");
+    expect(table.partitions.map((p) => [p.node, p.type, p.name])).toEqual([
+      [`${device}p1`, GPT_TYPES.linux, "root"], [`${device}p2`, GPT_TYPES.swap, "swap"], [`${device}p3`, GPT_TYPES.esp, "ESP"],
+    ]);
+    const [root, swap, esp] = table.partitions;
+    expect([esp!.start, esp!.size * 512]).toEqual([2048, 512 * MiB]);
+    expect(swap!.size * 512).toBe(64 * MiB);
+    expect(root!.start).toBe(2048 + (512 * MiB) / 512);
+    expect(root!.start + root!.size).toBe(swap!.start);
+    expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "nixos", TYPE: "ext4" });
+    expect(await blkid(`${device}p2`)).toMatchObject({ LABEL: "swap", TYPE: "swap" });
+    expect(await blkid(`${device}p3`)).toMatchObject({ LABEL: "boot", TYPE: "vfat", VERSION: "FAT32", PART_ENTRY_TYPE: GPT_TYPES.esp.toLowerCase() });
+  }, 60_000);
+
+  test("BIOS: MBR with a bootable root (83) and swap (82) at the end, read back", async () => {
+    const { device } = await loopDisk(400);
+    await scribble(device);
+    await disk(testFlk(), { device, boot: "bios", swap: "32M" });
+    const table = await sfdiskJson(device);
+    expect(table.label).toBe("dos");
+    expect(table.partitions.map((p) => [p.node, p.type, p.start, p.size * 512, Boolean(p.bootable)])).toEqual([
+      [`${device}p1`, "83", 2048, 400 * MiB - MiB - 32 * MiB, true], [`${device}p2`, "82", (400 * MiB - 32 * MiB) / 512, 32 * MiB, false],
+    ]);
+    expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "nixos", TYPE: "ext4" });
+    expect(await blkid(`${device}p2`)).toMatchObject({ LABEL: "swap", TYPE: "swap" });
+  }, 60_000);
+
+  test("--dry-run (compiled flk) prints the sfdisk script and the mkfs commands and writes nothing", async () => {
+    const { device } = await loopDisk(400);
+    await scribble(device);
+    const before = await sha256(device);
+    const r = await runFlk(["disk", device, "--boot", "bios", "--swap", "32M", "--dry-run"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("label: dos");
+    expect(r.stdout).toContain("start=2048, size=");
+    expect(r.stdout).toContain(`mkfs.ext4 -F -L nixos ${device}p1`);
+    expect(r.stdout).toContain(`mkswap -L swap ${device}p2`);
+    const json = await runFlk(["disk", device, "--boot", "bios", "--swap", "32M", "--dry-run", "--json"]);
+    const doc = JSON.parse(json.stdout);
+    expect([doc.device, doc.boot, doc.bootFrom, doc.dryRun, doc.layout.table]).toEqual([device, "bios", "flag", true, "dos"]);
+    expect(doc.layout.partitions.map((p: { role: string; label: string; fs: string }) => [p.role, p.label, p.fs])).toEqual([["root", "nixos", "ext4"], ["swap", "swap", "swap"]]);
+    expect(doc.layout.mkfs[0]).toEqual(["mkfs.ext4", "-F", "-L", "nixos", `${device}p1`]);
+    // UEFI needs 512 MiB for the ESP: this disk is too small, and the refusal says what it needs.
+    const small = await runFlk(["disk", device, "--boot", "uefi", "--dry-run"]);
+    expect(small.code).toBe(2);
+    expect(small.stderr).toContain("too small");
+    expect(await sha256(device)).toBe(before);
+  }, 60_000);
+});
+
+describe("flk disk refuses, and the disk's sha256 stays the same (exit 2)", () => {
+  async function refused(device: string, args: string[] = ["--yes"]) {
+    const before = await sha256(device);
+    const r = await runFlk(["disk", device, "--boot", "bios", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Nothing was written");
+    expect(await sha256(device)).toBe(before);
+    return r;
+  }
+
+  test("a disk with a mounted filesystem", async () => {
+    const { dir, device } = await loopDisk(300);
+    await sh(["mkfs.ext4", "-q", "-F", device]);
+    const mnt = join(dir, "mnt");
+    mkdirSync(mnt);
+    await sh(["mount", "-o", "ro", device, mnt]);
+    cleanups.push(() => sh(["umount", mnt]));
+    const r = await refused(device);
+    expect(r.stderr).toContain(`mounted on ${mnt}`);
+  }, 60_000);
+
+  test("a disk in use as swap", async () => {
+    const { device } = await loopDisk(300);
+    await sh(["mkswap", device]);
+    await sh(["swapon", device]);
+    cleanups.push(() => sh(["swapoff", device]));
+    const r = await refused(device);
+    expect(r.stderr).toContain("swap");
+  }, 60_000);
+
+  test("a loop device stacked on a loop device whose filesystem is mounted", async () => {
+    const { dir, device: lower } = await loopDisk(300);
+    await sh(["mkfs.ext4", "-q", "-F", lower]);
+    const mnt = join(dir, "mnt");
+    mkdirSync(mnt);
+    await sh(["mount", "-o", "ro", lower, mnt]);
+    cleanups.push(() => sh(["umount", mnt]));
+    const upper = (await sh(["losetup", "-f", "--show", lower])).stdout.trim();
+    // Were it written, its partitions would outlive the detach on this kernel: drop them first.
+    cleanups.push(async () => (await sh(["partx", "-d", upper]), await sh(["losetup", "-d", upper])));
+    await refused(upper);
+  }, 60_000);
+
+  test("no terminal and no --yes: refuses, naming --yes", async () => {
+    const { device } = await loopDisk(300);
+    await scribble(device);
+    const r = await refused(device, []);
+    expect(r.stderr).toContain("no terminal to confirm on");
+    expect(r.stderr).toContain("--yes");
+  }, 60_000);
+
+  test("on a terminal, a wrong name typed at the question: not confirmed", async () => {
+    const { device } = await loopDisk(300);
+    await scribble(device);
+    const before = await sha256(device);
+    const pty = onPty([FLK, "disk", device, "--boot", "bios"]);
+    const shown = await pty.waitFor(/Type '.*' to confirm/);
+    expect(shown).toContain(`Everything on ${device}`);
+    expect(shown).toContain("300.0 MiB");
+    pty.type("loop-something-else\r");
+    const { code, screen } = await pty.done;
+    expect(code).toBe(2);
+    expect(screen).toContain("not confirmed");
+    expect(await sha256(device)).toBe(before);
+  }, 60_000);
+
+  test("on a terminal, typing the device's name goes ahead", async () => {
+    const { device } = await loopDisk(300);
+    const pty = onPty([FLK, "disk", device, "--boot", "bios"]);
+    await pty.waitFor(/Type '.*' to confirm/);
+    pty.type(`${device.replace("/dev/", "")}\r`);
+    const { code, screen } = await pty.done;
+    expect(code).toBe(0);
+    expect(screen).toContain("is ready");
+    expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "nixos", TYPE: "ext4" });
+  }, 60_000);
+});
