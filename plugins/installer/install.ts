@@ -4,11 +4,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FlkError, isFlkError, type Flk, type InstallContext, type Step } from "../../core/index.ts";
+import { FlkError, isFlkError, run as runCommand, type Flk, type InstallContext, type Step } from "../../core/index.ts";
 import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
 import { preflight, type Preflight } from "./preflight.ts";
 import { baseSteps, planSteps } from "./plan.ts";
-import { parseMarker, renderScript, shJoin, type ScriptMode } from "./script.ts";
+import { parseMarker, renderScript, shJoin, shQuote, type ScriptMode } from "./script.ts";
 import { localTransport, SSH_FAILED, type ScriptRun, type Transport } from "./transport.ts";
 import { remoteTransport } from "./remote.ts";
 
@@ -59,6 +59,9 @@ export interface InstallReport {
   script: string;
 }
 
+/** overlayfs splits its options at ',' and lowerdir lists at ':'. */
+const OVERLAY_UNSAFE = /[,:\s]/;
+
 const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_'-]*$/;
 
 /** Probe, judge, plan; run the plan unless `dryRun`. Throws FlkError (2 refused, 1 failed). */
@@ -71,14 +74,17 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs })
     : localTransport();
   const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
-  const facts = await probe(transport, { labels: config.labels, paths, flakeDir, host }, flk.signal);
+  const facts = await probe(transport, { labels: config.labels, paths, flakeDir, host, root: config.root }, flk.signal);
+  // The plan works on the resolved root (DESIGN.md "Paths"): `/.`, `//` and symlinks are what they point to.
+  const root = facts.rootReal || config.root;
   // Undo looks for flk's overlay wherever it runs: its upperdir under root makes it unmistakable.
-  const storeOverlay = options.storeOverlay ?? (mode === "undo" || facts.variant === "installer");
-  const found = preflight({ facts, labels: config.labels, root: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun });
+  // A root overlayfs cannot name was never overlaid, so undo does not ask for one (and does not refuse).
+  const storeOverlay = options.storeOverlay ?? (mode === "undo" ? !OVERLAY_UNSAFE.test(root) : facts.variant === "installer");
+  const found = preflight({ facts, labels: config.labels, root, configuredRoot: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun });
   const ctx: InstallContext = {
     host: host ?? "",
     flake: host ? `${flakeDir}#${host}` : "",
-    root: config.root,
+    root,
     labels: config.labels,
     ...(options.target ? { target: transport.where } : {}),
     uefi: found.uefi,
@@ -88,7 +94,7 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   };
   const steps = await planSteps(flk, ctx, baseSteps(ctx, found, paths.store));
   const guards = Object.values(found.devices).map((d) => ({ device: d.path, label: d.label }));
-  const script = renderScript(steps, mode, { title: `flk install ${host ?? "--undo"}`, root: config.root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
+  const script = renderScript(steps, mode, { title: `flk install ${host ?? "--undo"}`, root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
   const report = makeReport(mode, ctx, found, steps, script);
   if (!options.dryRun) await execute(flk, transport, report, options);
   return report;
@@ -165,13 +171,16 @@ function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, ste
 async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<void> {
   const log = flk.logger("installer");
   const progress = followMarkers(report, log);
-  // SIGINT/SIGTERM run the cleanups at once (core/cli.ts) and then re-raise: say there how to see and undo what is in place.
-  const off = flk.onCleanup(() =>
-    log.warn(`interrupted: some steps may be in place on ${transport.where}; see \`findmnt -R ${report.root}\`, undo with \`${undoCommand(options)}\``),
-  );
+  const running = transport.run(report.script, { echo: true, signal: flk.signal, onLine: progress.onLine });
+  // SIGINT/SIGTERM abort the run, which stops the script's whole process group and waits
+  // for it (core/exec.ts); only then does this cleanup say what is left and how to undo it.
+  const off = flk.onCleanup(async () => {
+    await running.catch(() => undefined);
+    log.warn(`interrupted: the plan on ${transport.where} was stopped and has exited. ${await stateNow(transport, report.root)}Undo with \`${undoCommand(options)}\`.`);
+  });
   let run: ScriptRun;
   try {
-    run = await transport.run(report.script, { echo: true, signal: flk.signal, onLine: progress.onLine });
+    run = await running;
   } finally {
     if (!flk.signal.aborted) off();
   }
@@ -205,7 +214,16 @@ function followMarkers(report: InstallReport, log: ReturnType<Flk["logger"]>) {
 }
 
 function undoCommand(options: InstallOptions): string {
-  return `flk install --undo${options.target ? ` --target ${options.target}` : ""}`;
+  return `flk install --undo${options.target ? ` --target ${shQuote(options.target)}` : ""}`;
+}
+
+/** What is mounted under root now (here: findmnt; over ssh the session is gone, so the command to look). */
+async function stateNow(transport: Transport, root: string): Promise<string> {
+  if (transport.where !== "this machine") return `See what is still mounted there with \`findmnt -R ${shQuote(root)}\`. `;
+  const found = await runCommand(["findmnt", "-R", "-n", "-o", "TARGET,SOURCE", "--", root]).catch(() => undefined);
+  const swaps = await runCommand(["swapon", "--show=NAME", "--noheadings"]).catch(() => undefined);
+  const mounted = found?.code === 0 ? found.stdout.trim() : "";
+  return `${mounted ? `Mounted now:\n${mounted}\n` : `Nothing is mounted under ${root}. `}${swaps?.stdout.trim() ? `Swap in use: ${swaps.stdout.trim().split("\n").join(", ")}. ` : ""}`;
 }
 
 function executionError(transport: Transport, report: InstallReport, options: InstallOptions, run: ScriptRun, ended: string | undefined, failed?: { id: string; code?: number }): FlkError {

@@ -12,7 +12,10 @@ export interface PreflightInput {
   facts: Facts;
   /** role → label from flk.toml `[installer] labels`. */
   labels: Record<string, string>;
+  /** The target root, resolved on the machine being installed (realpath). */
   root: string;
+  /** `[installer] root` as configured, for messages when it differs. */
+  configuredRoot?: string;
   host?: string;
   /** Where the probe ran, for messages: `this machine` or `nixos@fe80::47%eth0`. */
   where: string;
@@ -41,7 +44,7 @@ const NOTHING = "Nothing was mounted or changed.";
 /** Judge the facts; throws FlkError (exit 2) on the first refusal. */
 export function preflight(input: PreflightInput): Preflight {
   const { facts } = input;
-  checkRootPath(input.root, input.storeOverlay);
+  checkRootPath(input, input.storeOverlay);
   // First: without root, blkid cannot read labels and every later message would mislead.
   if (facts.uid !== 0 && !input.dryRun && !input.undo)
     throw new FlkError(`flk install must run as root on ${input.where} (mounting needs it). ${NOTHING} Run it with sudo, or use --dry-run to see the plan.`, "E_NOT_ROOT");
@@ -66,12 +69,16 @@ export function preflight(input: PreflightInput): Preflight {
   return { devices, uefi: facts.uefi, warnings };
 }
 
-function checkRootPath(root: string, storeOverlay: boolean): void {
-  if (!root.startsWith("/") || root === "/" || root.split("/").includes(".."))
-    throw new FlkError(`[installer] root: expected an absolute directory other than / like "/mnt", got '${root}'. ${NOTHING}`, "E_ROOT_PATH");
-  // overlayfs splits its options at ',' and lowerdir lists at ':'.
+function checkRootPath(input: PreflightInput, storeOverlay: boolean): void {
+  const { root } = input;
+  const shown = input.configuredRoot && input.configuredRoot !== root ? `'${input.configuredRoot}' (which is ${root})` : `'${root}'`;
+  if (!root.startsWith("/") || root === "/" || root.split("/").includes("..") || (input.configuredRoot ?? "").split("/").includes(".."))
+    throw new FlkError(`[installer] root: expected an absolute directory other than / like "/mnt", got ${shown}. ${NOTHING}`, "E_ROOT_PATH");
+  // A directory the running system mounts is never a target: it would install into (or, for --undo, unmount) the system itself.
+  if (SYSTEM_MOUNTS.includes(root))
+    throw new FlkError(`[installer] root ${shown} is where the running system mounts its own ${root}. ${NOTHING} Use an empty directory like "/mnt".`, "E_ROOT_PATH");
   if (storeOverlay && /[,:\s]/.test(root))
-    throw new FlkError(`[installer] root '${root}' holds ',', ':' or whitespace, which overlayfs options cannot carry. ${NOTHING} Use a plain path like "/mnt", or --no-store-overlay.`, "E_ROOT_PATH");
+    throw new FlkError(`[installer] root ${shown} holds ',', ':' or whitespace, which overlayfs options cannot carry. ${NOTHING} Use a plain path like "/mnt", or --no-store-overlay.`, "E_ROOT_PATH");
 }
 
 /**

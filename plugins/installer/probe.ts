@@ -59,6 +59,8 @@ export interface Facts {
   swaps: string[];
   /** Effective uid of the shell that ran the probe. */
   uid: number;
+  /** `[installer] root` resolved on the probed machine (`realpath -m`: symlinks, `.`, `//`), "" when unknown. */
+  rootReal: string;
 }
 
 /** What to probe for. */
@@ -69,6 +71,8 @@ export interface ProbeRequest {
   /** The flake directory on the probed machine, and the host to look for in it. */
   flakeDir: string;
   host?: string;
+  /** `[installer] root`, resolved there. */
+  root?: string;
 }
 
 /**
@@ -93,6 +97,7 @@ export function probeScript(request: ProbeRequest): string {
     "export LC_ALL=C",
     "echo 'flk-probe 1'",
     "echo \"uid $(id -u)\"",
+    ...(request.root ? [`echo "root-real $(realpath -m -- ${shQuote(request.root)})"`] : []),
     `[ -d ${shQuote(request.paths.byLabel)} ] && echo 'bylabel 1'`,
     ...Object.entries(request.labels).flatMap(([role, label]) => {
       const link = shQuote(`${request.paths.byLabel}/${byLabelName(label)}`);
@@ -160,7 +165,7 @@ function hexMajMin(text: string): string | undefined {
  */
 export function parseProbe(output: string, flakeDir = ""): Facts & { complete: boolean; started: boolean } {
   const facts: Facts & { complete: boolean; started: boolean } = {
-    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1,
+    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1, rootReal: "",
     flake: { dir: flakeDir, present: false, hostFile: false }, complete: false, started: false,
   };
   const scanned: Array<Record<string, string>> = [];
@@ -200,6 +205,7 @@ function parseLine(facts: Facts & { complete: boolean; started: boolean }, key: 
     case "end": facts.complete = true; break;
     case "uid": if (/^\d+$/.test(rest)) facts.uid = Number(rest); break;
     case "bylabel": facts.byLabel = true; break;
+    case "root-real": if (rest.startsWith("/")) facts.rootReal = rest; break;
     case "uefi": facts.uefi = true; break;
     case "variant": facts.variant = rest.replace(/^["']|["']$/g, ""); break;
     case "nixos-install": facts.nixosInstall = rest; break;

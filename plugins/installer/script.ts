@@ -94,7 +94,8 @@ function stateFunction(options: ScriptOptions): string[] {
 
 function guardLine(guard: Guard): string {
   const { device, label } = { device: shQuote(guard.device), label: shQuote(guard.label) };
-  return `[ "$(blkid -c /dev/null -s LABEL -o value ${device} 2>/dev/null)" = ${label} ] || { echo "@flk changed ${guard.device.replace(/\s/g, "_")}"; exit 2; }`;
+  // The marker's id is the device path made one word, then quoted: a path is data, never shell source.
+  return `[ "$(blkid -c /dev/null -s LABEL -o value ${device} 2>/dev/null)" = ${label} ] || { echo '@flk changed '${shQuote(guard.device.replace(/\s/g, "_"))}; exit 2; }`;
 }
 
 function installBlock(step: Step): string[] {

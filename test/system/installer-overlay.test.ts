@@ -93,7 +93,16 @@ test("compiled flk install refuses a label on two devices with exit 2 and the de
   expect(m.calls()).toEqual([]);
 });
 
-test("compiled flk install interrupted by SIGINT while the stand-in nixos-install runs: exit 130, says how to undo, and --undo then unmounts", async () => {
+/** A live (non-zombie) process with this pid. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+test("compiled flk install interrupted by SIGINT while the slow stand-in nixos-install runs: exit 130, the stand-in is gone when flk exits, flk says what is mounted and how to undo, and --undo then unmounts", async () => {
   machine = await createMachine();
   const m = machine;
   await m.disk("ext4", m.labels.root);
@@ -109,10 +118,14 @@ test("compiled flk install interrupted by SIGINT while the stand-in nixos-instal
     const pidFile = join(m.dir, "standin.pid");
     for (let i = 0; i < 200 && !(await Bun.file(pidFile).exists()); i++) await Bun.sleep(25);
     expect(await m.mounted()).toEqual([m.root]);
+    const standIn = Number((await Bun.file(pidFile).text()).trim());
     child.kill("SIGINT");
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     expect(code).toBe(130);
-    expect(stderr).toContain("interrupted");
+    // flk stopped the plan's whole process group and waited: the stand-in (a grandchild) is gone when flk has exited.
+    expect(alive(standIn)).toBe(false);
+    expect(stderr).toContain("interrupted: the plan on this machine was stopped and has exited");
+    expect(stderr).toContain(`Mounted now:\n${m.root}`);
     expect(stderr).toContain("flk install --undo");
   } finally {
     const pid = await Bun.file(join(m.dir, "standin.pid")).text().catch(() => "");

@@ -246,4 +246,30 @@ describe("flk install on loop devices, with a recording stand-in nixos-install f
     const plan = await withPath(m.bin, () => install(flk, { host: "NixOS", dryRun: true, paths: { osRelease }, storeOverlay: false }));
     expect(plan.flake).toBe(`${m.site}#NixOS`);
   });
+
+  test("[installer] root is resolved first: `/.` and `//` are / and refused (exit 2) before anything is mounted", async () => {
+    const m = await fullMachine();
+    for (const root of ["/.", "//", `${m.dir}/../../`]) {
+      const error = await refusal(() => withPath(m.bin, () => install(machineFlk(m, [], { root }), { host: "NixOS" })));
+      expect([root, error.exitCode, error.code]).toEqual([root, 2, root.includes("..") ? "E_ROOT_PATH" : "E_ROOT_PATH"]);
+      expect(error.message).toContain("Nothing was mounted or changed");
+    }
+    expect(await m.mounted()).toEqual([]);
+    expect(await m.swapping()).toEqual([]);
+    expect(m.calls()).toEqual([]);
+  });
+
+  test("a symlinked root is installed at its target, and --undo with whitespace in root follows its own advice and leaves nothing mounted", async () => {
+    const m = await fullMachine();
+    const real = join(m.dir, "my root");
+    mkdirSync(real);
+    symlinkSync(real, join(m.dir, "link"));
+    const flk = machineFlk(m, [], { root: join(m.dir, "link") });
+    const report = await withPath(m.bin, () => install(flk, { host: "NixOS" }));
+    expect(report.root).toBe(real);
+    expect((await m.mounted()).sort()).toEqual([real, `${real}/boot`]);
+    const undone = await withPath(m.bin, () => install(machineFlk(m, [], { root: real }), { undo: true }));
+    expect(undone.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["mount-root", "mount-boot", "swapon"]);
+    expect(await m.mounted()).toEqual([]);
+  });
 });

@@ -85,7 +85,9 @@ export async function createMachine(options: { hosts?: string[]; hostFiles?: boo
     failNextInstall: (code) => writeFileSync(join(dir, "exit-code"), String(code)),
     async mounted() {
       const r = await sh(["findmnt", "-rn", "-o", "TARGET"]);
-      return r.stdout.split("\n").filter((t) => t === dir || t.startsWith(dir + "/"));
+      // findmnt -r writes a space in a path as \x20.
+      const targets = r.stdout.split("\n").map((t) => t.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+      return targets.filter((t) => t === dir || t.startsWith(dir + "/"));
     },
     async swapping() {
       // By device name: a swapon made inside a mount namespace that has since gone shows as `/loop6`, not `/dev/loop6`.

@@ -84,7 +84,7 @@ describe("installSteps waterfall", () => {
 
 describe("preflight", () => {
   const facts = (over: Partial<Facts> = {}): Facts => ({
-    byLabel: true, uefi: false, variant: "installer", nixosInstall: "/run/current-system/sw/bin/nixos-install", uid: 0, swaps: [],
+    byLabel: true, uefi: false, variant: "installer", nixosInstall: "/run/current-system/sw/bin/nixos-install", uid: 0, swaps: [], rootReal: "/mnt",
     flake: { dir: "/iso/devos", present: true, hostFile: true },
     labels: {
       root: { label: "nixos", devices: [{ path: "/dev/sda2", majmin: "8:2", type: "ext4" }] },
@@ -182,6 +182,10 @@ describe("preflight", () => {
     expect(codeOf(facts({ flake: { dir: "/iso/devos", present: true, hostFile: false, hosts: ["Other"] } }))).toBe("E_UNKNOWN_HOST");
     expect(codeOf(facts(), { root: "/mnt,x" })).toBe("E_ROOT_PATH");
     expect(codeOf(facts(), { root: "/" })).toBe("E_ROOT_PATH");
+    // The resolved root decides: `/.` and `//` resolve to /, and a directory the running system mounts is refused too.
+    expect(codeOf(facts(), { root: "/", configuredRoot: "/." })).toBe("E_ROOT_PATH");
+    expect(codeOf(facts(), { root: "/boot" })).toBe("E_ROOT_PATH");
+    expect(codeOf(facts(), { root: "/nix/store", undo: true })).toBe("E_ROOT_PATH");
   });
 
   test("UEFI with a vfat boot passes without warnings; without swap it warns and goes on", () => {

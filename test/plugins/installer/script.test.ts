@@ -90,3 +90,20 @@ describe("parseMarker", () => {
     expect(parseMarker("@flk explode x")).toBeUndefined();
   });
 });
+
+describe("guards", () => {
+  test("a device path is data in the guard line: `$(…)`, quotes and spaces in it run nothing and the marker names it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flk-guard-"));
+    try {
+      const evil = `/dev/x$(touch ${dir}/pwned)'"\`touch ${dir}/pwned2\` y`;
+      const script = renderScript([], "install", { title: "t", root: join(dir, "root"), store: join(dir, "store"), guards: [{ device: evil, label: "nixos" }], cwd: dir });
+      const { code, stdout } = await runSh(script);
+      expect(code).toBe(2);
+      expect(existsSync(join(dir, "pwned")) || existsSync(join(dir, "pwned2"))).toBe(false);
+      expect(parseMarker(stdout.trim())).toEqual({ event: "changed", id: evil.replace(/\s/g, "_") });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
