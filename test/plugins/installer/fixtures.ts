@@ -78,6 +78,8 @@ export async function createMachine(options: { hosts?: string[]; hostFiles?: boo
       await must(["truncate", "-s", kind === "swap" ? "8M" : "24M", image]);
       const device = await must(["losetup", "-f", "--show", image]);
       devices.push(device);
+      // On this kernel partitions added with partx outlive a detach; stale ones on a reused loop number hide its filesystem from blkid.
+      await sh(["partx", "-d", device]);
       await must(kind === "swap" ? ["mkswap", "-L", label, device] : ["mkfs.ext4", "-q", "-F", "-L", label, device]);
       return device;
     },
