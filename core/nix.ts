@@ -127,7 +127,8 @@ function renderNumber(value: number): string {
 }
 
 /**
- * Merge module trees: objects by key, lists concatenated; two different
+ * Merge module trees: objects by key, lists concatenated (also a list given
+ * as a raw Nix expression with a plain one); two different
  * scalars at one path are a conflict naming the path.
  */
 export function mergeSettings(a: Record<string, NixValue>, b: Record<string, NixValue>, at = ""): Record<string, NixValue> {
@@ -137,6 +138,8 @@ export function mergeSettings(a: Record<string, NixValue>, b: Record<string, Nix
     const mine = out[key];
     if (mine === undefined) out[key] = value;
     else if (Array.isArray(mine) && Array.isArray(value)) out[key] = [...mine, ...value];
+    // A list one plugin computes in Nix (a raw expression) still takes others' items: `(raw) ++ [ … ]`.
+    else if ((isRaw(mine) && Array.isArray(value)) || (Array.isArray(mine) && isRaw(value))) out[key] = nix.raw(`${renderNix(mine)} ++ ${renderNix(value)}`);
     else if (isPlainObject(mine) && isPlainObject(value)) out[key] = mergeSettings(mine, value, here);
     else if (renderNix(mine) !== renderNix(value))
       throw new FlkError(`two plugins set \`${here}\` differently (${renderNix(mine, { indent: "" })} and ${renderNix(value, { indent: "" })})`, "E_MODULE_CONFLICT", ExitCode.refused);

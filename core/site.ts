@@ -41,13 +41,19 @@ export interface HostEntry {
 /**
  * Hosts from `<hostsDir>/*.nix` except default.nix, and `<hostsDir>/NAME/default.nix`,
  * sorted by name. devos keeps shared settings in hosts/default.nix: it is not a host.
+ * A dangling symlink is skipped and reported through `onSkip`.
  */
-export function listHosts(siteRoot: string, hostsDir = "hosts"): HostEntry[] {
+export function listHosts(siteRoot: string, hostsDir = "hosts", onSkip?: (file: string, why: string) => void): HostEntry[] {
   const dir = join(siteRoot, hostsDir);
   if (!existsSync(dir)) return [];
   const hosts = new Map<string, HostEntry>();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name.startsWith(".")) continue;
+    // A dangling symlink is no host (Nix could not read it): skipped, and the caller may say so.
+    if (entry.isSymbolicLink() && !existsSync(join(dir, entry.name))) {
+      if (entry.name.endsWith(".nix") || !entry.name.includes(".")) onSkip?.(`${hostsDir}/${entry.name}`, "a symlink to nothing");
+      continue;
+    }
     const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(join(dir, entry.name)).isDirectory());
     if (isDir) {
       if (existsSync(join(dir, entry.name, "default.nix")))

@@ -1,46 +1,72 @@
 /**
- * The nix command line of one ISO build (DESIGN.md step 3), as argv so it
- * runs without a shell and prints exactly as it runs.
+ * The nix command line of `flk iso` (DESIGN.md step 3), as argv so it runs
+ * without a shell and prints exactly as it runs. Every requested host is
+ * one attribute of one generated file, built by one `nix build`: evaluation
+ * is shared (the site flake is fetched once) and builds run in parallel
+ * (`--max-jobs`) or on remote builders (`-- --builders …`).
  */
 import { renderKey, renderString, type NixInfo } from "../../core/index.ts";
 
-/** What one `nix build` needs. */
-export interface NixBuildPlan {
+/** One host of a build. */
+export interface HostBuild {
   host: string;
-  /** The flake reference of the site. */
-  ref: string;
   /** Absolute path of the rendered module file. */
   moduleFile: string;
-  /** Absolute out-link. */
+}
+
+/** What the one `nix build` needs. */
+export interface NixBuildPlan {
+  /** The flake reference of the site. */
+  ref: string;
+  hosts: readonly HostBuild[];
+  /** Absolute path of the generated attribute file (one attribute per host). */
+  attrsFile: string;
+  /** Absolute out-link of the first host; nix names the others OUT-1, OUT-2, … in order. */
   outLink: string;
   /** Arguments after `--`, passed to nix unchanged (e.g. `--builders`, `--max-jobs`). */
   extraArgs: readonly string[];
 }
 
-/** The Nix expression: the host, extended with the generated module, its isoImage. */
-export function buildExpression(ref: string, host: string, moduleFile: string): string {
-  const config = `(builtins.getFlake ${renderString(ref)}).nixosConfigurations.${renderKey(host)}`;
-  return `(${config}.extendModules { modules = [ (import ${renderString(moduleFile)}) ]; }).config.system.build.isoImage`;
+/**
+ * The attribute file: each host extended with its generated module, its
+ * isoImage. `nix build -f FILE HOST…` builds the ones named.
+ */
+export function attrsFileText(ref: string, hosts: readonly HostBuild[]): string {
+  return [
+    "# The live ISOs of one `flk iso` run, one attribute per host (nix build -f THIS-FILE HOST…).",
+    "let",
+    `  flake = builtins.getFlake ${renderString(ref)};`,
+    "  configurations = flake.nixosConfigurations or { };",
+    "  iso = host: module:",
+    "    if !(configurations ? ${host}) then throw \"flk: the flake has no nixosConfigurations.${host}: add it to flake.nix\"",
+    "    else (configurations.${host}.extendModules { modules = [ (import module) ]; }).config.system.build.isoImage;",
+    "in",
+    "{",
+    ...hosts.map((h) => `  ${renderKey(h.host)} = iso ${renderString(h.host)} ${renderString(h.moduleFile)};`),
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** The out-link nix makes for the host at `index` (nix build: OUT, OUT-1, OUT-2, …). */
+export function outLinkOf(base: string, index: number): string {
+  return index === 0 ? base : `${base}-${index}`;
 }
 
 /**
- * `nix build --impure -L --out-link OUT --expr EXPR ARGS…`. --impure because
- * getFlake of a local path is impure; -L streams build logs line by line.
+ * `nix build --impure -L --keep-going --out-link OUT -f FILE HOST… ARGS…`.
+ * --impure because getFlake of a local path is impure (and the module may
+ * take flk's binary by absolute path); -L streams build logs line by line;
+ * --keep-going so one failing host does not stop the others' builds.
  * The experimental-features flag comes from nixInfo() only when needed.
  */
-export function nixBuildArgv(plan: NixBuildPlan, info: Pick<NixInfo, "flags">): string[] {
-  return [
-    "nix",
-    ...info.flags,
-    "build",
-    "--impure",
-    "-L",
-    "--out-link",
-    plan.outLink,
-    "--expr",
-    buildExpression(plan.ref, plan.host, plan.moduleFile),
-    ...plan.extraArgs,
-  ];
+export function nixBuildArgv(plan: NixBuildPlan, info: Pick<NixInfo, "flags">, hosts: readonly string[] = plan.hosts.map((h) => h.host)): string[] {
+  return ["nix", ...info.flags, "build", "--impure", "-L", "--keep-going", "--out-link", plan.outLink, "-f", plan.attrsFile, ...hosts.map(attrArg), ...plan.extraArgs];
+}
+
+/** A host as a `-f` attribute path argument: quoted when it is not a plain identifier. */
+export function attrArg(host: string): string {
+  return renderKey(host);
 }
 
 /** POSIX-shell quoting for a command a person can paste: core/shell.ts's shJoin. */

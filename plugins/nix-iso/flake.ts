@@ -3,8 +3,8 @@
  * which files of it Nix can see (git-tracked ones, in a git flake), and what
  * the flake offers (hosts, inputs, a devShell) from one `nix eval`.
  */
-import { existsSync } from "node:fs";
-import { relative } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { ExitCode, FlkError, renderString, run, which, type NixInfo } from "../../core/index.ts";
 
 /** The site as a flake. */
@@ -27,16 +27,42 @@ export interface SiteFlake {
  */
 export async function siteFlake(root: string): Promise<SiteFlake> {
   const gitTop = await gitToplevel(root);
-  if (!gitTop) return { root, ref: `path:${root}`, subdir: "" };
+  if (!gitTop) return { root, ref: `path:${urlPath(root)}`, subdir: "" };
   const subdir = relative(gitTop, root);
-  const ref = `git+file://${gitTop}${subdir ? `?dir=${encodeURIComponent(subdir).replace(/%2F/g, "/")}` : ""}`;
+  const ref = `git+file://${urlPath(gitTop)}${subdir ? `?dir=${urlPath(subdir)}` : ""}`;
   return { root, ref, gitTop, subdir };
 }
 
+/** A path inside a flake URL: each segment percent-encoded (a space is %20; nix decodes it), `/` kept. */
+function urlPath(path: string): string {
+  return path.split("/").map(encodeURIComponent).join("/");
+}
+
+/**
+ * The git work tree holding `dir`. Without git, a site inside a work tree
+ * is refused rather than taken as `path:` (which would copy untracked files,
+ * `.git` and `result` links onto the stick).
+ */
 async function gitToplevel(dir: string): Promise<string | undefined> {
-  if (!which("git")) return undefined;
+  if (!which("git")) {
+    const repo = enclosingRepo(dir);
+    if (repo)
+      throw new FlkError(
+        `${dir} is inside the git work tree ${repo}, but \`git\` is not installed, so flk cannot tell which files the flake tracks (Nix copies only those). Nothing was built. Install git (\`flk doctor\` lists what is missing) and try again.`,
+        "E_GIT_MISSING",
+      );
+    return undefined;
+  }
   const result = await run(["git", "-C", dir, "rev-parse", "--show-toplevel"]);
   return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/** The nearest directory at or above `dir` holding `.git`, found without git. */
+function enclosingRepo(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, ".git"))) return at;
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 /** Site files Nix would not see: missing ones, and (in a git flake) untracked ones. */
@@ -72,7 +98,7 @@ export async function checkSiteFiles(flake: SiteFlake, files: readonly string[])
   if (untracked.length > 0) {
     const prefix = flake.subdir ? `${flake.subdir}/` : "";
     throw new FlkError(
-      `${list(untracked)} ${untracked.length === 1 ? "is" : "are"} not tracked by git, so Nix cannot see ${untracked.length === 1 ? "it" : "them"} in the flake ${flake.ref}. Nothing was built. Run \`git -C ${flake.gitTop} add ${untracked.map((f) => shellWord(prefix + f)).join(" ")}\` and try again.`,
+      `${list(untracked)} ${untracked.length === 1 ? "is" : "are"} not tracked by git, so Nix cannot see ${untracked.length === 1 ? "it" : "them"} in the flake ${flake.ref}. Nothing was built. Run \`git -C ${shellWord(flake.gitTop!)} add ${untracked.map((f) => shellWord(prefix + f)).join(" ")}\` and try again.`,
       "E_ISO_FILE_UNTRACKED",
     );
   }
@@ -86,37 +112,91 @@ function shellWord(word: string): string {
   return /^[A-Za-z0-9_./@%+=:,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** What the site flake offers, from one evaluation. */
-export interface FlakeFacts {
-  /** Names in `nixosConfigurations`. */
-  hosts: string[];
-  /** Names in `inputs` (the flake's own inputs; `self` is not among them). */
-  inputs: string[];
-  /** The current system, e.g. `x86_64-linux`. */
-  system: string;
-  /** Which dev shell attribute exists, if any. */
-  devShell?: "devShells" | "devShell";
+/**
+ * Every input of the site flake, transitively, each once: the access path
+ * (`flake.inputs.a.inputs.b`) of every node of flake.lock reachable from
+ * the root. A lock edge is a node name, or a `follows` path (a list) that
+ * points at a node reached another way (nix src/libflake/lockfile.cc), so
+ * following only the name edges, breadth first, visits each node once by
+ * its shortest path.
+ */
+export function lockedInputs(lockText: string, file = "flake.lock"): string[][] {
+  let lock: { root?: unknown; nodes?: Record<string, { inputs?: Record<string, unknown> }> };
+  try {
+    lock = JSON.parse(lockText);
+  } catch (error) {
+    throw new FlkError(`${file} is not valid JSON (${(error as Error).message}). Nothing was built. Run \`nix flake lock\` to rewrite it.`, "E_FLAKE_LOCK", ExitCode.refused, { cause: error });
+  }
+  const nodes = lock.nodes ?? {};
+  const root = typeof lock.root === "string" ? lock.root : "root";
+  const seen = new Set([root]);
+  const paths: string[][] = [];
+  const queue: Array<{ node: string; path: string[] }> = [{ node: root, path: [] }];
+  while (queue.length > 0) {
+    const { node, path } = queue.shift()!;
+    for (const [name, target] of Object.entries(nodes[node]?.inputs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (typeof target !== "string" || seen.has(target)) continue;
+      seen.add(target);
+      paths.push([...path, name]);
+      queue.push({ node: target, path: [...path, name] });
+    }
+  }
+  return paths;
 }
 
-/** Evaluate the flake's host names, input names and dev shell (`nix eval`, impure for currentSystem). */
-export async function flakeFacts(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<FlakeFacts> {
-  const expr = [
-    `let flake = builtins.getFlake ${renderString(flake.ref)}; system = builtins.currentSystem; in {`,
-    `  inherit system;`,
-    `  hosts = builtins.attrNames (flake.nixosConfigurations or { });`,
-    `  inputs = builtins.attrNames (flake.inputs or { });`,
-    `  devShells = (flake.devShells or { }) ? \${system} && flake.devShells.\${system} ? default;`,
-    `  devShell = (flake.devShell or { }) ? \${system};`,
-    `}`,
-  ].join("\n");
-  const result = await run(["nix", ...info.flags, "eval", "--impure", "--json", "--expr", expr], { env });
+/**
+ * The site's locked inputs (see lockedInputs). A flake with inputs needs a
+ * flake.lock that Nix sees (tracked, in a git flake): without one, every
+ * evaluation re-locks, which needs the network — and the stick is offline.
+ * Only when there is no usable lock does this run nix, to read the declared
+ * inputs from flake.nix itself (import, no fetching).
+ */
+export async function siteInputs(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<string[][]> {
+  const lockFile = join(flake.root, "flake.lock");
+  const visible = existsSync(lockFile) && (await invisibleFiles(flake, ["flake.lock"])).untracked.length === 0;
+  if (visible) return lockedInputs(readFileSync(lockFile, "utf8"), lockFile);
+  const declared = await declaredInputs(flake, info, env);
+  if (declared.length === 0) return [];
+  const where = flake.gitTop ? `git -C ${shellWord(flake.root)} add flake.lock` : "";
+  const tracked = existsSync(lockFile)
+    ? `flake.lock exists but is not tracked by git, so Nix does not see it: run \`${where}\``
+    : `there is no flake.lock: run \`nix flake lock\` in ${flake.root}${where ? `, then \`${where}\`` : ""}`;
+  throw new FlkError(
+    `flake.nix has inputs (${declared.join(", ")}), but ${tracked}. Nothing was built. Without a lock, every evaluation (also the offline one on the stick) would look the inputs up again.`,
+    "E_FLAKE_LOCK",
+  );
+}
+
+/** Input names flake.nix declares (`inputs`, and `outputs`' arguments other than self), read without fetching anything. */
+async function declaredInputs(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<string[]> {
+  const expr = `let f = import ${renderString(join(flake.root, "flake.nix"))}; in builtins.attrNames ((f.inputs or { }) // builtins.removeAttrs (builtins.functionArgs f.outputs) [ "self" ])`;
+  const result = await run(["nix", ...info.flags, "eval", "--json", "--expr", expr], { env });
   if (result.code !== 0)
     throw new FlkError(
-      `nix could not evaluate the flake ${flake.ref} (exit ${result.code}). Nothing was built. Nix said:\n${result.tail.slice(-15).join("\n")}`,
+      `nix could not read ${join(flake.root, "flake.nix")} (exit ${result.code}). Nothing was built. Nix said:\n${lastLines(result.stderr, 15)}`,
       "E_NIX_EVAL",
       ExitCode.failure,
     );
-  const raw = JSON.parse(result.stdout) as { system: string; hosts: string[]; inputs: string[]; devShells: boolean; devShell: boolean };
-  const devShell = raw.devShells ? "devShells" : raw.devShell ? "devShell" : undefined;
-  return { hosts: raw.hosts, inputs: raw.inputs, system: raw.system, ...(devShell ? { devShell } : {}) };
+  return JSON.parse(result.stdout) as string[];
+}
+
+/**
+ * The names in the flake's `nixosConfigurations` (one `nix eval`). Used only
+ * when a host name is not in hosts/ (the fast path needs no evaluation).
+ */
+export async function flakeHosts(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<string[]> {
+  const expr = `builtins.attrNames ((builtins.getFlake ${renderString(flake.ref)}).nixosConfigurations or { })`;
+  const result = await run(["nix", ...info.flags, "eval", "--impure", "--json", "--expr", expr], { env });
+  if (result.code !== 0)
+    throw new FlkError(
+      `nix could not evaluate the flake ${flake.ref} (exit ${result.code}). Nothing was built. Nix said:\n${lastLines(result.stderr, 15)}`,
+      "E_NIX_EVAL",
+      ExitCode.failure,
+    );
+  return JSON.parse(result.stdout) as string[];
+}
+
+/** The last `n` lines of a child's stderr: nix's stdout (a half-written JSON value) is never shown. */
+export function lastLines(text: string, n: number): string {
+  return text.trimEnd().split("\n").slice(-n).join("\n");
 }

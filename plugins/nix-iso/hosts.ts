@@ -1,32 +1,63 @@
 /**
- * Hosts of the site (hosts/*.nix minus default.nix, and hosts/NAME/default.nix),
- * and picking the ones a command names.
+ * Hosts of the site, and picking the ones a command names. Host names are
+ * the flake's `nixosConfigurations`; hosts/*.nix (minus default.nix) and
+ * hosts/NAME/default.nix are the fast path: a name found there needs no
+ * evaluation, any other name is looked up in nixosConfigurations.
  */
-import { FlkError, didYouMean, listHosts, type Flk, type HostEntry } from "../../core/index.ts";
+import { FlkError, didYouMean, listHosts, type Flk, type HostEntry, type NixInfo } from "../../core/index.ts";
+import { flakeHosts, type SiteFlake } from "./flake.ts";
 import type { NixIsoOptions } from "./options.ts";
 
-/** The site's hosts, sorted, from the configured hosts directory. */
+/** The site's hosts from the configured hosts directory, sorted; dangling symlinks are skipped with a warning. */
 export function siteHosts(flk: Flk): HostEntry[] {
   const options = flk.options<NixIsoOptions>("nix-iso");
-  return listHosts(flk.siteRoot(), options.hosts);
+  const log = flk.logger("nix-iso");
+  return listHosts(flk.siteRoot(), options.hosts, (file, why) => log.warn(`skipping ${file}: ${why}`));
 }
 
-/** The hosts named on the command line (or all with `all`); unknown names are refused. */
-export function pickHosts(hosts: HostEntry[], names: readonly string[], all: boolean, hostsDir: string): HostEntry[] {
-  if (hosts.length === 0)
-    throw new FlkError(`there are no hosts: no ${hostsDir}/*.nix (other than default.nix) and no ${hostsDir}/NAME/default.nix in this site. Add one, e.g. ${hostsDir}/NixOS.nix.`, "E_NO_HOSTS");
+/**
+ * The hosts named on the command line (or all with `all`), checked before
+ * anything is built: unknown names are refused (exit 2) with a did-you-mean.
+ */
+export async function pickHosts(
+  flk: Flk,
+  flake: SiteFlake,
+  info: NixInfo,
+  names: readonly string[],
+  all: boolean,
+  env?: Record<string, string | undefined>,
+): Promise<string[]> {
+  const hostsDir = flk.options<NixIsoOptions>("nix-iso").hosts;
+  const files = siteHosts(flk).map((h) => h.name);
   if (all) {
     if (names.length > 0) throw new FlkError(`give host names or --all, not both (got --all and ${names.join(", ")})`, "E_USAGE");
-    return hosts;
+    const every = [...new Set([...files, ...(await flakeHosts(flake, info, env))])].sort();
+    if (every.length === 0) throw noHosts(hostsDir);
+    return every;
   }
-  if (names.length === 0) throw new FlkError(`name a host to build, or --all. Hosts: ${hosts.map((h) => h.name).join(", ")}.`, "E_USAGE");
-  const byName = new Map(hosts.map((h) => [h.name, h]));
-  return [...new Set(names)].map((name) => {
-    const host = byName.get(name);
-    if (host) return host;
+  if (names.length === 0) {
+    if (files.length === 0) throw noHosts(hostsDir);
+    throw new FlkError(`name a host to build, or --all. Hosts: ${files.join(", ")}.`, "E_USAGE");
+  }
+  const wanted = [...new Set(names)];
+  if (wanted.every((name) => files.includes(name))) return wanted;
+  const configured = await flakeHosts(flake, info, env);
+  for (const name of wanted) {
+    if (files.includes(name) || configured.includes(name)) continue;
+    const known = [...new Set([...configured, ...files])].sort();
+    const sameCase = known.find((h) => h.toLowerCase() === name.toLowerCase());
+    const suggestion = sameCase ? ` Did you mean \`${sameCase}\`? (host names are case-sensitive)` : didYouMean(name, known);
     throw new FlkError(
-      `unknown host '${name}': there is no ${hostsDir}/${name}.nix or ${hostsDir}/${name}/default.nix.${didYouMean(name, byName.keys())} Hosts: ${[...byName.keys()].join(", ")}.`,
+      `unknown host '${name.slice(0, 80)}': the flake has no nixosConfigurations.${name.slice(0, 80)} and there is no ${hostsDir}/${name.slice(0, 80)}.nix.${suggestion} Hosts: ${known.join(", ") || "none"}. Nothing was built.`,
       "E_UNKNOWN_HOST",
     );
-  });
+  }
+  return wanted;
+}
+
+function noHosts(hostsDir: string): FlkError {
+  return new FlkError(
+    `there are no hosts: the flake has no nixosConfigurations, and there is no ${hostsDir}/*.nix (other than default.nix) or ${hostsDir}/NAME/default.nix. Add one, e.g. ${hostsDir}/NixOS.nix.`,
+    "E_NO_HOSTS",
+  );
 }

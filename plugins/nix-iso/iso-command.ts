@@ -11,7 +11,7 @@ export function isoCommand(flk: Flk) {
       all: { type: "boolean", description: "Build every host of the site" },
       "print-module": { type: "boolean", description: "Print the generated NixOS module and exit" },
       "dry-run": { type: "boolean", description: "Print the nix command and exit (the module file is kept for it)" },
-      "out-link": { type: "string", description: "Out-link (default result; result-HOST per host with several)", valueHint: "PATH" },
+      "out-link": { type: "string", description: "Out-link of the first host (default result; nix names the others result-1, result-2, …)", valueHint: "PATH" },
     },
     async run({ args }) {
       const request = { hosts: args._.map(String), all: Boolean(args.all), outLink: args["out-link"] as string | undefined };
@@ -23,11 +23,11 @@ export function isoCommand(flk: Flk) {
       if (args["dry-run"]) {
         writeModules(plan);
         const argv = planArgv(plan);
-        if (flk.flags.json) return flk.printJson(plan.hosts.map((h, i) => ({ host: h.host, module: h.build.moduleFile, argv: argv[i] })));
-        for (const line of argv) process.stdout.write(shellQuote(line) + "\n");
+        if (flk.flags.json) return flk.printJson({ argv, attrsFile: plan.build.attrsFile, outLink: plan.build.outLink, hosts: plan.hosts.map((h) => ({ host: h.host, module: h.moduleFile })) });
+        process.stdout.write(shellQuote(argv) + "\n");
         return;
       }
-      for (const result of await runIsoBuilds(flk, plan, request)) report(flk, result);
+      await runIsoBuilds(flk, plan, request, (result) => report(flk, result));
     },
   });
 }

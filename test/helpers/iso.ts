@@ -5,12 +5,18 @@
  * `NixOS` (hosts/NixOS.nix) and `Other` (hosts/Other/default.nix), an empty
  * secrets/keys/, and a small stand-in of nixpkgs' module system under
  * nixos/ (no real nixpkgs: it cannot be fetched here). Its isoImage is a
- * real ISO9660 image made by xorriso that holds:
- *   - the isoImage.contents entries (the site copy at /iso/devos);
- *   - /etc/<name> for each environment.etc entry, with its mode; sshd's
- *     /etc/ssh/authorized_keys.d/<user> and sshd_config, networkd's
- *     /etc/systemd/network/<unit>.network, /etc/systemd/resolved.conf and
- *     /etc/avahi/avahi-daemon.conf are rendered from the options like NixOS;
+ * real ISO9660 image made by xorriso whose root is what NixOS mounts at /iso
+ * (see the fixture's iso-image.nix). `read`, `mode` and `list` take paths as
+ * the live system sees them (livePath maps them onto the image):
+ *   - /iso/<target>: the isoImage.contents entries (the site copy at
+ *     /iso/devos for copyTo /iso/devos, target /devos);
+ *   - /nix/store/<path>: the closure of isoImage.storeContents (on the image
+ *     /nix-store/, the stand-in for /nix-store.squashfs);
+ *   - /etc/<name> for each environment.etc entry, with its mode (on the
+ *     image /flk/etc/); sshd's /etc/ssh/authorized_keys.d/<user> and
+ *     sshd_config, networkd's /etc/systemd/network/<unit>.network,
+ *     /etc/systemd/resolved.conf, /etc/avahi/avahi-daemon.conf and flk's
+ *     /etc/flk/live.json are rendered from the options like NixOS;
  *   - /flk/config.json: the evaluated config (defined options; paths and
  *     derivations as strings; system.build left out);
  *   - /flk/store-contents.json: isoImage.storeContents as store paths.
@@ -95,6 +101,8 @@ export interface FixtureIsoOptions {
 export interface FixtureIso {
   site: string;
   state: string;
+  /** The extracted image root (what the live system mounts at /iso). */
+  extracted: string;
   iso: string;
   result: IsoResult;
   config: any;
@@ -125,30 +133,59 @@ export async function buildFixtureIso(options: FixtureIsoOptions = {}): Promise<
   const extracted = mkdtempSync(join(tmpdir(), "flk-iso-x-"));
   const cleanup = () => {
     rmSync(site, { recursive: true, force: true });
-    rmSync(extracted, { recursive: true, force: true });
+    removeExtracted(extracted);
     if (ownState) rmSync(ownState, { recursive: true, force: true });
   };
   try {
     const flk = createFlk({ plugins: options.plugins ?? ALL_PLUGINS, cwd: site, env, flags: { color: false } });
     const [result] = await buildIso(flk, { hosts: [options.host ?? "NixOS"], env });
     await extractIso(result!.iso, extracted);
-    const file = (p: string) => join(extracted, p.replace(/^\/+/, ""));
+    const file = (p: string) => join(extracted, livePath(p));
     return {
       site,
       state: env.XDG_STATE_HOME!,
+      extracted,
       iso: result!.iso,
       result: result!,
       config: JSON.parse(readFileSync(file("/flk/config.json"), "utf8")),
       storeContents: JSON.parse(readFileSync(file("/flk/store-contents.json"), "utf8")),
       read: async (p) => (existsSync(file(p)) ? readFileSync(file(p), "utf8") : undefined),
       mode: (p) => (existsSync(file(p)) ? statSync(file(p)).mode & 0o7777 : undefined),
-      list: async () => walk(extracted, "").sort(),
+      list: async () => walk(extracted, "").map(liveView).sort(),
       cleanup,
     };
   } catch (error) {
     cleanup();
     throw error;
   }
+}
+
+/**
+ * Where a path of the live system lies on the fixture's image (relative to
+ * the image root): /iso/X is X (NixOS mounts the image root at /iso),
+ * /etc/X is flk/etc/X, /nix/store/X is nix-store/X; the fixture's own /flk/
+ * files stay where they are.
+ */
+export function livePath(path: string): string {
+  const p = "/" + path.replace(/^\/+/, "");
+  if (p.startsWith("/iso/")) return p.slice("/iso/".length);
+  if (p.startsWith("/etc/")) return "flk" + p;
+  if (p.startsWith("/nix/store/")) return "nix-store/" + p.slice("/nix/store/".length);
+  return p.slice(1);
+}
+
+/** The live system's path of an image path (livePath's inverse). */
+function liveView(imagePath: string): string {
+  if (imagePath.startsWith("/flk/etc/") || imagePath === "/flk/etc") return imagePath.slice("/flk".length);
+  if (imagePath.startsWith("/nix-store/")) return "/nix/store/" + imagePath.slice("/nix-store/".length);
+  if (imagePath.startsWith("/flk/") || imagePath === "/flk" || imagePath === "/nix-store") return imagePath;
+  return "/iso" + imagePath;
+}
+
+/** Remove an extraction: the store paths in it keep the store's read-only modes, so make it writable first. */
+export function removeExtracted(dir: string): void {
+  Bun.spawnSync(["chmod", "-R", "u+w", dir]);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Extract a whole ISO9660 image into `dest` with xorriso (Rock Ridge: names and modes kept). */

@@ -5,7 +5,7 @@
  * nothing built) and nix's own failure (exit 1, nix's last lines).
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { flk } from "../helpers/binary.ts";
@@ -45,11 +45,12 @@ describe("flk hosts", () => {
   it("lists the fixture's hosts, and as JSON", async () => {
     const text = await flk(["hosts"], { cwd: main, env });
     expect(text.code).toBe(0);
-    expect(text.stdout).toBe("NixOS            hosts/NixOS.nix\nOther            hosts/Other/default.nix\n");
+    expect(text.stdout).toBe("NixOS            hosts/NixOS.nix\nOther            hosts/Other/default.nix\nWired            hosts/Wired.nix\n");
     const json = await flk(["hosts", "--json"], { cwd: main, env });
     expect(JSON.parse(json.stdout)).toEqual([
       { name: "NixOS", file: "hosts/NixOS.nix" },
       { name: "Other", file: "hosts/Other/default.nix" },
+      { name: "Wired", file: "hosts/Wired.nix" },
     ]);
   });
 });
@@ -66,17 +67,20 @@ describe("flk iso (success)", () => {
     const hasher = new Bun.CryptoHasher("sha256");
     hasher.update(readFileSync(out.iso));
     expect(out.sha256).toBe(hasher.digest("hex"));
-    expect(ran.stderr).toContain("nixos-minimal> xorriso"); // nix's build log (-L) was streamed
+    expect(ran.stderr).toContain("nixos-NixOS> xorriso"); // nix's build log (-L) was streamed
   });
 
-  it("--all builds every host to result-HOST and prints the next command for each", async () => {
-    const ran = await flk(["iso", "--all", "--out-link", "out"], { cwd: main, env });
+  it("--all builds every host with one nix process: a link each, the host in each image's name, the next command for each", async () => {
+    const ran = await flk(["iso", "--all", "--out-link", "out", "--verbose"], { cwd: main, env });
     expect(ran.code).toBe(0);
-    for (const host of ["NixOS", "Other"]) {
-      expect(linkExists(join(main, `out-${host}`))).toBe(true);
-      expect(ran.stdout).toMatch(new RegExp(`${host}: out-${host}/iso/nixos-minimal-[^ ]+\\.iso\\n`));
+    const links = ["out", "out-1", "out-2"];
+    for (const link of links) expect(linkExists(join(main, link))).toBe(true);
+    for (const host of ["NixOS", "Other", "Wired"]) {
+      const line = new RegExp(`^${host}: (out(?:-[12])?)/iso/nixos-${host}-[^ ]+\\.iso$`, "m").exec(ran.stdout);
+      expect(line).not.toBeNull();
+      expect(readlinkSync(join(main, line![1]!))).toContain(`-nixos-${host}-`);
     }
-    expect(ran.stdout).toMatch(/next {4}flk write out-NixOS\/iso\/\S+\.iso \/dev\/sdX --sha256 [0-9a-f]{64}/);
+    expect(ran.stdout).toMatch(/next {4}flk write out(-[12])?\/iso\/\S+\.iso \/dev\/sdX --sha256 [0-9a-f]{64}/);
   });
 
   it("--print-module prints the generated module and builds nothing", async () => {
@@ -93,7 +97,7 @@ describe("flk iso (success)", () => {
     expect(ran.code).toBe(0);
     const command = ran.stdout.trim();
     expect(command).toStartWith("nix ");
-    expect(command).toContain(" build --impure -L --out-link " + join(main, "dry") + " --expr ");
+    expect(command).toMatch(new RegExp(` build --impure -L --keep-going --out-link ${join(main, "dry")} -f /tmp/flk-iso-[0-9a-f]+/isos\\.nix NixOS `));
     expect(command).toEndWith(" --max-jobs 1");
     expect(linkExists(join(main, "dry"))).toBe(false);
     const sh = Bun.spawn(["sh", "-c", command], { cwd: main, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
@@ -106,9 +110,9 @@ describe("flk iso (success)", () => {
   });
 
   it("passes the arguments after -- to nix unchanged", async () => {
-    const ran = await flk(["iso", "NixOS", "--out-link", "pt", "--", "--no-such-nix-flag"], { cwd: main, env });
+    const ran = await flk(["iso", "NixOS", "--out-link", "pt", "--", "--bogus-nix-flag"], { cwd: main, env });
     expect(ran.code).toBe(1);
-    expect(ran.stderr).toContain("--no-such-nix-flag");
+    expect(ran.stderr).toContain("--bogus-nix-flag");
     expect(linkExists(join(main, "pt"))).toBe(false);
   });
 });
@@ -119,7 +123,7 @@ describe("flk iso (refusals: exit 2, nothing built)", () => {
     expect(ran.code).toBe(2);
     expect(ran.stderr).toContain("unknown host 'nixso'");
     expect(ran.stderr).toContain("Did you mean `NixOS`?");
-    expect(ran.stderr).toContain("Hosts: NixOS, Other.");
+    expect(ran.stderr).toContain("Hosts: NixOS, Other, Wired.");
     expect(linkExists(join(main, "r1"))).toBe(false);
   });
 
@@ -136,7 +140,7 @@ describe("flk iso (refusals: exit 2, nothing built)", () => {
     const ghost = await site((dir) => writeFileSync(join(dir, "hosts/Ghost.nix"), "{ ... }: { }\n"));
     const ran = await flk(["iso", "Ghost"], { cwd: ghost, env });
     expect(ran.code).toBe(2);
-    expect(ran.stderr).toContain("hosts/Ghost.nix exists, but the flake has no nixosConfigurations.Ghost (it has: NixOS, Other)");
+    expect(ran.stderr).toContain("hosts/Ghost.nix exists, but the flake has no nixosConfigurations.Ghost (it has: NixOS, Other, Wired)");
     expect(linkExists(join(ghost, "result"))).toBe(false);
   });
 
@@ -157,7 +161,7 @@ describe("flk iso (nix fails: exit 1 with nix's last lines)", () => {
     });
     const ran = await flk(["iso", "NixOS"], { cwd: broken, env });
     expect(ran.code).toBe(1);
-    expect(ran.stderr).toContain("nix build of the ISO for NixOS failed");
+    expect(ran.stderr).toContain("nix could not build the ISO of NixOS.");
     expect(ran.stderr).toContain("The option `services.resolved.extraConfig' does not exist");
     expect(linkExists(join(broken, "result"))).toBe(false);
   });

@@ -129,9 +129,9 @@ describe("flk iso interrupted while nix builds", () => {
       expect(nix).toBeDefined();
       expect(nix!.argv).toContain(join(site, "result"));
       expect(builder.length).toBeGreaterThan(0);
-      const moduleDir = nix!.argv.join(" ").match(/\/[^"\s]*\/flk-iso-[0-9a-f]+(?=\/NixOS\.nix)/)?.[0];
+      const moduleDir = nix!.argv.join(" ").match(/\/[^"\s]*\/flk-iso-[0-9a-f]+(?=\/isos\.nix)/)?.[0];
       expect(moduleDir).toBeDefined();
-      expect(existsSync(join(moduleDir!, "NixOS.nix"))).toBe(true);
+      expect(existsSync(join(moduleDir!, "isos.nix"))).toBe(true);
 
       process.kill(flkProc!.pid, signal);
       const [out] = await Promise.all([stdout, drain, shell.exited]);

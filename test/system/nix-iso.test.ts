@@ -65,32 +65,39 @@ describe("flk iso NixOS (fixture site, real nix and xorriso)", () => {
     expect(built.config.networking.hostName).toBe("NixOS");
   });
 
-  it("copies the site flake to /iso/devos: tracked files, no .git", async () => {
+  it("copies the site flake to /iso/devos: target /devos on the ISO root, which the live system mounts at /iso; tracked files, no .git", async () => {
     expect(await built.read("/iso/devos/flake.nix")).toBe(readFileSync(join(built.site, "flake.nix"), "utf8"));
     expect(await built.read("/iso/devos/hosts/Other/default.nix")).toBe(readFileSync(join(built.site, "hosts/Other/default.nix"), "utf8"));
     expect(await built.read("/iso/devos/secrets/keys/alice.pub")).toBe(ALICE);
     expect((await built.list()).some((p) => p.startsWith("/iso/devos/.git"))).toBe(false);
-    expect(built.config.isoImage.contents).toEqual([{ source: expect.stringMatching(/^\/nix\/store\/[a-z0-9]{32}-source$/), target: "/iso/devos" }]);
+    expect((await built.list()).some((p) => p.startsWith("/iso/iso"))).toBe(false);
+    expect(built.config.isoImage.contents).toEqual([{ source: expect.stringMatching(/^\/nix\/store\/[a-z0-9]{32}-source$/), target: "/devos" }]);
   });
 
-  it("imports the minimal installer: nixos in wheel, sshd on with root login, nix trusts nixos, firewall on", () => {
-    const c = built.config;
-    expect(c.users.users.nixos.extraGroups).toContain("wheel");
-    expect(c.services.openssh.enable).toBe(true);
-    expect(c.services.openssh.settings.PermitRootLogin).toBe("yes");
-    expect(c.nix.settings["trusted-users"]).toEqual(["nixos"]);
-    expect(c.system.nixos.variant_id).toBe("installer");
-    expect(c.networking.wireless.enable).toBe(true);
-    expect(c.networking.firewall.enable).toBe(true);
-  });
-
-  it("carries the full host's toplevel (not the ISO's) and the dev shell in the store contents, both built", () => {
-    expect(built.storeContents).toHaveLength(2);
-    const [shell, toplevel] = built.storeContents as [string, string];
-    expect(shell).toMatch(/-devos-shell$/);
-    expect(toplevel).toMatch(/-nixos-system-box-25\.11\.[^/]*$/);
+  it("carries the full host's toplevel (not the ISO's) and the dev shell in the store, both built", async () => {
+    const toplevel = built.storeContents.find((p) => /-nixos-system-box-25\.11\.[^/]*$/.test(p))!;
+    const shell = built.storeContents.find((p) => p.endsWith("-devos-shell"))!;
     expect(readFileSync(join(toplevel, "hostname"), "utf8")).toBe("box\n");
     expect(existsSync(shell)).toBe(true);
+    // On the stick: the closure is in its store (/nix/store on the live system).
+    expect(await built.read(`${toplevel}/hostname`)).toBe("box\n");
+    expect(await built.read(shell)).toBe("flk fixture dev shell\n");
+  });
+
+  it("records what it carries in /etc/flk/live.json: host, toplevel, flake copy, its narHash, no disko (contract 5)", async () => {
+    const live = JSON.parse((await built.read("/etc/flk/live.json"))!);
+    expect(Object.keys(live).sort()).toEqual(["diskoScript", "flake", "host", "narHash", "toplevel", "version"]);
+    expect(live).toMatchObject({ version: 1, host: "NixOS", flake: "/iso/devos", diskoScript: null });
+    expect(live.toplevel).toMatch(/^\/nix\/store\/[a-z0-9]{32}-nixos-system-box-/);
+    expect(built.storeContents).toContain(live.toplevel);
+    // The narHash is what `nix hash path` says of the copy on the stick.
+    const copy = join(built.extracted, "devos");
+    const hashed = Bun.spawnSync(["nix", "--extra-experimental-features", "nix-command", "hash", "path", copy], { env: { ...process.env, NIX_CONFIG: "substituters =" } });
+    expect(hashed.stdout.toString().trim()).toBe(live.narHash);
+  });
+
+  it("names the image after the host", () => {
+    expect(built.iso).toMatch(/\/nixos-NixOS-25\.11\.[^/]+\.iso$/);
   });
 
   it("labels the image with isoImage.volumeID (what root=LABEL= finds)", async () => {
@@ -122,6 +129,10 @@ describe("flk iso NixOS (fixture site, real nix and xorriso)", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]!.host).toEqual({ host: "NixOS", siteRoot: built.site });
     expect(seen[0]!.imports).toBe(1);
+  });
+
+  it("from source (bun), carries no flk and says how to build it", () => {
+    expect(built.config.environment.systemPackages.some((p: string) => /-flk$/.test(p))).toBe(false);
   });
 });
 

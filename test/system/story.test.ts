@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { FLK } from "../helpers/binary.ts";
 import { LIVE_NETWORK } from "../../core/live.ts";
-import { copyFixtureSite, extractIso, fixtureNixEnv } from "../helpers/iso.ts";
+import { copyFixtureSite, extractIso, fixtureNixEnv, livePath } from "../helpers/iso.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startAvahi, type Avahi } from "../helpers/avahi.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
@@ -166,13 +166,14 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(written.code).toBe(0);
     expect(written.stderr).toMatch(/verif/i);
     // Read back from the device itself, as a machine booting it would.
-    mkdirSync(story.fromStick, { recursive: true });
+    // The live system mounts the stick's ISO root at /iso (nixpkgs iso-image.nix).
+    mkdirSync(join(story.fromStick, "iso"), { recursive: true });
     // xorriso refuses a /dev path unless told it is a plain random-access file.
-    await extractIso(`stdio:${story.stick}`, story.fromStick);
-    const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
+    await extractIso(`stdio:${story.stick}`, join(story.fromStick, "iso"));
+    const onStick = (p: string) => readFileSync(join(story.fromStick, "iso", livePath(p)), "utf8");
     expect(onStick("etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
     // The default users: the keys are for nixos only.
-    expect(existsSync(join(story.fromStick, "etc/ssh/authorized_keys.d/root"))).toBe(false);
+    expect(existsSync(join(story.fromStick, "iso", livePath("etc/ssh/authorized_keys.d/root")))).toBe(false);
     expect(JSON.parse(onStick("flk/config.json")).networking.hostName).toBe("NixOS");
     const network = onStick(`etc/systemd/network/${LIVE_NETWORK.name}.network`);
     expect(network).toContain("MulticastDNS=true");
@@ -190,14 +191,14 @@ describe("the operator's story, every step through dist/flk", () => {
     story.link = await createLink({ ipv4A: "169.254.47.1/16", ipv4B: "169.254.47.2/16" });
     cleanups.push(() => story.link?.cleanup());
     const live = story.link.a;
-    const onStick = (p: string) => readFileSync(join(story.fromStick, p), "utf8");
+    const onStick = (p: string) => readFileSync(join(story.fromStick, "iso", livePath(p)), "utf8");
     const eui64 = await linkLocal(live);
     await linkLocal(story.link.b);
     // sshd as the ISO configures it: the stick's host key and nixos's authorized keys,
     // on every address of the link (fe80::47, EUI-64, IPv4 link-local), as
     // the live ISO's sshd listens on all; nixos-install (stand-in) on its PATH.
     story.sshd = await startSshd(live, {
-      hostKey: join(story.fromStick, "etc/ssh/ssh_host_ed25519_key"),
+      hostKey: join(story.fromStick, "iso", livePath("etc/ssh/ssh_host_ed25519_key")),
       authorizedKeys: onStick("etc/ssh/authorized_keys.d/nixos"),
       address: "fe80::47",
       extraConfig: [`ListenAddress ${eui64}%${live.iface}`, "ListenAddress 169.254.47.1", `SetEnv PATH=${story.machine!.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],

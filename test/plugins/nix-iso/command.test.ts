@@ -1,23 +1,24 @@
 /** The nix command line of `flk iso`, built as argv. */
 import { describe, expect, test } from "bun:test";
-import { buildExpression, nixBuildArgv, shellQuote } from "../../../plugins/nix-iso/command.ts";
+import { attrsFileText, nixBuildArgv, outLinkOf, shellQuote } from "../../../plugins/nix-iso/command.ts";
+import { evalNix } from "../../helpers/nix.ts";
+import { systemTest } from "../../helpers/require.ts";
 
 const plan = {
-  host: "NixOS",
   ref: "git+file:///srv/site",
-  moduleFile: "/tmp/flk-iso-x/NixOS.nix",
+  hosts: [
+    { host: "NixOS", moduleFile: "/tmp/flk-iso-x/0.nix" },
+    { host: "web.example", moduleFile: "/tmp/flk-iso-x/1.nix" },
+  ],
+  attrsFile: "/tmp/flk-iso-x/isos.nix",
   outLink: "/srv/site/result",
   extraArgs: ["--builders", "ssh://big x86_64-linux", "--max-jobs", "0"],
 };
 
 describe("nixBuildArgv", () => {
-  test("builds isoImage of the host extended with the generated module, impure, with -L and the out-link", () => {
+  test("one nix build of every host's attribute, impure, -L, --keep-going, with the out-link", () => {
     const argv = nixBuildArgv(plan, { flags: [] });
-    expect(argv.slice(0, 6)).toEqual(["nix", "build", "--impure", "-L", "--out-link", "/srv/site/result"]);
-    expect(argv[6]).toBe("--expr");
-    expect(argv[7]).toBe(
-      '((builtins.getFlake "git+file:///srv/site").nixosConfigurations.NixOS.extendModules { modules = [ (import "/tmp/flk-iso-x/NixOS.nix") ]; }).config.system.build.isoImage',
-    );
+    expect(argv.slice(0, 11)).toEqual(["nix", "build", "--impure", "-L", "--keep-going", "--out-link", "/srv/site/result", "-f", "/tmp/flk-iso-x/isos.nix", "NixOS", '"web.example"']);
   });
 
   test("adds the experimental-features flags only when nixInfo says they are needed", () => {
@@ -29,8 +30,24 @@ describe("nixBuildArgv", () => {
     expect(nixBuildArgv(plan, { flags: [] }).slice(-4)).toEqual(plan.extraArgs);
   });
 
-  test("quotes host names that are not Nix identifiers", () => {
-    expect(buildExpression("path:/s", "web.example", "/m.nix")).toContain('.nixosConfigurations."web.example".extendModules');
+  test("nix numbers the out-links after the first: OUT, OUT-1, OUT-2", () => {
+    expect([0, 1, 2].map((i) => outLinkOf("/s/result", i))).toEqual(["/s/result", "/s/result-1", "/s/result-2"]);
+  });
+});
+
+describe("attrsFileText", () => {
+  const text = attrsFileText(plan.ref, plan.hosts);
+
+  test("has one attribute per host: the host extended with its module, its isoImage", () => {
+    expect(text).toContain('flake = builtins.getFlake "git+file:///srv/site";');
+    expect(text).toContain('NixOS = iso "NixOS" "/tmp/flk-iso-x/0.nix";');
+    expect(text).toContain('"web.example" = iso "web.example" "/tmp/flk-iso-x/1.nix";');
+    expect(text).toContain("extendModules { modules = [ (import module) ]; }).config.system.build.isoImage");
+  });
+
+  systemTest(["nix-instantiate"], { root: false })("names the host when the flake has no such configuration (real nix)", async () => {
+    const stub = text.replace('builtins.getFlake "git+file:///srv/site"', "{ nixosConfigurations.NixOS = { }; }");
+    await expect(evalNix(`(${stub}).\"web.example\"`)).rejects.toThrow("flk: the flake has no nixosConfigurations.web.example: add it to flake.nix");
   });
 });
 

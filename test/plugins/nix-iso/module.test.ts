@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mergeSettings, nix, renderNix } from "../../../core/nix.ts";
-import { ownContribution, referencedFiles, renderModule, volumeId } from "../../../plugins/nix-iso/module.ts";
+import { isoTarget, ownContribution, referencedFiles, renderModule, volumeId } from "../../../plugins/nix-iso/module.ts";
+import { isFlkError } from "../../../core/errors.ts";
 import { systemTest } from "../../helpers/require.ts";
 
-const facts = { inputs: ["nixpkgs", "home-manager"], system: "x86_64-linux", devShell: "devShells" as const };
+const facts = { inputs: [["nixpkgs"], ["home-manager"], ["home-manager", "utils"]] };
 const gitFlake = { root: "/srv/site", ref: "git+file:///srv/site", gitTop: "/srv/site", subdir: "" };
 
 describe("ownContribution", () => {
@@ -22,30 +23,60 @@ describe("ownContribution", () => {
     expect(renderNix(settings.networking.hostName)).toBe('(lib.mkForce "NixOS")');
   });
 
-  test("copies the site flake to copyTo", () => {
-    expect(renderNix(settings.isoImage.contents, { indent: "" })).toBe('[ { source = (site); target = "/iso/devos"; } ]');
+  test("copies the site flake to copyTo, as a target relative to the ISO root the live system mounts at /iso", () => {
+    expect(renderNix(settings.isoImage.contents, { indent: "" })).toBe('[ { source = (site); target = "/devos"; } ]');
   });
 
-  test("stores the flake inputs, the dev shell and the full host's toplevel on the stick", () => {
-    expect(settings.isoImage.storeContents.map((v: any) => renderNix(v))).toEqual([
-      "(flake.inputs.nixpkgs.outPath)",
-      "(flake.inputs.home-manager.outPath)",
-      "(flake.devShells.x86_64-linux.default)",
-      "(flake.nixosConfigurations.NixOS.config.system.build.toplevel)",
-    ]);
+  test("stores every locked input (transitively), the full host's toplevel, the dev shell of the host's system and its disko script", () => {
+    const text = renderNix(settings.isoImage.storeContents);
+    expect(text).toContain("[ flake.inputs.nixpkgs.outPath flake.inputs.home-manager.outPath flake.inputs.home-manager.inputs.utils.outPath host.config.system.build.toplevel ]");
+    expect(text).toContain("lib.optional (flake ? devShells.${system}.default) flake.devShells.${system}.default");
+    expect(text).toContain("lib.optional (flake ? devShell.${system}) flake.devShell.${system}");
+    expect(text).toContain("lib.optional (host.config.system.build ? diskoScript) host.config.system.build.diskoScript");
   });
 
-  test("without a dev shell stores only inputs and the toplevel; a legacy devShell is used", () => {
-    const none = ownContribution("A", "/iso/devos", { inputs: [], system: "aarch64-linux" }).settings as any;
-    expect(none.isoImage.storeContents.map((v: any) => renderNix(v))).toEqual(["(flake.nixosConfigurations.A.config.system.build.toplevel)"]);
-    const legacy = ownContribution("A", "/iso/devos", { inputs: [], system: "aarch64-linux", devShell: "devShell" }).settings as any;
-    expect(renderNix(legacy.isoImage.storeContents[0])).toBe("(flake.devShell.aarch64-linux)");
+  test("records the stick in /etc/flk/live.json (contract 5)", () => {
+    expect(renderNix(settings.environment.etc["flk/live.json"].text, { indent: "" })).toBe(
+      '(builtins.toJSON { version = 1; host = "NixOS"; toplevel = (host.config.system.build.toplevel); flake = "/iso/devos"; narHash = (narHash); diskoScript = (host.config.system.build.diskoScript or null); })',
+    );
+  });
+
+  test("names the image after the host (isoImage.edition is in its file name on every release)", () => {
+    expect(renderNix(settings.isoImage.edition)).toBe('(lib.mkForce "NixOS")');
   });
 
   test("other plugins' store contents and networkd settings merge into it", () => {
     const merged = mergeSettings(module.settings, { isoImage: { storeContents: [nix.raw("extra")] }, networking: { useNetworkd: true } }) as any;
-    expect(merged.isoImage.storeContents).toHaveLength(5);
+    expect(renderNix(merged.isoImage.storeContents)).toEndWith("++ [\n  (extra)\n])");
     expect(merged.networking.useNetworkd).toBe(true);
+  });
+
+  test("puts flk on PATH only when it runs compiled, else says how to get it there", () => {
+    expect(settings.environment.systemPackages).toBeUndefined();
+    expect(module.notes.join(" ")).toContain("npm run build");
+    const compiled = ownContribution("NixOS", "/iso/devos", { ...facts, flkBinary: "/opt/flk" });
+    expect((compiled.settings as any).environment.systemPackages.map((v: any) => renderNix(v))).toEqual(["(flk)"]);
+    expect(compiled.notes).toEqual([]);
+  });
+});
+
+describe("isoTarget", () => {
+  test("maps the live path under /iso to a target relative to the ISO root", () => {
+    expect(isoTarget("/iso/devos")).toBe("/devos");
+    expect(isoTarget("/iso/sites/lab/")).toBe("/sites/lab");
+  });
+
+  test("refuses a copyTo outside /iso/ (exit 2), saying why", () => {
+    for (const bad of ["/devos", "/iso", "/iso/", "iso/devos", "/iso/../etc", "/isodevos"]) {
+      let error: unknown;
+      try {
+        isoTarget(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(isFlkError(error) && error.exitCode === 2 && error.code === "E_CONFIG_VALUE").toBe(true);
+      expect((error as Error).message).toContain("NixOS mounts the ISO's root at /iso");
+    }
   });
 });
 
@@ -78,7 +109,10 @@ describe("renderModule", () => {
 
   test("is a plain NixOS module that reaches the site flake by itself", () => {
     const text = renderModule(module, "NixOS", gitFlake);
-    expect(text).toContain("{ config, lib, options, modulesPath, ... }:");
+    expect(text).toContain("{ config, lib, options, modulesPath, pkgs, ... }:");
+    expect(text).toContain("host = flake.nixosConfigurations.NixOS;");
+    expect(text).toContain("system = pkgs.stdenv.hostPlatform.system;");
+    expect(text).toContain("narHash = flake.narHash;");
     expect(text).toContain('flake = builtins.getFlake "git+file:///srv/site";');
     expect(text).toContain("site = flake.outPath;");
   });
@@ -90,17 +124,24 @@ describe("renderModule", () => {
   test("a site in a subdirectory of its git repo points inside the repo's source", () => {
     const text = renderModule(module, "NixOS", { ...gitFlake, ref: "git+file:///repo?dir=sites/a", gitTop: "/repo", subdir: "sites/a" });
     expect(text).toContain('site = flake.outPath + "/sites/a";');
+    expect(text).toContain('narHash = (builtins.fetchTree { type = "path"; path = site; }).narHash;');
+  });
+
+  test("wraps a compiled flk to run through the store glibc's loader, the binary copied as it is", () => {
+    const text = renderModule(module, "NixOS", gitFlake, "/opt/my flk/flk");
+    expect(text).toContain('flk = pkgs.writeShellScriptBin "flk" \'\'');
+    expect(text).toContain('exec ${pkgs.stdenv.cc.bintools.dynamicLinker} ${builtins.path { path = "/opt/my flk/flk"; name = "flk-bin"; }} "$@"');
   });
 
   systemTest(["nix-instantiate"], { root: false })("parses as a Nix function of the NixOS module arguments (nix-instantiate --parse)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "flk-module-"));
     try {
       const file = join(dir, "m.nix");
-      writeFileSync(file, renderModule(module, "NixOS", gitFlake));
+      writeFileSync(file, renderModule(module, "NixOS", gitFlake, "/opt/flk"));
       const child = Bun.spawn(["nix-instantiate", "--parse", file], { stdout: "pipe", stderr: "pipe" });
       const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
       expect({ code: await child.exited, err }).toEqual({ code: 0, err: "" });
-      expect(out).toStartWith("({ config, lib, options, modulesPath, ... }: (let");
+      expect(out).toStartWith("({ config, lib, options, modulesPath, pkgs, ... }: (let");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
