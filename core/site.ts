@@ -70,6 +70,12 @@ export function listHosts(siteRoot: string, hostsDir = "hosts", onSkip?: (file: 
 export interface ResolveHostOptions {
   /** Site-relative directory of `NAME.nix` / `NAME/default.nix` (`[nix-iso] hosts`, default `hosts`). */
   hostsDir?: string;
+  /**
+   * The names in the flake's `nixosConfigurations`, when the caller has
+   * evaluated them (nix-iso does when a name is not in the hosts directory):
+   * a name found there is a host too, and suggestions draw on both.
+   */
+  configurations?: readonly string[];
 }
 
 /**
@@ -78,13 +84,17 @@ export interface ResolveHostOptions {
  * before any network or disk work, so a typo costs nothing. An unknown or
  * wrong-case name is exit 2 with a did-you-mean (case-insensitive); a site
  * whose hosts live in another directory (`machines/`) is told which setting
- * points flk there.
+ * points flk there. With `configurations`, names of the flake's
+ * nixosConfigurations count as hosts as well (hosts/ stays the fast path).
  */
 export function resolveHost(siteRoot: string, name: string, options: ResolveHostOptions = {}): HostEntry {
   const hostsDir = options.hostsDir ?? "hosts";
-  const hosts = listHosts(siteRoot, hostsDir);
-  const exact = hosts.find((h) => h.name === name);
+  const files = listHosts(siteRoot, hostsDir);
+  const exact = files.find((h) => h.name === name);
   if (exact) return exact;
+  if (options.configurations?.includes(name)) return { name, file: `nixosConfigurations.${name}` };
+  const extra = (options.configurations ?? []).filter((c) => !files.some((h) => h.name === c)).map((c) => ({ name: c, file: `nixosConfigurations.${c}` }));
+  const hosts = [...files, ...extra].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const names = hosts.map((h) => h.name);
   const sameCase = hosts.find((h) => h.name.toLowerCase() === name.toLowerCase());
   const suggestion = sameCase ? ` Did you mean \`${sameCase.name}\`? (host names are case-sensitive)` : didYouMean(name, names);

@@ -170,7 +170,7 @@ export async function siteInputs(flake: SiteFlake, info: NixInfo, env?: Record<s
 /** Input names flake.nix declares (`inputs`, and `outputs`' arguments other than self), read without fetching anything. */
 async function declaredInputs(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<string[]> {
   const expr = `let f = import ${renderString(join(flake.root, "flake.nix"))}; in builtins.attrNames ((f.inputs or { }) // builtins.removeAttrs (builtins.functionArgs f.outputs) [ "self" ])`;
-  const result = await run(["nix", ...info.flags, "eval", "--json", "--expr", expr], { env });
+  const result = await run(["nix", ...info.flags, "eval", "--impure", "--json", "--expr", expr], { env });
   if (result.code !== 0)
     throw new FlkError(
       `nix could not read ${join(flake.root, "flake.nix")} (exit ${result.code}). Nothing was built. Nix said:\n${lastLines(result.stderr, 15)}`,

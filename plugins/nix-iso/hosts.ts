@@ -4,7 +4,7 @@
  * hosts/NAME/default.nix are the fast path: a name found there needs no
  * evaluation, any other name is looked up in nixosConfigurations.
  */
-import { FlkError, didYouMean, listHosts, type Flk, type HostEntry, type NixInfo } from "../../core/index.ts";
+import { FlkError, listHosts, resolveHost, type Flk, type HostEntry, type NixInfo } from "../../core/index.ts";
 import { flakeHosts, type SiteFlake } from "./flake.ts";
 import type { NixIsoOptions } from "./options.ts";
 
@@ -41,17 +41,8 @@ export async function pickHosts(
   }
   const wanted = [...new Set(names)];
   if (wanted.every((name) => files.includes(name))) return wanted;
-  const configured = await flakeHosts(flake, info, env);
-  for (const name of wanted) {
-    if (files.includes(name) || configured.includes(name)) continue;
-    const known = [...new Set([...configured, ...files])].sort();
-    const sameCase = known.find((h) => h.toLowerCase() === name.toLowerCase());
-    const suggestion = sameCase ? ` Did you mean \`${sameCase}\`? (host names are case-sensitive)` : didYouMean(name, known);
-    throw new FlkError(
-      `unknown host '${name.slice(0, 80)}': the flake has no nixosConfigurations.${name.slice(0, 80)} and there is no ${hostsDir}/${name.slice(0, 80)}.nix.${suggestion} Hosts: ${known.join(", ") || "none"}. Nothing was built.`,
-      "E_UNKNOWN_HOST",
-    );
-  }
+  const configurations = await flakeHosts(flake, info, env);
+  for (const name of wanted) resolveHost(flk.siteRoot(), name, { hostsDir, configurations });
   return wanted;
 }
 

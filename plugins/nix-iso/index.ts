@@ -15,7 +15,7 @@ export default definePlugin({
     hosts: { type: "string", default: "hosts", description: "Directory of hosts/*.nix (default.nix excluded)" },
     copyTo: { type: "string", default: "/iso/devos", description: "Where the flake source appears on the live system" },
   },
-  requires: { programs: { nix: "building the ISO" } },
+  requires: { programs: { nix: "building the ISO", git: "seeing which files a git flake tracks (only those reach the stick)" } },
   apply(flk, options) {
     flk.hooks.hostsDir.tap("nix-iso", () => options.hosts);
     flk.hooks.commands.tap("nix-iso", (registry) => {

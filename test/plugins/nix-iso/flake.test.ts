@@ -1,10 +1,10 @@
 /** Which flake reference flk uses, and which site files Nix can see (real git). */
-import { afterEach, describe, expect } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isFlkError } from "../../../core/errors.ts";
-import { checkSiteFiles, siteFlake } from "../../../plugins/nix-iso/flake.ts";
+import { checkSiteFiles, lockedInputs, siteFlake } from "../../../plugins/nix-iso/flake.ts";
 import { systemTest } from "../../helpers/require.ts";
 
 const it = systemTest(["git"], { root: false });
@@ -104,5 +104,30 @@ describe("checkSiteFiles", () => {
     const dir = tempDir();
     write(dir, "secrets/keys/a.pub");
     await checkSiteFiles(await siteFlake(dir), ["secrets/keys/a.pub"]);
+  });
+});
+
+describe("lockedInputs", () => {
+
+  test("every node once, by its shortest path; follows edges add nothing", () => {
+    const lock = {
+      version: 7,
+      root: "root",
+      nodes: {
+        root: { inputs: { nixpkgs: "nixpkgs", home: "home", a: "a" } },
+        nixpkgs: { locked: {} },
+        home: { inputs: { nixpkgs: ["nixpkgs"], utils: "utils" }, locked: {} },
+        utils: { inputs: { systems: "systems" }, locked: {} },
+        systems: { locked: {} },
+        a: { inputs: { b: "b", utils: "utils" }, locked: {} },
+        b: { locked: {}, flake: false },
+      },
+    };
+    expect(lockedInputs(JSON.stringify(lock))).toEqual([["a"], ["home"], ["nixpkgs"], ["a", "b"], ["a", "utils"], ["a", "utils", "systems"]]);
+  });
+
+  test("a flake without inputs has none; a broken lock is refused with `nix flake lock`", () => {
+    expect(lockedInputs('{"nodes":{"root":{}},"root":"root","version":7}')).toEqual([]);
+    expect(() => lockedInputs("{ nope")).toThrow("Run `nix flake lock` to rewrite it.");
   });
 });
