@@ -5,6 +5,11 @@
  *      enabled plugin, git checks, rendering). Reported as time.
  *   2. sha256 of a 1 GiB image: Bun's native hasher (what `flk iso` prints)
  *      against `sha256sum`, measured A B A B; target ratio ≥ 2×.
+ *   3. `flk iso H1 … H14` (14 distinct fixture hosts, real builds) against
+ *      one plain `nix build -f FILE H1 … H14` of the same generated file,
+ *      A B A B, each run building new images (FLK_FIXTURE_SALT); target
+ *      ≤ 1.05× (issue 17: flk's own work on top of nix's is planning,
+ *      start-up and hashing the images).
  * Runs the compiled binary at $FLK_BIN if set, else `bun bin/flk.ts`.
  * Needs nix, git and sha256sum. `bun bench/nix-iso.ts [--size-mib N]`.
  */
@@ -122,13 +127,60 @@ async function benchHash(rows: string[][], mib: number): Promise<void> {
   }
 }
 
-/** Run both benchmarks and print a table. */
+/** 14 hosts built by `flk iso` and by one plain `nix build` of the same file, A B A B. */
+async function benchFleet(rows: string[][]): Promise<void> {
+  const count = 14;
+  const site = await generateSite(count, 0);
+  const hosts = Array.from({ length: count }, (_, i) => `host${String(i + 1).padStart(2, "0")}`);
+  const made: string[] = [];
+  try {
+    const env = { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1" };
+    // The same file flk builds: its --dry-run writes it and prints the command.
+    const dry = Bun.spawnSync([...FLK, "iso", ...hosts, "--dry-run", "--json", "--out-link", "plain"], { cwd: site, env });
+    if (dry.exitCode !== 0) throw new Error(`flk iso --dry-run failed: ${dry.stderr.toString().slice(-2000)}`);
+    const plan = JSON.parse(dry.stdout.toString()) as { argv: string[]; attrsFile: string };
+    made.push(plan.attrsFile.replace(/\/isos\.nix$/, ""));
+    const ours: number[] = [];
+    const peer: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Round 0 warms both up (the flk binary into the store, the site source).
+      const salt = () => ({ ...env, FLK_FIXTURE_SALT: crypto.randomUUID() });
+      const a = await timed([...FLK, "iso", ...hosts, "--out-link", `flk-${round}`], site, salt());
+      if (a.code !== 0) throw new Error(`flk iso failed (${a.code}):\n${a.stderr.slice(-2000)}`);
+      const b = await timed(plan.argv.map((w) => (w.endsWith("/plain") ? join(site, `nix-${round}`) : w)), site, salt());
+      if (b.code !== 0) throw new Error(`nix build failed (${b.code}):\n${b.stderr.slice(-2000)}`);
+      if (round > 0) {
+        ours.push(a.ms);
+        peer.push(b.ms);
+      }
+    }
+    const ratio = median(ours) / median(peer);
+    rows.push([
+      `flk iso of ${count} hosts vs one nix build of the same ${count}`,
+      `${median(ours).toFixed(0)} ms vs ${median(peer).toFixed(0)} ms`,
+      `${ratio.toFixed(3)}×`,
+      `target ≤ 1.05× ${ratio <= 1.05 ? "met" : "NOT met"} (A B A B: ${ours.map((t, i) => `${t.toFixed(0)}/${peer[i]!.toFixed(0)}`).join(", ")} ms)`,
+    ]);
+  } finally {
+    // The images are new store paths: drop the links and let nix collect them.
+    const links = readdirSync(site).filter((f) => /^(flk|nix)-\d/.test(f)).map((f) => join(site, f));
+    const paths = links.map((l) => require("node:fs").readlinkSync(l) as string);
+    for (const l of links) rmSync(l);
+    if (paths.length) Bun.spawnSync(["nix-store", "--delete", ...paths], { stderr: "ignore", stdout: "ignore" });
+    rmSync(site, { recursive: true, force: true });
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Run the benchmarks and print a table. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<string[][]> {
   const at = argv.indexOf("--size-mib");
   const mib = at >= 0 ? Number(argv[at + 1]) : 1024;
   const rows: string[][] = [["benchmark", "result", "ratio", "notes"]];
-  await benchDryRun(rows);
-  await benchHash(rows, mib);
+  const only = argv.includes("--fleet-only");
+  if (!only) await benchDryRun(rows);
+  if (!only) await benchHash(rows, mib);
+  await benchFleet(rows);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   return rows;

@@ -137,7 +137,7 @@ export async function runIsoBuilds(flk: Flk, plan: IsoPlan, request: IsoRequest 
     const first = await runNix(flk, nixBuildArgv(plan.build, plan.info), env);
     let failures = new Map<string, string>();
     let built = plan.hosts;
-    if (first.code !== 0) ({ built, failures } = await sortOutFailures(flk, plan, env, first.tail));
+    if (first.code !== 0) ({ built, failures } = await sortOutFailures(flk, plan, env, first.code, first.tail));
     built = await withLinks(flk, plan, built, env);
     const results: IsoResult[] = [];
     for (const host of built) {
@@ -192,7 +192,7 @@ async function runNix(flk: Flk, argv: string[], env: Record<string, string | und
  * if evaluation had stopped the first build, and the built ones are linked
  * with one more `nix build` (nothing left to build, so it only links).
  */
-async function sortOutFailures(flk: Flk, plan: IsoPlan, env: Record<string, string | undefined>, tail: string[]) {
+async function sortOutFailures(flk: Flk, plan: IsoPlan, env: Record<string, string | undefined>, first: number, tail: string[]) {
   const failures = new Map<string, string>();
   const outPaths = new Map<string, string>();
   for (const host of plan.hosts) {
@@ -204,6 +204,9 @@ async function sortOutFailures(flk: Flk, plan: IsoPlan, env: Record<string, stri
   const missing = () => evaluable.filter((h) => !existsSync(outPaths.get(h.host)!));
   if (failures.size > 0 && missing().length > 0) await runNix(flk, nixBuildArgv(plan.build, plan.info, missing().map((h) => h.host)), env);
   for (const host of missing()) failures.set(host.host, buildLines(tail, outPaths.get(host.host)!));
+  // Every host evaluates and is built (e.g. by an earlier run), yet nix failed: nix refused the command itself (a bad flag after --).
+  if (failures.size === 0)
+    throw new FlkError(`nix build failed before building anything (exit ${first}). Nix's last lines:\n${tail.slice(-15).join("\n")}`, "E_NIX_BUILD", ExitCode.failure);
   const built = evaluable.filter((h) => !failures.has(h.host));
   if (built.length === 0) return { built, failures };
   // The links: nix numbers them by position, so link in the plan's order.
