@@ -3,7 +3,8 @@
  * without a terminal a question becomes a refusal that names the flag to use.
  */
 import type { ConsolaInstance } from "consola";
-import { FlkError, formatBytes, isLoop, type Disk } from "../../core/index.ts";
+import { basename } from "node:path";
+import { FlkError, formatBytes, isLoop, mayWrite, type Disk } from "../../core/index.ts";
 
 /** How flk may ask. */
 export interface Asker {
@@ -52,25 +53,62 @@ export function deviceTable(rows: Disk[]): string {
   return rows.map((r) => `  ${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${(r.model ?? "-").padEnd(20)} ${r.verdict}${r.reason ? `: ${r.reason}` : ""}`).join("\n");
 }
 
-/** No DEVICE given: offer the candidates in a prompt, or refuse listing them. Never picks on its own. */
-export async function chooseDevice(rows: Disk[], force: boolean, ask: Asker): Promise<string> {
-  const candidates = rows.filter((r) => r.verdict === "writable" || (force && r.verdict === "needs-force"));
-  const listing = rows.length ? deviceTable(rows) : "  (no block devices)";
+/** What the picker says about the image it will write. */
+export interface PickedImage {
+  path: string;
+  /** Bytes that go to the device (a lower bound when the size is not recorded). */
+  atLeast: number;
+  /** Why the operator should look twice (a stale result/), shown above the question. */
+  warning?: string;
+}
+
+/**
+ * No DEVICE given: offer the candidates in a prompt, or refuse listing them.
+ * Never picks on its own. It names the image it will write, offers only
+ * disks the judge allows that are large enough, and then asks
+ * "erase /dev/sdX (model, size)? [y/N]" (a non-removable disk, offered only
+ * with --force, gets the typed-name confirmation instead).
+ */
+export async function chooseDevice(rows: Disk[], image: PickedImage, force: boolean, ask: Asker): Promise<{ path: string; confirmed: boolean }> {
+  const big = (r: Disk) => r.size >= image.atLeast;
+  const candidates = rows.filter((r) => mayWrite(r.verdict, force) && r.type !== "part" && big(r));
+  const shownRows = rows.map((r) => (mayWrite(r.verdict, force) && !big(r) ? { ...r, reason: `smaller than the image (${formatBytes(r.size)} < ${formatBytes(image.atLeast)})` } : r));
+  const listing = rows.length ? deviceTable(shownRows) : "  (no block devices)";
   if (!ask.interactive || ask.yes || candidates.length === 0)
     throw new FlkError(
-      `no DEVICE given, and flk never picks a disk by itself. ${candidates.length ? "Name one" : "No disk can be written right now"}:\n${listing}\nThen run: flk write IMAGE /dev/sdX`,
+      `no DEVICE given, and flk never picks a disk by itself. ${candidates.length ? "Name one" : "No disk can be written right now"}:\n${listing}\nThen run: flk write ${image.path} /dev/sdX`,
       "E_NO_DEVICE",
     );
   // The picker offers only writable disks: say which others exist and why not,
   // so a stick that is, say, still mounted does not silently go missing.
-  const others = rows.filter((r) => !candidates.includes(r));
+  const others = shownRows.filter((r) => !candidates.some((c) => c.path === r.path));
   if (others.length) ask.log.info(`not offered:\n${deviceTable(others)}`);
-  const answer = await ask.log.prompt("Write to which device?", {
+  if (image.warning) ask.log.warn(image.warning);
+  const name = `${image.path} (${formatBytes(image.atLeast)})`;
+  ask.log.info(`image: ${name}`);
+  const answer = await ask.log.prompt(`Write ${basename(image.path)} to which device?`, {
     type: "select",
     options: [...candidates.map((r) => ({ value: r.path, label: `${r.path}  ${describe(r)}` })), { value: "", label: "cancel" }],
     cancel: "null",
   });
   const chosen = typeof answer === "string" ? answer : (answer as { value?: string } | null)?.value;
   if (!chosen) throw new FlkError("no device chosen: nothing was written.", "E_NO_DEVICE");
-  return chosen;
+  const row = candidates.find((r) => r.path === chosen)!;
+  if (row.verdict === "needs-force") return { path: chosen, confirmed: false };
+  await confirmErase(row, ask);
+  return { path: chosen, confirmed: true };
+}
+
+/** "erase /dev/sdX (model, size)? [y/N]": only y or yes goes on. */
+export async function confirmErase(row: Disk, ask: Asker): Promise<void> {
+  const answer = await ask.log.prompt(`erase ${row.path} (${row.model ?? "unknown model"}, ${formatBytes(row.size)})? [y/N]`, { type: "text", cancel: "null" });
+  if (typeof answer !== "string" || !/^(y|yes)$/i.test(answer.trim())) throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
+}
+
+/** A stale default image: on a terminal "write it anyway? [y/N]"; without one (or with --yes, whose default is no) exit 2. */
+export async function confirmStale(warning: string, ask: Asker): Promise<void> {
+  if (!ask.interactive || ask.yes) throw new FlkError(`${warning} Nothing was written.`, "E_IMAGE_STALE");
+  ask.log.warn(warning);
+  const answer = await ask.log.prompt("write it anyway? [y/N]", { type: "text", cancel: "null" });
+  if (typeof answer !== "string" || !/^(y|yes)$/i.test(answer.trim())) throw new FlkError("not confirmed: nothing was written.", "E_CONFIRM");
 }

@@ -4,8 +4,9 @@
  * devices are identified by device number through /sys/dev/block, so a node
  * made with mknod outside /dev is judged like the kernel's own.
  */
-import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { imageKind, SIGNATURE_BYTES } from "./image.ts";
 import { FlkError, judgeDisk, loopsBackedByFile, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
 
 /** A regular file (created or replaced) — for images and tests. */
@@ -36,8 +37,9 @@ function refused(message: string, code: string): FlkError {
 }
 
 /** Resolve and judge `arg` for writing the image `image` (its open fd's identity); refusals are FlkErrors with exit 2. */
-export async function resolveTarget(arg: string, image: FileId, view: SystemView, cwd = process.cwd()): Promise<Target> {
+export async function resolveTarget(arg: string, image: FileId, view: SystemView, cwd = process.cwd(), force = false): Promise<Target> {
   const given = resolve(cwd, arg);
+  refuseBareDeviceName(arg);
   if (!lexists(given)) return missingTarget(given);
   let path: string;
   try {
@@ -49,7 +51,7 @@ export async function resolveTarget(arg: string, image: FileId, view: SystemView
   const shown = path === given ? path : `${arg} (→ ${path})`;
   if (st.isDirectory()) throw refused(`${shown} is a directory, not a disk or an image file.`, "E_TARGET_KIND");
   if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
-  if (st.isFile()) return fileTarget(path, shown, image, view);
+  if (st.isFile()) return fileTarget(path, shown, image, view, force);
   if (!st.isBlockDevice()) throw refused(`${shown} is neither a block device nor a regular file.`, "E_TARGET_KIND");
   const disk = await judgeDisk(path, { image, view });
   if (disk.verdict === "refused") throw refused(`refusing to write to ${shown}: ${disk.reason}.`, "E_TARGET_REFUSED");
@@ -73,13 +75,42 @@ function missingTarget(path: string): FileTarget {
   return { kind: "file", path };
 }
 
-function fileTarget(path: string, shown: string, image: FileId, view: SystemView): FileTarget {
+/**
+ * `flk write IMAGE loop0` meant /dev/loop0: writing ./loop0 (what `dd of=loop0` does) would report success
+ * for a file nobody wanted. A name without a slash that exists under /dev is refused; `./loop0` names the file.
+ */
+function refuseBareDeviceName(arg: string): void {
+  if (arg.includes("/") || arg === "" || arg === "." || arg === "..") return;
+  if (!lexists(`/dev/${arg}`)) return;
+  throw refused(`${arg} is not a path, but /dev/${arg} exists: did you mean /dev/${arg}? (To write a file of that name in this directory, say ./${arg}.)`, "E_TARGET_BARE_NAME");
+}
+
+function fileTarget(path: string, shown: string, image: FileId, view: SystemView, force: boolean): FileTarget {
   if (underDev(path)) throw refused(`${shown} is a regular file under /dev, probably left by an earlier \`dd\` to a disk that was not there: remove it (rm ${path}) and name a real disk.`, "E_TARGET_KIND");
   const a = statSync(path, { bigint: true });
   if (a.dev === image.dev && a.ino === image.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
   const judged = { dev: a.dev, ino: a.ino };
   refuseLoopBacking(shown, judged, view);
+  if (!force && a.size > 0n && !looksLikeImage(path))
+    throw refused(`${shown} exists and is not a disk image (no ISO9660 or MBR signature): flk would overwrite it. If you mean to replace it, add --force.`, "E_TARGET_NOT_IMAGE");
   return { kind: "file", path, judged };
+}
+
+// An image written earlier (ISO9660 or hybrid/MBR) may be replaced; any other file is someone's data.
+function looksLikeImage(path: string): boolean {
+  const head = new Uint8Array(SIGNATURE_BYTES);
+  let n = 0;
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  return imageKind(head.subarray(0, n)) !== "unknown";
 }
 
 /**

@@ -4,10 +4,11 @@
  */
 import { basename } from "node:path";
 import { FlkError, formatBytes, isFlkError, listDisks, sha256Fd, systemView, type Disk, type Flk } from "../../core/index.ts";
-import { chooseDevice, confirmNonRemovable, confirmRemovable, type Asker } from "./confirm.ts";
+import { chooseDevice, confirmNonRemovable, confirmRemovable, confirmStale, type Asker } from "./confirm.ts";
 import { closeImage, expectedSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
 import { executeWrite, type WriteOutcome } from "./execute.ts";
 import { readHead } from "./source.ts";
+import { staleResult } from "./stale.ts";
 import { resolveTarget, type Target } from "./target.ts";
 
 /** What the command line (or a test) asks for. */
@@ -39,10 +40,13 @@ export async function writeImage(flk: Flk, options: WriteOptions): Promise<Write
   const { imageArg, deviceArg } = splitPositionals(options.image, options.device);
   const image = await inspectImage(imageArg ?? findDefaultImage(flk.cwd), flk.cwd);
   try {
+    // An image flk picked from result/ must not be an old one written silently (see stale.ts).
+    const staleWarning = imageArg === undefined ? staleResult(flk.cwd, image.path) : undefined;
+    if (staleWarning && deviceArg !== undefined) await confirmStale(staleWarning, ask);
     const sha256 = options.sha256 !== undefined ? await checkSha256(image, options.sha256, flk.cwd) : undefined;
     await checkSignature(image, options.force, flk);
-    const device = deviceArg ?? (await chooseDevice(await listDisks(), options.force, ask));
-    const checked = await checkTarget(image, device, options.force, ask, flk.cwd);
+    const picked = deviceArg === undefined ? await chooseDevice(await listDisks(), { path: image.path, atLeast: image.atLeast, warning: staleWarning }, options.force, ask) : undefined;
+    const checked = await checkTarget(image, picked?.path ?? deviceArg!, options.force, ask, flk.cwd, picked?.confirmed ?? false);
     const context = { image: image.path, device: checked.target.path, bytes: image.size ?? 0 };
     await flk.hooks.beforeWrite.promise(context);
     const outcome = await executeWrite(flk, image, checked.target, { verify: options.verify, sha256, beforeVerify: options.beforeVerify });
@@ -95,9 +99,9 @@ async function checkSignature(image: ImageInfo, force: boolean, flk: Flk): Promi
 }
 
 /** Resolve DEVICE, apply every refusal, the size check and the confirmations. */
-export async function checkTarget(image: ImageInfo, device: string, force: boolean, ask: Asker, cwd: string): Promise<CheckedTarget> {
+export async function checkTarget(image: ImageInfo, device: string, force: boolean, ask: Asker, cwd: string, confirmed = false): Promise<CheckedTarget> {
   const view = systemView();
-  const target = await resolveTarget(device, image.id, view, cwd);
+  const target = await resolveTarget(device, image.id, view, cwd, force);
   if (target.kind === "file") return { target };
   if (image.atLeast > target.block.size)
     throw new FlkError(
@@ -106,6 +110,6 @@ export async function checkTarget(image: ImageInfo, device: string, force: boole
     );
   const row = target.disk;
   if (row.verdict === "needs-force") await confirmNonRemovable(row, force, ask);
-  else if (!target.name.startsWith("loop")) await confirmRemovable(row, basename(image.path), ask);
+  else if (!confirmed && !target.name.startsWith("loop")) await confirmRemovable(row, basename(image.path), ask);
   return { target, row };
 }

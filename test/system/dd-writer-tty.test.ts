@@ -13,7 +13,7 @@ import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, stripAnsi, writeFile, z
 
 const it = systemTest(["script", "stty", "losetup", "cmp", "lsblk", "sha256sum"]);
 const SIZE = 300000;
-const QUESTION = "Write to which device?";
+const QUESTION = "to which device?";
 let s: Scratch;
 
 beforeEach(() => {
@@ -148,13 +148,39 @@ it("without DEVICE on a terminal: only writable candidates are offered (never th
     expect(offered).not.toContain(real);
     expect(verdicts.find((d) => d.path === real)?.verdict).not.toBe("writable");
   }
+  // The picker names the image it will write, then asks before erasing the chosen disk.
+  expect(screen).toContain(`image: ${image} (293.0 KiB)`);
+  expect(screen).toContain("Write nixos.iso to which device?");
   await moveTo(pty, device);
   pty.type("\r");
+  await pty.waitFor(`erase ${device} (unknown model, 4.0 MiB)? [y/N]`);
+  pty.type("y\r");
   const r = await pty.done;
   expect(r.code).toBe(0);
   expect(r.screen).toContain("flushed and verified");
   expect(cmp(image, device, SIZE)).toBe(0);
   expect(sha256Of(other)).toBe(untouched);
+});
+
+it("without DEVICE on a terminal: a device smaller than the image is not offered (listed with the reason), and 'n' at the erase question writes nothing", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(SIZE));
+  const { device: small } = s.loop(256 << 10);
+  const { device } = s.loop(4 << 20);
+  const before = filled(device, 4 << 20);
+  const pty = onPty([FLK, "write", image]);
+  const screen = await pty.waitFor(QUESTION);
+  const offered = options(screen).map((o) => o.split(/\s/)[0]);
+  expect(offered).toContain(device);
+  expect(offered).not.toContain(small);
+  expect(screen).toMatch(new RegExp(`${small}\\s.*smaller than the image \\(256\\.0 KiB < 293\\.0 KiB\\)`));
+  await moveTo(pty, device);
+  pty.type("\r");
+  await pty.waitFor("[y/N]");
+  pty.type("n\r");
+  const r = await pty.done;
+  expect(r.code).toBe(2);
+  expect(r.screen).toContain(`not confirmed: nothing was written to ${device}.`);
+  expect(sha256Of(device)).toBe(before);
 });
 
 it("without DEVICE, --force on a terminal: a non-removable disk is offered, and choosing it still asks for its name", async () => {

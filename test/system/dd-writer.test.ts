@@ -80,14 +80,14 @@ it("flk write IMAGE DEVICE --sha256 with no value is a usage error (exit 2), not
 });
 
 it("flk devices --json lists loop devices with their verdicts, in the documented shape", async () => {
-  const { device: free } = s.loop(4 << 20);
+  const { device: free, backing } = s.loop(4 << 20);
   const { device: busy } = s.loop(4 << 20);
   const at = s.mountExt4(busy);
   const r = await flk(["devices", "--json"]);
   expect(r.code).toBe(0);
   const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
   const oracle = JSON.parse(sh(["lsblk", "--json", "--bytes", "--paths", "-o", "PATH,SIZE", free])).blockdevices[0];
-  expect(rows.find((d) => d.path === free)).toEqual({ path: free, size: oracle.size, model: null, serial: null, removable: false, transport: null, type: "loop", verdict: "writable", reason: null });
+  expect(rows.find((d) => d.path === free)).toEqual({ path: free, size: oracle.size, model: null, serial: null, removable: false, transport: null, type: "loop", verdict: "writable", reason: null, backing });
   expect(rows.find((d) => d.path === busy)).toMatchObject({ verdict: "refused", reason: `in use: ${busy} is mounted on ${at}` });
 });
 

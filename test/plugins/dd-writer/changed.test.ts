@@ -72,7 +72,7 @@ it("the open step refuses a block target whose judged device number is not the o
 it("an image file target replaced by a symlink to a disk after the check is not written through", async () => {
   const b = filledLoop();
   const before = sha256Of(b.device);
-  const file = writeFile(s.path("out.img"), randomBytes(1 << 20, false));
+  const file = writeFile(s.path("out.img"), randomBytes(1 << 20));
   await refusedAfterSwap(file, () => {
     rmSync(file);
     symlinkSync(b.device, file);
@@ -81,7 +81,7 @@ it("an image file target replaced by a symlink to a disk after the check is not 
 });
 
 it("an image file target replaced by another file after the check: exit 2, the other file keeps its bytes", async () => {
-  const file = writeFile(s.path("out.img"), randomBytes(1 << 20, false));
+  const file = writeFile(s.path("out.img"), randomBytes(1 << 20));
   const other = writeFile(s.path("other.img"), randomBytes(2 << 20, false));
   const before = sha256Of(other);
   await refusedAfterSwap(file, () => sh(["mv", other, file]), "E_TARGET_CHANGED", /\(it is another file now \(another inode\)\)/);
@@ -98,7 +98,7 @@ it("a file target that did not exist and appeared as a symlink to a disk is not 
 });
 
 it("a file target attached to a loop device after the check is refused at the open, before it is cut", async () => {
-  const file = writeFile(s.path("out.img"), randomBytes(1 << 20, false));
+  const file = writeFile(s.path("out.img"), randomBytes(1 << 20));
   const before = sha256Of(file);
   let device = "";
   await refusedAfterSwap(file, () => void (device = s.loop(0, { backing: file }).device), "E_TARGET_REFUSED", /in use: it is the backing file of \/dev\/loop\d+\. Detach it first/);
@@ -139,7 +139,7 @@ it("the open step refuses a loop device whose backing inode is not the judged on
 
 it("the image path swapped for a symlink to a disk after the checks: the bytes of the opened image are written, never the disk's", async () => {
   const secret = filledLoop();
-  const target = writeFile(s.path("out.img"), randomBytes(1 << 20, false));
+  const target = writeFile(s.path("out.img"), randomBytes(1 << 20));
   const original = sha256Of(image);
   const flk = testFlk();
   flk.hooks.beforeWrite.tapPromise("test", async () => {

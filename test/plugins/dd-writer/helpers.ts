@@ -174,10 +174,11 @@ export function stripAnsi(text: string): string {
  * Run `argv` under `script -qfec` so its stdin, stdout and stderr are a
  * terminal of `rows`×`cols`. Killed (with `script`) after `killAfterMs`.
  */
-export function onPty(argv: string[], options: { env?: Record<string, string>; rows?: number; cols?: number; killAfterMs?: number } = {}): Pty {
+export function onPty(argv: string[], options: { env?: Record<string, string>; rows?: number; cols?: number; killAfterMs?: number; cwd?: string } = {}): Pty {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const command = `stty rows ${options.rows ?? 60} cols ${options.cols ?? 200} && exec ${argv.map(quote).join(" ")}`;
   const child = Bun.spawn(["script", "-qfec", command, "/dev/null"], {
+    cwd: options.cwd,
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
