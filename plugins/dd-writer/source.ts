@@ -73,7 +73,8 @@ function decompressSource(image: ImageInfo, program: string, hasher: Bun.CryptoH
         if (n === 0) break;
         position += n;
         hasher?.update(chunk.subarray(0, n));
-        child.stdin.write(chunk.subarray(0, n));
+        // write() and flush() may return promises that reject with EPIPE: awaited here, so the catch below takes them.
+        await child.stdin.write(chunk.subarray(0, n));
         await child.stdin.flush();
       }
       fed = !stopped;
