@@ -198,3 +198,47 @@ describe("several hosts, one of them failing", () => {
   }, 300_000);
 });
 
+
+/**
+ * systemd.network(5): "The .network files are read … in lexical order of
+ * their file names; the first file that matches a link is applied, all
+ * later files are ignored" — for the link `iface`, which unit applies.
+ * Name= is a space-separated list of shell globs.
+ */
+function networkdUnitFor(units: Record<string, string>, iface: string): string | undefined {
+  const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  return Object.keys(units)
+    .sort()
+    .find((name) => {
+      const match = /\[Match\]\n((?:[^[].*\n)*)/.exec(units[name]!)?.[1] ?? "";
+      const names = [...match.matchAll(/^Name=(.*)$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+      return names.some((p) => glob(p).test(iface));
+    });
+}
+
+describe("a host with networking.interfaces.enp3s0 and a disko layout (fixture host Wired)", () => {
+  let built: import("../helpers/iso.ts").FixtureIso;
+  beforeAll(async () => {
+    const { buildFixtureIso } = await import("../helpers/iso.ts");
+    built = await buildFixtureIso({ host: "Wired", toml: 'plugins = ["nix-iso", "mdns", "ipv6-lla"]\n' });
+  }, 300_000);
+  afterAll(() => built?.cleanup());
+
+  it("the stick has the host's 40-enp3s0 unit (network-interfaces-systemd.nix), and the live unit is the one networkd applies to enp3s0 and eth0", async () => {
+    const files = (await built.list()).filter((p) => /^\/etc\/systemd\/network\/[^/]+\.network$/.test(p));
+    const units = Object.fromEntries(await Promise.all(files.map(async (f) => [f.split("/").at(-1)!, (await built.read(f))!] as const)));
+    expect(units["40-enp3s0.network"]).toContain("Name=enp3s0");
+    expect(units["40-enp3s0.network"]).toContain("DHCP=yes");
+    const live = Object.keys(units).find((n) => units[n]!.includes("MulticastDNS=true"))!;
+    expect(networkdUnitFor(units, "enp3s0")).toBe(live);
+    expect(networkdUnitFor(units, "eth0")).toBe(live);
+  });
+
+  it("carries the host's disko script and records it in /etc/flk/live.json", async () => {
+    const liveJson = JSON.parse((await built.read("/etc/flk/live.json"))!);
+    expect(liveJson.host).toBe("Wired");
+    expect(liveJson.diskoScript).toMatch(/^\/nix\/store\/[a-z0-9]{32}-disko-Wired$/);
+    expect(built.storeContents).toContain(liveJson.diskoScript);
+    expect(await built.read(`${liveJson.diskoScript}/bin/disko-Wired`)).toContain("disko stand-in for Wired");
+  });
+});
