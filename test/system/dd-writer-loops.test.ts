@@ -6,6 +6,8 @@
  * namespace. Every refusal checks the disk's sha256 afterwards.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { basename } from "node:path";
 import { flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
 import { cmp, randomBytes, Scratch, sh, sha256Of, writeFile } from "../plugins/dd-writer/helpers.ts";
@@ -19,11 +21,18 @@ beforeEach(() => {
 });
 afterEach(() => s.cleanup());
 
-/** A loop device with an ext4 filesystem mounted on it, and the sha256 of its bytes. */
+/**
+ * A loop device with an ext4 filesystem mounted on it, and the sha256 of its bytes. Mounted read-only:
+ * a read-write ext4 keeps writing after the mount (lazy inode-table init, journal), which would change
+ * the sha256 that shows flk wrote nothing; for the judge a read-only mount is in use all the same.
+ */
 function mountedLoop(): { device: string; backing: string; at: string; before: string } {
   const { device, backing } = s.loop(16 << 20);
-  const at = s.mountExt4(device);
-  sh(["sync"]);
+  sh(["mkfs.ext4", "-q", "-F", device]);
+  const at = s.path(`mnt-${basename(device)}`);
+  mkdirSync(at);
+  sh(["mount", "-o", "ro", device, at]);
+  s.defer(() => void Bun.spawnSync(["umount", "-l", at]));
   return { device, backing, at, before: sha256Of(backing) };
 }
 
