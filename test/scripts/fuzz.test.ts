@@ -6,7 +6,7 @@
  */
 import { expect, test } from "bun:test";
 import { fuzzKeys } from "../../scripts/fuzz/keys.ts";
-import { fuzzMdns, referenceProblem } from "../../scripts/fuzz/mdns.ts";
+import { fuzzMdns, referenceProblem, unusable } from "../../scripts/fuzz/mdns.ts";
 import { rng } from "../../scripts/fuzz/rng.ts";
 import { systemTest } from "../helpers/require.ts";
 
@@ -23,6 +23,23 @@ test("the RFC 1035 reference walker refuses what it must (so an accepted-invalid
   expect(referenceProblem(Uint8Array.from([...header(1, 0), 0xc0, 12, 0, 1, 0, 1]))).toBe("question: pointer not backward into the message body");
   expect(referenceProblem(Uint8Array.from([...header(1, 0), 0x40, 0, 1, 0, 1]))).toBe("question: reserved label type");
   expect(referenceProblem(Uint8Array.from(header(2, 0)))).toBe("question: name runs past the end");
+});
+
+test("the answer-rule oracle tells unicast addresses from the rest (for plugins/mdns's answer filter)", () => {
+  const verdicts = ["fe80::47", "ff::47", "::ffff:ffff:7f00:1", "2001:db8::1", "ff02::fb", "::ffff:7f00:1", "::1", "::"].map((a) => [a, unusable(a, 6) ?? "ok"]);
+  expect(verdicts).toEqual([
+    ["fe80::47", "ok"],
+    ["ff::47", "ok"],
+    ["::ffff:ffff:7f00:1", "ok"],
+    ["2001:db8::1", "ok"],
+    ["ff02::fb", "a multicast address"],
+    ["::ffff:7f00:1", "an IPv4-mapped address"],
+    ["::1", "the unspecified or loopback address"],
+    ["::", "the unspecified or loopback address"],
+  ]);
+  expect(["169.254.47.1", "169.254.255.255", "127.0.0.1", "224.0.0.251", "0.0.0.0", "10.1.2.3"].map((a) => unusable(a, 4) ?? "ok")).toEqual([
+    "ok", "the broadcast address", "not a unicast address", "not a unicast address", "not a unicast address", "an IPv4 address off the link's subnets",
+  ]);
 });
 
 test(`20,000 mutated mDNS packets: no crash, hang or accepted-invalid packet (seed ${SEED})`, () => {
