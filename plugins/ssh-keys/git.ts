@@ -5,12 +5,7 @@
  * that works from wherever the user is (`git -C SITE …` outside the site).
  */
 import { realpathSync } from "node:fs";
-import { ExitCode, FlkError, run, which, type Flk } from "../../core/index.ts";
-
-/** POSIX shell quoting for a command the user copies. */
-function quote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+import { ExitCode, FlkError, run, shJoin, which, type Flk } from "../../core/index.ts";
 
 function same(a: string, b: string): boolean {
   try {
@@ -23,7 +18,7 @@ function same(a: string, b: string): boolean {
 /** `git ARGS` to run in the site, as the user types it from `cwd`. */
 export function gitCommand(siteRoot: string, cwd: string, args: string[]): string {
   const argv = same(siteRoot, cwd) ? ["git", ...args] : ["git", "-C", siteRoot, ...args];
-  return argv.map(quote).join(" ");
+  return shJoin(argv);
 }
 
 /** Stage `files` (site-relative) for an add or a removal, or print the command that does. */

@@ -64,15 +64,6 @@ export function hostKeyPaths(env: Record<string, string | undefined>, siteRoot: 
   return { dir, privateKey: join(dir, "ssh_host_ed25519_key"), publicKey: join(dir, "ssh_host_ed25519_key.pub") };
 }
 
-/**
- * The HostKeyAlias flk ssh passes: every address the installer is found at
- * (mDNS, fe80::47, EUI-64) is checked against the entries of this one name.
- * Lower case because ssh matches known_hosts patterns case-folded.
- */
-export function hostKeyAlias(host: string): string {
-  return `flk-live-${host.toLowerCase()}`;
-}
-
 /** Make `dir` and its parents up to STATE, each 0700 and owned by us; a link or a foreign owner is refused. */
 function makePrivateDirs(state: string, dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -130,16 +121,16 @@ export interface PinnedKey {
 }
 
 /**
- * The pinned keys of HOST from the site's known_hosts, each line checked:
+ * The pinned keys of HOST (filed under `alias`, core's LiveInstaller
+ * hostKeyAlias) from the site's known_hosts, each line checked:
  * plain host names only (no `@cert-authority`/`@revoked` markers, no hashed
  * names, which would let a line trust more than one key), ed25519 keys that
  * parse. Undefined when there is no file.
  */
-export function pinnedKeys(siteRoot: string, host: string): PinnedKey[] | undefined {
+export function pinnedKeys(siteRoot: string, host: string, alias: string): PinnedKey[] | undefined {
   const file = knownHostsFile(host);
   const text = readSiteFile(siteRoot, file);
   if (text === undefined) return undefined;
-  const alias = hostKeyAlias(host);
   const keys: PinnedKey[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = raw.trim();
@@ -171,31 +162,31 @@ export function pinnedKeys(siteRoot: string, host: string): PinnedKey[] | undefi
  * flk ssh uses plus `HOST.local` and the static link-local address, so a
  * plain `ssh -o UserKnownHostsFile=…` verifies too.
  */
-export function recordHostKey(siteRoot: string, host: string, publicLine: string, linkLocal: string, builder: string): boolean {
+export function recordHostKey(siteRoot: string, host: string, alias: string, publicLine: string, linkLocal: string, builder: string): boolean {
   const [type = "", base64 = ""] = publicLine.split(/\s+/);
-  const present = pinnedKeys(siteRoot, host) ?? [];
+  const present = pinnedKeys(siteRoot, host, alias) ?? [];
   if (present.some((p) => p.key === `${type} ${base64}`)) return false;
   const file = knownHostsFile(host);
   const before = readSiteFile(siteRoot, file);
   const header =
     `# The live installer of ${host}: its sshd host key, one line per operator who built a stick (written by flk iso).\n` +
-    `# flk ssh ${host} passes -o HostKeyAlias=${hostKeyAlias(host)} and trusts only these keys. The private halves stay in each operator's ~/.local/state/flk.\n`;
+    `# flk ssh ${host} passes -o HostKeyAlias=${alias} and trusts only these keys. The private halves stay in each operator's ~/.local/state/flk.\n`;
   // linkLocal is canonical (RFC 5952, core's live installer description) or "" when no static address is configured.
-  const names = [hostKeyAlias(host), `${host.toLowerCase()}.local`, ...(linkLocal ? [linkLocal] : [])].join(",");
+  const names = [alias, `${host.toLowerCase()}.local`, ...(linkLocal ? [linkLocal] : [])].join(",");
   const text = (before === undefined || before.trim() === "" ? header : before.replace(/\n*$/, "\n")) + `${names} ${type} ${base64} flk live installer ${host}, built by ${builder}\n`;
   writeSiteFile(siteRoot, file, text, 0o644);
   return true;
 }
 
-/** ssh options that verify HOST against the pinned keys and nothing else (`-o` pairs). */
-export function pinnedSshOptions(knownHostsPath: string, host: string): string[] {
+/** ssh options that verify the installer against the keys pinned under `alias` and nothing else (`-o` pairs). */
+export function pinnedSshOptions(knownHostsPath: string, alias: string): string[] {
   // ssh splits UserKnownHostsFile on blanks (it takes a list): quote a path that has any.
   const file = /\s/.test(knownHostsPath) ? `"${knownHostsPath}"` : knownHostsPath;
   return [
     "-o", `UserKnownHostsFile=${file}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", "StrictHostKeyChecking=yes",
-    "-o", `HostKeyAlias=${hostKeyAlias(host)}`,
+    "-o", `HostKeyAlias=${alias}`,
     "-o", "HostKeyAlgorithms=ssh-ed25519",
     "-o", "UpdateHostKeys=no",
   ];

@@ -32,15 +32,16 @@ export default definePlugin({
     });
     flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
     flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>
-      prepareHostKey(host, { pinHostKey: options.pinHostKey, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
+      prepareHostKey(host, { pinHostKey: options.pinHostKey, alias: liveInstaller(flk, host.host).hostKeyAlias, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
       const site = options.pinHostKey ? siteOrUndefined(flk) : undefined;
       if (!site) return sshOptions;
       // Read and checked only (no link, every line a plain ed25519 entry): flk ssh writes nothing.
-      const pinned = pinnedKeys(site, target.host);
+      const alias = liveInstaller(flk, target.host).hostKeyAlias;
+      const pinned = pinnedKeys(site, target.host, alias);
       if (!pinned || pinned.length === 0) return sshOptions;
-      return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), target.host)];
+      return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), alias)];
     });
   },
 });

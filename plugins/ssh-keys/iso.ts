@@ -76,6 +76,8 @@ function hostKeySettings(env: Record<string, string | undefined>, host: HostCont
 /** What a real build needs before nix runs (the `prepareIso` tap). */
 export interface PrepareOptions {
   pinHostKey: boolean;
+  /** core's LiveInstaller hostKeyAlias for this host: the known_hosts name flk ssh checks. */
+  alias: string;
   linkLocal: string;
   env: Record<string, string | undefined>;
   cwd: string;
@@ -91,10 +93,10 @@ export async function prepareHostKey(host: HostContext, options: PrepareOptions)
   for (const leaked of await findLeakedKeys(host.siteRoot)) options.log.warn(leakedKeyWarning(host.siteRoot, options.cwd, leaked));
   if (!options.pinHostKey) return;
   // Check the site's known_hosts first (a link there is refused), so a refusal leaves the state dir untouched too.
-  pinnedKeys(host.siteRoot, host.host);
+  pinnedKeys(host.siteRoot, host.host, options.alias);
   const { paths, publicLine, generated } = await ensureHostKey(options.env, host.siteRoot, host.host);
   const builder = `${safeUser()}@${hostname()}`;
-  const recorded = recordHostKey(host.siteRoot, host.host, publicLine, options.linkLocal, builder);
+  const recorded = recordHostKey(host.siteRoot, host.host, options.alias, publicLine, options.linkLocal, builder);
   const file = knownHostsFile(host.host);
   options.log.info(`${generated ? "generated" : "using"} the live installer's sshd host key ${paths.privateKey} (private: it stays in your state directory and goes only onto ${host.host}'s stick)`);
   if (recorded)

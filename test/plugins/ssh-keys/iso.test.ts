@@ -145,8 +145,8 @@ it("a second operator's build adds their key as a second line; both are pinned, 
     const theirs = readFileSync(hostKeyPaths(other.env, site.root, "NixOS").publicKey, "utf8").split(" ").slice(0, 2).join(" ");
     const theirOther = readFileSync(hostKeyPaths(other.env, site.root, "Other").publicKey, "utf8").split(" ").slice(0, 2).join(" ");
     expect(new Set([mine, theirs, theirOther]).size).toBe(3);
-    expect(pinnedKeys(site.root, "NixOS")!.map((p) => p.key)).toEqual([mine, theirs]);
-    expect(pinnedKeys(site.root, "Other")!.map((p) => p.key)).toEqual([theirOther]);
+    expect(pinnedKeys(site.root, "NixOS", "flk-live-nixos")!.map((p) => p.key)).toEqual([mine, theirs]);
+    expect(pinnedKeys(site.root, "Other", "flk-live-other")!.map((p) => p.key)).toEqual([theirOther]);
   } finally {
     other.cleanup();
   }
