@@ -43,6 +43,22 @@ function namespace(name: string, iface: string): Namespace {
   };
 }
 
+/** SIGKILL every process left in network namespace `name`, and wait until none is left (at most 2 s). */
+export async function killAll(name: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    const pids = (await sh(["ip", "netns", "pids", name])).stdout.split("\n").filter(Boolean).map(Number);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await Bun.sleep(50);
+  }
+}
+
 /** A short unique tag for names (interface names are at most 15 bytes). */
 export function tag(): string {
   return randomBytes(3).toString("hex");
@@ -53,15 +69,19 @@ export function tag(): string {
  * IPv6 DAD off (tests want addresses usable at once) unless `dad` is set.
  * Optional MACs for each end; IPv4 link addresses when given (CIDR).
  */
-export async function createLink(options: { macA?: string; macB?: string; ipv4A?: string; ipv4B?: string; dad?: boolean } = {}): Promise<Link> {
+export async function createLink(options: { macA?: string; macB?: string; ipv4A?: string; ipv4B?: string; dad?: boolean; prefix?: string } = {}): Promise<Link> {
   const t = tag();
-  const [nsA, nsB] = [`flk-a-${t}`, `flk-b-${t}`];
+  const prefix = options.prefix ?? "flk";
+  const [nsA, nsB] = [`${prefix}-a-${t}`, `${prefix}-b-${t}`];
   const [ifA, ifB] = [`fa${t}`, `fb${t}`];
   await must(["ip", "netns", "add", nsA]);
   await must(["ip", "netns", "add", nsB]);
   const a = namespace(nsA, ifA);
   const b = namespace(nsB, ifB);
   const cleanup = async () => {
+    // A namespace outlives `ip netns del` while a process is still in it (a
+    // daemon, an ssh session, a test interrupted mid-way): end those first.
+    for (const ns of [nsA, nsB]) await killAll(ns);
     await sh(["ip", "netns", "del", nsA]);
     await sh(["ip", "netns", "del", nsB]);
   };

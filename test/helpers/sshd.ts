@@ -29,6 +29,12 @@ export interface SshdOptions {
   extraConfig?: string[];
   /** How long to wait for "Server listening" (default 10 s). */
   timeoutMs?: number;
+  /**
+   * argv that runs sshd's argv as its tail inside the namespace, e.g. the
+   * live installer's mount namespace and chroot (test/helpers/live-installer.ts).
+   * It must exec sshd in the end (stop() signals the spawned pid).
+   */
+  launcher?: string[];
 }
 
 /** A running sshd. */
@@ -79,7 +85,7 @@ export async function startSshd(ns: Namespace, options: SshdOptions): Promise<Ss
     ...(options.extraConfig ?? []),
   ].join("\n");
   writeFileSync(join(dir, "sshd_config"), config + "\n");
-  const child = ns.spawn([SSHD, "-D", "-e", "-f", join(dir, "sshd_config")]);
+  const child = ns.spawn([...(options.launcher ?? []), SSHD, "-D", "-e", "-f", join(dir, "sshd_config")]);
   let logged = "";
   let stopped = false;
   const drained = (async () => {

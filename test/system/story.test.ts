@@ -9,23 +9,24 @@
  *   boot a "live installer" from what is on the stick → flk resolve →
  *   flk ssh → flk install --target → and the fallbacks without mDNS and
  *   without fe80::47.
+ *
+ * Reading the stick and booting it is test/helpers/live-installer.ts, the
+ * same module `npm run demo` uses.
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { FLK } from "../helpers/binary.ts";
 import { LIVE_NETWORK } from "../../core/live.ts";
-import { copyFixtureSite, extractIso, fixtureNixEnv, livePath } from "../helpers/iso.ts";
-import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
-import { startAvahi, type Avahi } from "../helpers/avahi.ts";
-import { startSshd, type Sshd } from "../helpers/sshd.ts";
+import { copyFixtureSite, fixtureNixEnv } from "../helpers/iso.ts";
+import { linkLocal } from "../helpers/netns.ts";
+import { Cleanups } from "../helpers/cleanups.ts";
+import { attachLoop, bootLiveInstaller, LIVE_FLAKE, LIVE_IPV4, readStick, SBIN_PATH, stickPath, type LiveInstaller } from "../helpers/live-installer.ts";
 import { createMachine, type Machine } from "../plugins/installer/fixtures.ts";
 
-const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "sudo", "visudo", "useradd"]);
-
-const SBIN = `${process.env.PATH}:/usr/sbin:/sbin`;
+const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "partx", "unshare", "chroot", "mkfs.ext4", "mkswap", "blkid", "findmnt", "sudo", "visudo", "useradd"]);
 
 interface Ran {
   code: number;
@@ -37,7 +38,7 @@ interface Ran {
 const TRANSCRIPT = process.env.FLK_STORY_TRANSCRIPT;
 
 async function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
-  const child = Bun.spawn(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN, NO_COLOR: "1", ...options.env } });
+  const child = Bun.spawn(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH, NO_COLOR: "1", ...options.env } });
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   const code = await child.exited;
   if (TRANSCRIPT && argv.includes(FLK)) appendFileSync(TRANSCRIPT, `$ flk ${argv.slice(argv.indexOf(FLK) + 1).join(" ")}\n${stdout}${stderr}[exit ${code}]\n\n`);
@@ -59,66 +60,42 @@ const story = {
   iso: "",
   sha256: "",
   stick: "",
-  stickImage: "",
-  fromStick: "",
+  /** The live root: the stick's ISO root at <liveRoot>/iso. */
+  liveRoot: "",
   machine: undefined as Machine | undefined,
-  link: undefined as Link | undefined,
-  avahi: undefined as Avahi | undefined,
-  sshd: undefined as Sshd | undefined,
+  live: undefined as LiveInstaller | undefined,
 };
-const cleanups: Array<() => unknown> = [];
+const cleanups = new Cleanups();
 
-/** Run dist/flk in the operator's network namespace (b), in the site, with the agent holding the operator's key. */
+/** Run dist/flk in the operator's network namespace, in the site, with the agent holding the operator's key. */
 function flkOnLink(args: string[]): Promise<Ran> {
-  return run(["ip", "netns", "exec", story.link!.b.name, FLK, ...args], { cwd: story.site, env: { ...story.agent } });
+  return run(["ip", "netns", "exec", story.live!.operator.name, FLK, ...args], { cwd: story.site, env: { ...story.agent } });
 }
 
 beforeAll(async () => {
   story.dir = mkdtempSync(join(tmpdir(), "flk-story-"));
-  cleanups.push(() => rmSync(story.dir, { recursive: true, force: true }));
+  cleanups.add("story dir", () => rmSync(story.dir, { recursive: true, force: true }));
   story.machine = await createMachine();
-  cleanups.push(() => story.machine?.cleanup());
-  story.fromStick = join(story.dir, "stick");
+  cleanups.add("machine", () => story.machine?.cleanup());
+  story.liveRoot = join(story.dir, "live");
   const m = story.machine;
   // The operator's site: the fixture flake in git, with the installer pointed
-  // at this test's disks (random labels) and the flake copy read off the stick.
+  // at this test's disks (random labels) and the flake copy on the live system.
   story.site = await copyFixtureSite({
     toml: [
       'plugins = ["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]',
       "[installer]",
       `root = "${m.root}"`,
       `labels = { root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }`,
-      `liveFlake = "${join(story.fromStick, "iso", "devos")}"`,
       "",
     ].join("\n"),
   });
-  cleanups.push(() => rmSync(story.site, { recursive: true, force: true }));
-  await liveUser(m.bin);
+  cleanups.add("site", () => rmSync(story.site, { recursive: true, force: true }));
 }, 60_000);
 
-/**
- * The live ISO's `nixos` user (installation-device.nix: wheel, passwordless
- * sudo), made on this machine for the story and removed after it; an
- * existing `nixos` user is left as it is. sudo's secure_path holds the
- * stand-in nixos-install, as the ISO's PATH holds the real one.
- */
-async function liveUser(standInBin: string): Promise<void> {
-  if ((await run(["getent", "passwd", "nixos"])).code !== 0) {
-    await must(["useradd", "--create-home", "--shell", "/bin/sh", "nixos"]);
-    // An unset password ("*"), not a locked account ("!"): sshd without PAM refuses locked ones.
-    await must(["usermod", "-p", "*", "nixos"]);
-    cleanups.push(() => run(["userdel", "--remove", "nixos"]));
-  }
-  const sudoers = "/etc/sudoers.d/flk-story-nixos";
-  const rule = `Defaults:nixos secure_path="${standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
-  writeFileSync(`${sudoers}.tmp`, rule, { mode: 0o440 });
-  await must(["visudo", "-cf", `${sudoers}.tmp`]);
-  await must(["mv", `${sudoers}.tmp`, sudoers]);
-  cleanups.push(() => rmSync(sudoers, { force: true }));
-}
-
 afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  const failed = await cleanups.run();
+  if (failed.length) console.warn(`story clean-up: ${failed.join("; ")}`);
 });
 
 describe("the operator's story, every step through dist/flk", () => {
@@ -134,7 +111,7 @@ describe("the operator's story, every step through dist/flk", () => {
     // The operator's ssh-agent holds the key, as it would on a workstation.
     const agent = await must(["ssh-agent", "-a", join(story.dir, "agent.sock"), "-s"]);
     const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)![1]!;
-    cleanups.push(() => process.kill(Number(pid)));
+    cleanups.add("ssh-agent", () => process.kill(Number(pid)));
     story.agent = { SSH_AUTH_SOCK: join(story.dir, "agent.sock") };
     await must(["ssh-add", "-q", story.clientKey], { env: story.agent });
   });
@@ -157,70 +134,51 @@ describe("the operator's story, every step through dist/flk", () => {
 
   it("3. flk write flashes it to a loop device, verified; the stick holds the key, host name, mDNS, link-local settings and /iso/devos", async () => {
     // A "stick" a few MiB larger than the image, as a real one is.
-    story.stickImage = join(story.dir, "stick.img");
-    writeFileSync(story.stickImage, "");
-    await must(["truncate", "-s", String(statSync(story.iso).size + (8 << 20)), story.stickImage]);
-    story.stick = (await must(["losetup", "-f", "--show", story.stickImage])).trim();
-    cleanups.push(() => run(["losetup", "-d", story.stick]));
+    story.stick = await attachLoop(join(story.dir, "stick.img"), statSync(story.iso).size + (8 << 20), cleanups);
     const written = await run([FLK, "write", story.iso, story.stick, "--sha256", story.sha256, "--yes"], { cwd: story.site });
     expect(written.code).toBe(0);
     expect(written.stderr).toMatch(/verif/i);
     // Read back from the device itself, as a machine booting it would.
-    // The live system mounts the stick's ISO root at /iso (nixpkgs iso-image.nix).
-    mkdirSync(join(story.fromStick, "iso"), { recursive: true });
-    // xorriso refuses a /dev path unless told it is a plain random-access file.
-    await extractIso(`stdio:${story.stick}`, join(story.fromStick, "iso"));
-    const onStick = (p: string) => readFileSync(join(story.fromStick, "iso", livePath(p)), "utf8");
-    expect(onStick("etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
+    await readStick(story.stick, story.liveRoot);
+    const onStick = (p: string) => readFileSync(stickPath(story.liveRoot, p), "utf8");
+    expect(onStick("/etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
     // The default users: the keys are for nixos only.
-    expect(existsSync(join(story.fromStick, "iso", livePath("etc/ssh/authorized_keys.d/root")))).toBe(false);
-    expect(JSON.parse(onStick("flk/config.json")).networking.hostName).toBe("NixOS");
-    const network = onStick(`etc/systemd/network/${LIVE_NETWORK.name}.network`);
+    expect(existsSync(stickPath(story.liveRoot, "/etc/ssh/authorized_keys.d/root"))).toBe(false);
+    expect(JSON.parse(onStick("/flk/config.json")).networking.hostName).toBe("NixOS");
+    const network = onStick(`/etc/systemd/network/${LIVE_NETWORK.name}.network`);
     expect(network).toContain("MulticastDNS=true");
     expect(network).toContain("Address=fe80::47/64");
     expect(network).toContain("IPv6LinkLocalAddressGenerationMode=eui64");
-    expect(onStick("etc/systemd/resolved.conf")).toMatch(/MulticastDNS=(true|yes)/);
-    expect(onStick("iso/devos/flake.nix")).toBe(readFileSync(join(story.site, "flake.nix"), "utf8"));
-    expect(onStick("iso/devos/secrets/keys/operator.pub")).toBe(readFileSync(join(story.site, "secrets/keys/operator.pub"), "utf8"));
-    expect(onStick("etc/ssh/ssh_host_ed25519_key.pub").split(" ").slice(0, 2).join(" ")).toBe(
+    expect(onStick("/etc/systemd/resolved.conf")).toMatch(/MulticastDNS=(true|yes)/);
+    const flake = stickPath(story.liveRoot, LIVE_FLAKE);
+    expect(readFileSync(join(flake, "flake.nix"), "utf8")).toBe(readFileSync(join(story.site, "flake.nix"), "utf8"));
+    expect(readFileSync(join(flake, "secrets/keys/operator.pub"), "utf8")).toBe(readFileSync(join(story.site, "secrets/keys/operator.pub"), "utf8"));
+    expect(onStick("/etc/ssh/ssh_host_ed25519_key.pub").split(" ").slice(0, 2).join(" ")).toBe(
       readFileSync(join(story.site, "secrets/hosts/NixOS/known_hosts"), "utf8").split("\n").find((l) => l.startsWith("flk-live-nixos"))!.split(" ").slice(1, 3).join(" "),
     );
   }, 120_000);
 
   it("4. a live installer booted from the stick is found by flk resolve NixOS.local (IPv4, fe80::47, EUI-64)", async () => {
-    story.link = await createLink({ ipv4A: "169.254.47.1/16", ipv4B: "169.254.47.2/16" });
-    cleanups.push(() => story.link?.cleanup());
-    const live = story.link.a;
-    const onStick = (p: string) => readFileSync(join(story.fromStick, "iso", livePath(p)), "utf8");
-    const eui64 = await linkLocal(live);
-    await linkLocal(story.link.b);
-    // sshd as the ISO configures it: the stick's host key and nixos's authorized keys,
-    // on every address of the link (fe80::47, EUI-64, IPv4 link-local), as
-    // the live ISO's sshd listens on all; nixos-install (stand-in) on its PATH.
-    story.sshd = await startSshd(live, {
-      hostKey: join(story.fromStick, "iso", livePath("etc/ssh/ssh_host_ed25519_key")),
-      authorizedKeys: onStick("etc/ssh/authorized_keys.d/nixos"),
-      address: "fe80::47",
-      extraConfig: [`ListenAddress ${eui64}%${live.iface}`, "ListenAddress 169.254.47.1", `SetEnv PATH=${story.machine!.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
-    });
-    cleanups.push(() => story.sshd?.stop());
-    story.avahi = await startAvahi(live, { hostName: JSON.parse(onStick("flk/config.json")).networking.hostName });
-    cleanups.push(() => story.avahi?.stop());
-
+    // sshd as the ISO configures it (the stick's host key and nixos's
+    // authorized keys, on every address of the link), avahi announcing the
+    // stick's host name, the stand-in nixos-install on the live PATH.
+    story.live = await bootLiveInstaller({ root: story.liveRoot, standInBin: story.machine!.bin, cleanups });
+    const live = story.live;
+    const eui64 = live.eui64;
     const resolved = await flkOnLink(["resolve", "NixOS.local", "--json"]);
     expect(resolved.code).toBe(0);
     const answer = JSON.parse(resolved.stdout) as { name: string; addresses: Array<{ address: string; scope?: string; family: number; source: string }> };
     expect(answer.name).toBe("NixOS.local");
     const found = answer.addresses.map((a) => (a.scope ? `${a.address}%${a.scope}` : a.address));
-    expect(found).toEqual(expect.arrayContaining(["169.254.47.1", `fe80::47%${story.link.b.iface}`, `${eui64}%${story.link.b.iface}`]));
+    expect(found).toEqual(expect.arrayContaining([LIVE_IPV4, `fe80::47%${live.operator.iface}`, `${eui64}%${live.operator.iface}`]));
   }, 60_000);
 
   it("5. flk ssh NixOS logs in as nixos with the operator's key and verifies the pinned host key", async () => {
     const r = await flkOnLink(["ssh", "NixOS", "--", "echo", "logged-in-as-$(id -un)"]);
-    expect(r.stderr).toContain("nixos@169.254.47.1 (found by mdns)");
+    expect(r.stderr).toContain(`nixos@${LIVE_IPV4} (found by mdns)`);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe("logged-in-as-nixos");
-    expect(story.sshd!.log()).toContain("Accepted publickey for nixos");
+    expect(story.live!.sshd.log()).toContain("Accepted publickey for nixos");
   }, 60_000);
 
   it("6. flk install NixOS --target runs preflight and plan on the live installer: labelled disks mounted, stand-in nixos-install called, --undo unmounts", async () => {
@@ -236,7 +194,7 @@ describe("the operator's story, every step through dist/flk", () => {
     const mountedThere = async () =>
       (await flkOnLink(["ssh", "NixOS", "--", "findmnt", "-rn", "-o", "TARGET"])).stdout.split("\n").filter((t) => t === m.root || t.startsWith(`${m.root}/`)).sort();
     expect(await mountedThere()).toEqual([m.root, `${m.root}/boot`]);
-    const devos = join(story.fromStick, "iso", "devos");
+    const devos = LIVE_FLAKE;
     // The stand-in saw the flake copy from the stick, the target root and both filesystems mounted.
     expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[devos, ["--flake", `${devos}#NixOS`, "--root", m.root]]]);
     expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
@@ -248,21 +206,21 @@ describe("the operator's story, every step through dist/flk", () => {
   }, 120_000);
 
   it("7. with the mDNS responder stopped, flk ssh still reaches the installer on fe80::47", async () => {
-    await story.avahi!.stop();
+    await story.live!.avahi.stop();
     const gone = await flkOnLink(["resolve", "NixOS.local", "--timeout", "500"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("flk lla discover");
     const r = await flkOnLink(["ssh", "NixOS", "--", "true"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`nixos@fe80::47%${story.link!.b.iface} (found by static)`);
+    expect(r.stderr).toContain(`nixos@fe80::47%${story.live!.operator.iface} (found by static)`);
   }, 60_000);
 
   it("8. with fe80::47 removed as well, flk ssh finds the installer as an EUI-64 neighbour", async () => {
-    const live = story.link!.a;
+    const live = story.live!.live;
     await must(["ip", "netns", "exec", live.name, "ip", "-6", "addr", "del", "fe80::47/64", "dev", live.iface]);
     const eui64 = await linkLocal(live);
     const r = await flkOnLink(["ssh", "NixOS", "--", "true"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`nixos@${eui64}%${story.link!.b.iface} (found by eui64)`);
+    expect(r.stderr).toContain(`nixos@${eui64}%${story.live!.operator.iface} (found by eui64)`);
   }, 60_000);
 });

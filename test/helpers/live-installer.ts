@@ -1,0 +1,227 @@
+/**
+ * Boot a "live installer" from what is on a stick — the one set-up shared by
+ * the demo (`npm run demo`, scripts/demo.ts) and the story test
+ * (test/system/story.test.ts), so the two cannot drift apart.
+ *
+ *   const cleanups = new Cleanups();
+ *   const stick = await attachLoop(join(dir, "stick.img"), bytes, cleanups);
+ *   … flk write IMAGE stick …
+ *   await readStick(stick, liveRoot);
+ *   const live = await bootLiveInstaller({ root: liveRoot, standInBin, cleanups });
+ *   … ip netns exec ${live.operator.name} dist/flk ssh NixOS …
+ *   await cleanups.run();
+ *
+ * What the booted system is, and what of NixOS it mirrors:
+ * - the ISO root read back off the stick is the live system's `/iso`
+ *   (nixos/modules/installer/cd-dvd/iso-image.nix: `fileSystems."/iso"`);
+ *   sshd and every login run chrooted into a live root where this machine's
+ *   top-level directories are bound in, plus that `/iso` and an empty `/mnt`,
+ *   inside a private mount namespace: mounts made there (the install) are
+ *   invisible outside and vanish with the namespace;
+ * - a network namespace joined to the operator's by a veth pair, with
+ *   IPv4 link-local, the kernel's EUI-64 link-local and fe80::47;
+ * - sshd with the stick's host key and the stick's authorized keys for
+ *   `nixos`, on every address (the ISO's sshd listens on all);
+ * - an mDNS responder announcing the stick's host name: avahi-daemon here
+ *   (the ISO's systemd-resolved is not packaged on this machine);
+ * - a `nixos` user with passwordless sudo (installation-device.nix); the
+ *   given stand-in nixos-install dir comes first on the live PATH.
+ * The fixture's image keeps what NixOS renders into the live `/etc` (sshd's
+ * authorized_keys.d, networkd units) under `/flk/etc`, and the store closure
+ * under `/nix-store` (the stand-in for `/iso/nix-store.squashfs`): the live
+ * root has that store at `/nix/store`, as iso-image.nix mounts it; read the
+ * rest through `file()`.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { createLink, linkLocal, type Link, type Namespace } from "./netns.ts";
+import { startAvahi, type Avahi } from "./avahi.ts";
+import { startSshd, type Sshd } from "./sshd.ts";
+import { extractIso, livePath } from "./iso.ts";
+import type { Cleanups } from "./cleanups.ts";
+
+/** PATH with the sbin directories a non-login root shell may lack. */
+export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
+
+/**
+ * Where the flake copy is on the live system (`[nix-iso] copyTo`, and
+ * `[installer] liveFlake`'s default): contents target `/devos` of the ISO
+ * root, which NixOS mounts at `/iso`.
+ */
+export const LIVE_FLAKE = "/iso/devos";
+
+/** The live side's IPv4 link-local address, and the operator's. */
+export const LIVE_IPV4 = "169.254.47.1";
+export const OPERATOR_IPV4 = "169.254.47.2";
+
+async function sh(argv: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH, ...env } });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code: await child.exited, stdout, stderr };
+}
+
+async function must(argv: string[]): Promise<string> {
+  const r = await sh(argv);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/**
+ * A loop device over a new sparse file of `bytes` (a stick, a target disk).
+ * Its release swaps off and drops any partition of it, then detaches it.
+ */
+export async function attachLoop(file: string, bytes: number, cleanups: Cleanups): Promise<string> {
+  writeFileSync(file, "");
+  await must(["truncate", "-s", String(bytes), file]);
+  const device = (await must(["losetup", "-f", "--show", file])).trim();
+  cleanups.add(`loop device ${device}`, () => detachLoop(device));
+  return device;
+}
+
+/** Swap off (also swap turned on in a mount namespace that is gone), drop partitions, detach. */
+async function detachLoop(device: string): Promise<void> {
+  const name = device.replace(/^\/dev\//, "");
+  const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0] ?? "");
+  // A swapon made inside a mount namespace that has since gone shows as `/loop6p3`.
+  for (const swap of swaps) if (swap.replace(/^.*\//, "").startsWith(name)) await sh(["swapoff", `/dev/${swap.replace(/^.*\//, "")}`]);
+  await sh(["partx", "-d", device]);
+  const r = await sh(["losetup", "-d", device]);
+  if (r.code !== 0) throw new Error(`losetup -d ${device}: ${r.stderr.trim()}`);
+}
+
+/**
+ * The live ISO's `nixos` user (installation-device.nix: wheel, passwordless
+ * sudo), made on this machine and removed by the clean-up; an existing
+ * `nixos` user is left as it is. sudo's secure_path starts with
+ * `standInBin`, as the ISO's PATH holds the real nixos-install.
+ */
+export async function liveUser(standInBin: string, cleanups: Cleanups): Promise<void> {
+  if ((await sh(["getent", "passwd", "nixos"])).code !== 0) {
+    await must(["useradd", "--create-home", "--shell", "/bin/sh", "nixos"]);
+    cleanups.add("user nixos", () => sh(["userdel", "--remove", "nixos"]));
+    // An unset password ("*"), not a locked account ("!"): sshd without PAM refuses locked ones.
+    await must(["usermod", "-p", "*", "nixos"]);
+  }
+  const sudoers = `/etc/sudoers.d/flk-live-nixos-${process.pid}`;
+  const rule = `Defaults:nixos secure_path="${standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
+  cleanups.add(`sudoers ${sudoers}`, () => rmSync(sudoers, { force: true }));
+  writeFileSync(`${sudoers}.tmp`, rule, { mode: 0o440 });
+  await must(["visudo", "-cf", `${sudoers}.tmp`]);
+  await must(["mv", `${sudoers}.tmp`, sudoers]);
+}
+
+/**
+ * A stand-in `nixos-install` in `bin` (the real one is not packaged for
+ * Debian): it says it is one, shows its arguments and what is mounted under
+ * the target root, and installs nothing.
+ */
+export function writeNixosInstallStandIn(bin: string): void {
+  mkdirSync(bin, { recursive: true });
+  const script = `#!/bin/sh
+# stand-in nixos-install (flk demo): installs nothing
+root=/mnt
+prev=
+for a in "$@"; do [ "$prev" = --root ] && root=$a; prev=$a; done
+echo "stand-in nixos-install (the real one is not packaged for Debian): nixos-install $*"
+echo "stand-in nixos-install: mounted under $root:" $(findmnt -rn -o TARGET,SOURCE | awk -v r="$root" '$1 == r || index($1, r "/") == 1 { printf "%s=%s ", $1, $2 }')
+`;
+  writeFileSync(join(bin, "nixos-install"), script);
+  chmodSync(join(bin, "nixos-install"), 0o755);
+}
+
+/** Read the ISO on `stick` (a block device or image) back into `<root>/iso`, as a machine booting it sees it. */
+export async function readStick(stick: string, root: string): Promise<void> {
+  mkdirSync(join(root, "iso"), { recursive: true });
+  // xorriso refuses a /dev path unless told it is a plain random-access file.
+  await extractIso(stick.startsWith("/dev/") ? `stdio:${stick}` : stick, join(root, "iso"));
+}
+
+/**
+ * Host path of what the live system sees at `path` and that comes off the
+ * stick read into `root`: `/iso/X` is the ISO root's X, `/etc/X` and
+ * `/nix/store/X` are where the fixture's image keeps them (test/helpers/iso.ts livePath).
+ */
+export function stickPath(root: string, path: string): string {
+  return join(root, "iso", livePath(path));
+}
+
+/** How to boot. */
+export interface BootOptions {
+  /** The live root: `readStick()` put the ISO root at `<root>/iso`. */
+  root: string;
+  /** Directory with the stand-in nixos-install, first on the live PATH. */
+  standInBin: string;
+  cleanups: Cleanups;
+  /** Prefix of the network namespace names (default "flk-live"). */
+  prefix?: string;
+}
+
+/** A booted live installer and the operator's side of its link. */
+export interface LiveInstaller {
+  root: string;
+  /** The host name the stick announces (its evaluated networking.hostName). */
+  hostName: string;
+  link: Link;
+  /** The live installer's namespace (veth end `live.iface`). */
+  live: Namespace;
+  /** The operator's namespace: run dist/flk here. */
+  operator: Namespace;
+  /** The live side's EUI-64 link-local address. */
+  eui64: string;
+  sshd: Sshd;
+  avahi: Avahi;
+  /** Host path of a live-system path on the stick (`/iso/…`, `/etc/…`, `/nix/store/…`, the fixture's `/flk/…`). */
+  file(path: string): string;
+}
+
+/** Boot: link, the nixos user, sshd chrooted into the live root, the mDNS responder. */
+export async function bootLiveInstaller(options: BootOptions): Promise<LiveInstaller> {
+  const { root, cleanups } = options;
+  const file = (p: string) => stickPath(root, p);
+  const onStick = (p: string) => readFileSync(file(p), "utf8");
+  const hostName = JSON.parse(onStick("/flk/config.json")).networking.hostName as string;
+  const link = await createLink({ ipv4A: `${LIVE_IPV4}/16`, ipv4B: `${OPERATOR_IPV4}/16`, prefix: options.prefix ?? "flk-live" });
+  cleanups.add(`network namespaces ${link.a.name} ${link.b.name}`, () => link.cleanup());
+  const eui64 = await linkLocal(link.a);
+  await linkLocal(link.b);
+  await liveUser(options.standInBin, cleanups);
+  const sshd = await startSshd(link.a, {
+    hostKey: file("/etc/ssh/ssh_host_ed25519_key"),
+    authorizedKeys: onStick("/etc/ssh/authorized_keys.d/nixos"),
+    address: "fe80::47",
+    extraConfig: [`ListenAddress ${eui64}%${link.a.iface}`, `ListenAddress ${LIVE_IPV4}`, `SetEnv PATH=${options.standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+    launcher: liveRootLauncher(root),
+  });
+  cleanups.add("sshd", () => sshd.stop());
+  const avahi = await startAvahi(link.a, { hostName });
+  cleanups.add("avahi-daemon", () => avahi.stop());
+  return { root, hostName, link, live: link.a, operator: link.b, eui64, sshd, avahi, file };
+}
+
+/**
+ * argv prefix that runs its tail chrooted into the live root, in a private
+ * mount namespace: a tmpfs over `root` (hiding nothing outside), this
+ * machine's top-level directories bound in (plain bind for /tmp, which
+ * holds the live root itself), the stick's ISO root at `/iso`, its store at
+ * `/nix/store`, an empty `/mnt`.
+ */
+function liveRootLauncher(root: string): string[] {
+  const top = readdirSync("/").filter((d) => d !== "iso" && d !== "mnt" && d !== "lost+found");
+  const script = `set -e
+live=$1; iso=$2; shift 2
+mount -t tmpfs -o mode=0755 flk-live "$live"
+for d in ${top.join(" ")}; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$live/$d"
+  elif [ -d "/$d" ]; then mkdir "$live/$d"; if [ "$d" = tmp ]; then mount --bind "/$d" "$live/$d"; else mount --rbind "/$d" "$live/$d"; fi
+  fi
+done
+mkdir "$live/iso" "$live/mnt"
+mount --bind "$iso" "$live/iso"
+# iso-image.nix: the store is the image's squashfs (here its /nix-store directory).
+if [ -d "$iso/nix-store" ]; then mkdir -p "$live/nix/store"; mount --bind "$iso/nix-store" "$live/nix/store"; fi
+exec chroot "$live" "$@"`;
+  const live = join(root, "system");
+  mkdirSync(live, { recursive: true });
+  if (!existsSync(join(root, "iso"))) throw new Error(`${join(root, "iso")} is missing: readStick() first`);
+  return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "live-root", live, join(root, "iso")];
+}
