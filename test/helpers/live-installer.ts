@@ -209,7 +209,7 @@ function liveRootLauncher(root: string): string[] {
   const top = readdirSync("/").filter((d) => d !== "iso" && d !== "mnt" && d !== "lost+found");
   const script = `set -e
 live=$1; iso=$2; shift 2
-mount -t tmpfs -o mode=0755 flk-live "$live"
+mount -t tmpfs -o mode=0755 "flk-live:$live" "$live"   # the source names the path: a leak is findable in any mountinfo
 for d in ${top.join(" ")}; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$live/$d"
   elif [ -d "/$d" ]; then mkdir "$live/$d"; if [ "$d" = tmp ]; then mount --bind "/$d" "$live/$d"; else mount --rbind "/$d" "$live/$d"; fi
