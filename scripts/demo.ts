@@ -146,8 +146,8 @@ async function buildIso(site: string, env: Record<string, string>): Promise<{ im
 /** Partition and format the target like the NixOS manual: ESP, swap, root — labels from flk.toml. */
 async function prepareTarget(disk: string, labels: { root: string; boot: string; swap: string }): Promise<void> {
   console.log(dim("flk disk is not in this build yet: the NixOS manual's commands, with flk.toml's labels (ext4 for boot: vfat cannot be mounted on this kernel)"));
-  await sh(["sh", "-c", `printf 'label: gpt\\nsize=24MiB\\nsize=8MiB, type=swap\\ntype=linux\\n' | sfdisk --quiet --no-reread ${disk}`], { show: `sfdisk --no-reread ${disk}   # gpt: 24 MiB boot, 8 MiB swap, the rest root` });
-  // This kernel has no partition-table parser: partx adds the partitions (udev would on a real system).
+  await sh(["sh", "-c", `printf 'label: gpt\\nsize=24MiB\\nsize=8MiB, type=swap\\ntype=linux\\n' | sfdisk --quiet ${disk}`], { show: `sfdisk ${disk}   # gpt: 24 MiB boot, 8 MiB swap, the rest root` });
+  console.log(dim("(this kernel reads no partition tables, so the re-read fails: partx adds the partitions, as udev would elsewhere)"));
   await sh(["partx", "-a", disk]);
   await sh(["mkfs.ext4", "-q", "-F", "-L", labels.boot, `${disk}p1`]);
   await sh(["mkswap", "-L", labels.swap, `${disk}p2`]);
