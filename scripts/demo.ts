@@ -195,6 +195,8 @@ async function story(dir: string): Promise<void> {
   const standIn = join(dir, "bin");
   writeNixosInstallStandIn(standIn);
   await readStick(stick, liveRoot);
+  // The machine's disk is there when it boots (and so is released after the live system is gone).
+  const disk = await attachLoop(join(dir, "disk.img"), 64 << 20, cleanups);
   const live: LiveInstaller = await bootLiveInstaller({ root: liveRoot, standInBin: standIn, cleanups, prefix: "flk-demo" });
   console.log(dim(`booted "${live.hostName}": namespace ${live.live.name}, ${live.live.iface} with 169.254.47.1, fe80::47 and ${live.eui64}; sshd and avahi-daemon up`));
   console.log(dim(`you are in namespace ${live.operator.name}, on the other end of the cable (${live.operator.iface})`));
@@ -207,7 +209,6 @@ async function story(dir: string): Promise<void> {
   await sh([FLK, "ssh", "NixOS", "--", "echo logged in as $(id -un); ls /iso"], op);
 
   step("the target disk", "A second loop device stands in for the machine's disk: partitioned and labelled.");
-  const disk = await attachLoop(join(dir, "disk.img"), 64 << 20, cleanups);
   console.log(dim(`(the target disk: ${disk}, a loop device over ../disk.img)`));
   await prepareTarget(disk, labels);
 

@@ -33,7 +33,7 @@
  * rest through `file()`.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createLink, linkLocal, type Link, type Namespace } from "./netns.ts";
 import { startAvahi, type Avahi } from "./avahi.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
@@ -75,18 +75,40 @@ export async function attachLoop(file: string, bytes: number, cleanups: Cleanups
   await must(["truncate", "-s", String(bytes), file]);
   const device = (await must(["losetup", "-f", "--show", file])).trim();
   cleanups.add(`loop device ${device}`, () => detachLoop(device));
+  // Partitions added from userspace (partx, BLKPG) outlive `losetup -d`: a
+  // previous user of this loop number may have left some. Ours is all zeros.
+  if (partitions(device).length) await sh(["partx", "-d", device]);
   return device;
 }
 
-/** Swap off (also swap turned on in a mount namespace that is gone), drop partitions, detach. */
+/** Partition names the kernel holds for `device` (`loop4p1`, …). */
+function partitions(device: string): string[] {
+  const name = basename(device);
+  try {
+    return readdirSync(`/sys/block/${name}`).filter((e) => e.startsWith(`${name}p`));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Swap off (also swap turned on in a mount namespace that is gone), drop the
+ * partitions, detach. A mount namespace whose last process was just killed
+ * may still hold a partition for a moment: retry for up to 5 s, because a
+ * partition left behind would outlive the loop device and trouble its next user.
+ */
 async function detachLoop(device: string): Promise<void> {
-  const name = device.replace(/^\/dev\//, "");
-  const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0] ?? "");
-  // A swapon made inside a mount namespace that has since gone shows as `/loop6p3`.
-  for (const swap of swaps) if (swap.replace(/^.*\//, "").startsWith(name)) await sh(["swapoff", `/dev/${swap.replace(/^.*\//, "")}`]);
-  await sh(["partx", "-d", device]);
+  const name = basename(device);
+  for (let deadline = Date.now() + 5000; ; await Bun.sleep(100)) {
+    // A swapon made inside a mount namespace that has since gone shows as `/loop6p3`.
+    const swaps = readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => basename(l.split(/\s+/)[0] ?? ""));
+    for (const swap of swaps) if (swap === name || swap.startsWith(`${name}p`)) await sh(["swapoff", `/dev/${swap}`]);
+    if (partitions(device).length) await sh(["partx", "-d", device]);
+    if (partitions(device).length === 0 || Date.now() > deadline) break;
+  }
   const r = await sh(["losetup", "-d", device]);
   if (r.code !== 0) throw new Error(`losetup -d ${device}: ${r.stderr.trim()}`);
+  if (partitions(device).length) throw new Error(`${device} still has partitions ${partitions(device).join(", ")} (still mounted somewhere?)`);
 }
 
 /**

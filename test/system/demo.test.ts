@@ -72,6 +72,12 @@ async function leftovers(demo: Demo): Promise<string[]> {
     if (read("cmdline").includes(demo.tmp)) found.push(`process ${pid}: ${read("cmdline").replaceAll("\0", " ").trim()}`);
     for (const line of read("mountinfo").split("\n")) if (line.includes(demo.tmp)) found.push(`mount seen by pid ${pid}: ${line}`);
   }
+  // Partitions added with partx outlive `losetup -d`: none may be left on the loop devices the demo used.
+  for (const [, loop] of demo.output().matchAll(/\(the (?:stick|target disk): \/dev\/(loop\d+)/g)) {
+    const attached = existsSync(`/sys/block/${loop}/loop/backing_file`);
+    const parts = existsSync(`/sys/block/${loop}`) ? readdirSync(`/sys/block/${loop}`).filter((e) => e.startsWith(`${loop}p`)) : [];
+    if (!attached && parts.length) found.push(`partitions ${parts.join(", ")} of the detached /dev/${loop}`);
+  }
   const netns = (await Bun.$`ip netns list`.quiet().nothrow()).stdout.toString();
   for (const line of netns.split("\n")) if (line.startsWith("flk-demo-")) found.push(`network namespace ${line}`);
   for (const entry of readdirSync(demo.tmp)) found.push(`temp ${join(demo.tmp, entry)}`);
