@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Cleanups } from "../test/helpers/cleanups.ts";
-import { attachLoop, bootLiveInstaller, LIVE_FLAKE, readStick, SBIN_PATH, writeNixosInstallStandIn, type LiveInstaller } from "../test/helpers/live-installer.ts";
+import { attachLoop, bootLiveInstaller, readStick, SBIN_PATH, writeNixosInstallStandIn, type LiveInstaller } from "../test/helpers/live-installer.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 /** dist/flk, or $FLK_BIN (as the tests allow, to run a build of their own). */
@@ -165,7 +165,6 @@ async function story(dir: string): Promise<void> {
     "# the live installer's disk labels, unique to this run (blkid sees every disk here)",
     "[installer]",
     `labels = { root = "${labels.root}", boot = "${labels.boot}", swap = "${labels.swap}" }`,
-    `liveFlake = "${LIVE_FLAKE}"   # where this build's stick holds the flake copy`,
     "",
   ].join("\n"));
 
