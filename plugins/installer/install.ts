@@ -11,6 +11,11 @@ import { baseSteps, planSteps } from "./plan.ts";
 import { parseMarker, renderScript, shJoin, shQuote, type ScriptMode } from "./script.ts";
 import { localTransport, SSH_FAILED, type ScriptRun, type Transport } from "./transport.ts";
 import { remoteTransport } from "./remote.ts";
+import { confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
+import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
+import { partitionNode, type Boot, type Layout } from "./layout.ts";
+import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
+import { chooseSource, type Source } from "./offline.ts";
 
 /** The installer's options from flk.toml. */
 export interface InstallerConfig {
@@ -37,6 +42,17 @@ export interface InstallOptions {
   /** The ssh program (argv prefix); tests run it inside a network namespace. */
   ssh?: string[];
   locateTimeoutMs?: number;
+  /** `--disk DEVICE [--boot] [--swap]`: partition and format DEVICE first (the manual's layout), in the same script. */
+  disk?: { device: string; boot?: Boot; swap?: string };
+  /** Ask on the terminal for the disk confirmation (default: stdin and stderr are terminals). */
+  interactive?: boolean;
+  /** `--hardware-config`: capture nixos-generate-config's output into the site; `gitAdd`: and `git add` it. */
+  hardwareConfig?: boolean;
+  gitAdd?: boolean;
+  /** `--extra-files DIR`: copied into the target root before nixos-install. */
+  extraFiles?: string;
+  /** `--rebuild`: always `nixos-install --flake`, even when the stick carries the host's system. */
+  rebuild?: boolean;
 }
 
 /** One step and what became of it. */
@@ -54,9 +70,15 @@ export interface InstallReport {
   storeOverlay: boolean;
   devices: Record<string, { label: string; path: string; type: string }>;
   warnings: string[];
-  steps: Array<Step & { status: StepStatus }>;
+  steps: Array<Step & { status: StepStatus; needs?: string[] }>;
   /** The generated POSIX shell script. */
   script: string;
+  /** `--system` (the closure the stick carries) or `--flake`, and why. */
+  source: Source | null;
+  /** The disk `--disk` lays out, or null. */
+  disk: { device: string; size: number; model: string | null; layout: Layout } | null;
+  /** Where `--hardware-config` wrote the captured configuration, once it ran. */
+  hardwareConfig: HardwareWritten | null;
 }
 
 /** overlayfs splits its options at ',' and lowerdir lists at ':'. */
@@ -74,30 +96,66 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs })
     : localTransport();
   const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
-  const facts = await probe(transport, { labels: config.labels, paths, flakeDir, host, root: config.root }, flk.signal);
+  const extraDir = options.extraFiles !== undefined && mode === "install" ? checkExtraFiles(options.extraFiles) : undefined;
+  const disk = mode === "install" ? options.disk : undefined;
+  const request = { labels: config.labels, paths, flakeDir, host, root: config.root, extra: disk ? diskProbeLines(disk.device) : [] };
+  const { facts, stdout: probed } = await probe(transport, request, flk.signal);
   // The plan works on the resolved root (DESIGN.md "Paths"): `/.`, `//` and symlinks are what they point to.
   const root = facts.rootReal || config.root;
   // Undo looks for flk's overlay wherever it runs: its upperdir under root makes it unmistakable.
   // A root overlayfs cannot name was never overlaid, so undo does not ask for one (and does not refuse).
   const storeOverlay = options.storeOverlay ?? (mode === "undo" ? !OVERLAY_UNSAFE.test(root) : facts.variant === "installer");
-  const found = preflight({ facts, labels: config.labels, root, configuredRoot: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun });
+  const judged = disk ? (options.target ? judgeProbed(disk.device, probed, transport.where) : await judge(disk.device)) : undefined;
+  const diskPlan = disk && judged ? await planDisk(flk, judged, disk.boot ?? (facts.uefi ? "uefi" : "bios"), { swap: disk.swap }) : undefined;
+  const found = preflight({
+    facts, labels: config.labels, root, configuredRoot: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun,
+    ...(diskPlan?.layout ? { layout: diskPlan.layout } : {}),
+  });
+  const source = mode === "install" && host ? chooseSource(facts, host, flakeDir, options.rebuild ?? false) : null;
   const ctx: InstallContext = {
     host: host ?? "",
     flake: host ? `${flakeDir}#${host}` : "",
     root,
     labels: config.labels,
     ...(options.target ? { target: transport.where } : {}),
-    uefi: found.uefi,
+    uefi: diskPlan?.layout ? diskPlan.layout.boot === "uefi" : found.uefi,
     storeOverlay,
     impure: options.impure ?? false,
     extraArgs: options.extraArgs ?? [],
   };
-  const steps = await planSteps(flk, ctx, baseSteps(ctx, found, paths.store));
-  const guards = Object.values(found.devices).map((d) => ({ device: d.path, label: d.label }));
+  const extras: Step[] = [];
+  if (options.hardwareConfig && mode === "install") extras.push(hardwareStep(root));
+  if (extraDir) extras.push(extraFilesStep(extraDir, root, await packExtraFiles(extraDir)));
+  const base = baseSteps(ctx, found, paths.store, { system: source?.kind === "system" ? source.toplevel : undefined, beforeInstall: extras });
+  const steps = await planSteps(flk, ctx, [...(diskPlan?.steps ?? []), ...base]);
+  // A filesystem the disk step makes has no label yet when the script starts: the blkid check after mkfs guards it.
+  const guards = Object.values(found.devices).filter((d) => !d.fromDisk).map((d) => ({ device: d.path, label: d.label }));
   const script = renderScript(steps, mode, { title: `flk install ${host ?? "--undo"}`, root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
-  const report = makeReport(mode, ctx, found, steps, script);
-  if (!options.dryRun) await execute(flk, transport, report, options);
+  const report = makeReport(mode, ctx, found, steps, script, facts);
+  report.source = source;
+  if (diskPlan?.layout && judged) report.disk = { device: judged.path, size: judged.size, model: judged.model, layout: diskPlan.layout };
+  if (options.dryRun) return report;
+  if (judged) {
+    await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), options.target ? transport.where : undefined);
+    // Check, then prove: the question may have waited; judge the disk again where it is.
+    if (!options.target) await judge(judged.path);
+  }
+  const hardware = await execute(flk, transport, report, options);
+  if (options.hardwareConfig && host) report.hardwareConfig = await saveHardware(flk, host, hardware, options.gitAdd ?? false, options.target);
   return report;
+}
+
+/** Write what `hardware-config` sent back into the site (the operator's, also over --target). */
+async function saveHardware(flk: Flk, host: string, text: string, gitAdd: boolean, target?: string): Promise<HardwareWritten | null> {
+  const log = flk.logger("installer");
+  if (!text.trim()) {
+    log.warn(`--hardware-config: nixos-generate-config sent nothing back${target ? ` from ${target}` : ""}; the site was not changed.`);
+    return null;
+  }
+  const written = await writeHardwareConfig(flk.siteRoot(), host, text, gitAdd);
+  log.success(`wrote ${written.file} (${written.bytes} bytes${target ? `, from ${target}` : ""})${written.gitAdded ? " and staged it (git add)" : ""}`);
+  for (const warning of written.warnings) log.warn(warning);
+  return written;
 }
 
 function checkHost(host: string | undefined, mode: ScriptMode): string | undefined {
@@ -130,10 +188,10 @@ export function isLiveInstaller(osRelease: string): boolean {
   }
 }
 
-async function probe(transport: Transport, request: Parameters<typeof probeScript>[0], signal: AbortSignal): Promise<Facts> {
+async function probe(transport: Transport, request: Parameters<typeof probeScript>[0], signal: AbortSignal): Promise<{ facts: Facts; stdout: string }> {
   const run = await transport.run(probeScript(request), { signal });
   const facts = parseProbe(run.stdout, request.flakeDir);
-  if (facts.complete) return facts;
+  if (facts.complete) return { facts, stdout: run.stdout };
   if (!facts.started && run.code === SSH_FAILED) throw unreachable(transport, run.stderrTail);
   const last = run.stderrTail.slice(-5).join("\n");
   throw new FlkError(`the preflight probe on ${transport.where} stopped early (exit ${run.code})${last ? `:\n${last}` : ""}. Nothing was mounted or changed.`, "E_PROBE", 1);
@@ -149,7 +207,7 @@ function unreachable(transport: Transport, tail: string[]): FlkError {
   );
 }
 
-function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, steps: Step[], script: string): InstallReport {
+function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, steps: Step[], script: string, facts: Facts): InstallReport {
   const devices: InstallReport["devices"] = {};
   for (const [role, d] of Object.entries(found.devices)) devices[role] = { label: d!.label, path: d!.path, type: d!.type };
   return {
@@ -162,13 +220,24 @@ function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, ste
     storeOverlay: ctx.storeOverlay,
     devices,
     warnings: found.warnings,
-    steps: steps.map((s) => ({ ...s, status: "planned" as StepStatus })),
+    steps: steps.map((s) => ({ ...s, status: "planned" as StepStatus, ...needsOf(s, facts) })),
     script,
+    source: null,
+    disk: null,
+    hardwareConfig: null,
   };
 }
 
+/** What a step needs that a workstation's --dry-run may lack: root (mounting, formatting), the live system (nixos-install, nixos-generate-config). */
+function needsOf(step: Step, facts: Facts): { needs?: string[] } {
+  const needs: string[] = [];
+  if (facts.uid !== 0) needs.push("root");
+  if ((step.id === "nixos-install" && !facts.nixosInstall) || (step.id === "hardware-config" && !facts.generateConfig)) needs.push("the live system");
+  return needs.length ? { needs } : {};
+}
+
 /** Run the script, following its markers; a failed step is exit 1 with what is mounted and how to undo. */
-async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<void> {
+async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<string> {
   const log = flk.logger("installer");
   const progress = followMarkers(report, log);
   const running = transport.run(report.script, { echo: true, signal: flk.signal, onLine: progress.onLine });
@@ -185,15 +254,17 @@ async function execute(flk: Flk, transport: Transport, report: InstallReport, op
     if (!flk.signal.aborted) off();
   }
   for (const step of report.steps) if (step.status === "planned") step.status = "not-run";
-  if (progress.ended === "done") return;
+  if (progress.ended === "done") return progress.data.join("\n");
   throw executionError(transport, report, options, run, progress.ended, progress.failed);
 }
 
 /** Update step statuses and log each step as its marker arrives. */
 function followMarkers(report: InstallReport, log: ReturnType<Flk["logger"]>) {
   const byId = new Map(report.steps.map((s) => [s.id, s]));
-  const state: { ended?: "done" | "fail" | "changed"; failed?: { id: string; code?: number }; onLine(line: string): void } = {
+  const state: { ended?: "done" | "fail" | "changed"; failed?: { id: string; code?: number }; data: string[]; onLine(line: string): void } = {
+    data: [],
     onLine(line) {
+      if (line.startsWith(DATA_PREFIX)) return void state.data.push(line.slice(DATA_PREFIX.length));
       const marker = parseMarker(line);
       const step = marker && byId.get(marker.id);
       if (marker?.event === "done" || marker?.event === "changed") state.ended = marker.event;

@@ -18,7 +18,7 @@ const STEP_ID = /^[a-z0-9][a-z0-9-]*$/;
  * `unless` that holds only when the same device is already there, and the
  * `undo` that `--undo` runs when it does.
  */
-export function baseSteps(ctx: InstallContext, found: Preflight, store: string): Step[] {
+export function baseSteps(ctx: InstallContext, found: Preflight, store: string, more: { system?: string; beforeInstall?: Step[] } = {}): Step[] {
   const { root } = ctx;
   const steps: Step[] = [{ id: "mkdir-root", title: `create the mount point ${root}`, argv: ["mkdir", "-p", root], unless: ["test", "-d", root] }];
   if (found.devices.root) steps.push(mountStep("mount-root", found.devices.root, root));
@@ -28,7 +28,8 @@ export function baseSteps(ctx: InstallContext, found: Preflight, store: string):
   }
   if (found.devices.swap) steps.push(swapStep(found.devices.swap));
   if (ctx.storeOverlay) steps.push(...overlaySteps(root, store));
-  steps.push({ id: "nixos-install", title: `install ${ctx.flake}`, argv: nixosInstallArgv(ctx) });
+  steps.push(...(more.beforeInstall ?? []));
+  steps.push({ id: "nixos-install", title: more.system ? `install ${more.system} (the system the stick carries)` : `install ${ctx.flake}`, argv: nixosInstallArgv(ctx, more.system) });
   return steps;
 }
 
@@ -37,8 +38,8 @@ function mountStep(id: string, device: Resolved, mountpoint: string): Step {
     id,
     title: `mount ${device.label} (${device.path}) at ${mountpoint}`,
     argv: ["mount", device.path, mountpoint],
-    // findmnt -S accepts maj:min, which does not care which /dev name mounted it.
-    unless: ["findmnt", "-rn", "-M", mountpoint, "-S", device.majmin],
+    // findmnt -S accepts maj:min, which does not care which /dev name mounted it; a partition --disk is about to make has only its path.
+    unless: ["findmnt", "-rn", "-M", mountpoint, "-S", device.majmin || device.path],
     undo: ["umount", mountpoint],
   };
 }
@@ -72,9 +73,12 @@ function overlaySteps(root: string, store: string): Step[] {
   ];
 }
 
-/** `nixos-install --flake SITE#HOST`, `--root` when not the default /mnt, `--impure` if asked, then `-- ARGS` unchanged. */
-export function nixosInstallArgv(ctx: InstallContext): string[] {
-  return ["nixos-install", "--flake", ctx.flake, ...(ctx.root === "/mnt" ? [] : ["--root", ctx.root]), ...(ctx.impure ? ["--impure"] : []), ...ctx.extraArgs];
+/**
+ * `nixos-install --flake SITE#HOST` (or `--system TOPLEVEL`: no evaluation),
+ * `--root` when not the default /mnt, `--impure` if asked, then `-- ARGS` unchanged.
+ */
+export function nixosInstallArgv(ctx: InstallContext, system?: string): string[] {
+  return ["nixos-install", ...(system ? ["--system", system] : ["--flake", ctx.flake]), ...(ctx.root === "/mnt" ? [] : ["--root", ctx.root]), ...(ctx.impure ? ["--impure"] : []), ...ctx.extraArgs];
 }
 
 /** Run the `installSteps` waterfall over the base steps and check what the taps returned. */

@@ -5,6 +5,7 @@
  */
 import { FlkError, didYouMean, providerOf } from "../../core/index.ts";
 import type { DeviceFact, Facts } from "./probe.ts";
+import type { Layout } from "./layout.ts";
 import { shQuote } from "./script.ts";
 
 /** What the preflight is judging for. */
@@ -22,14 +23,18 @@ export interface PreflightInput {
   storeOverlay: boolean;
   /** `--undo` needs only the labels it can find; it refuses nothing else. */
   undo?: boolean;
-  /** `--dry-run` mounts nothing, so it does not need root. */
+  /** `--dry-run` mounts nothing, so it does not need root, nor nixos-install on this machine. */
   dryRun?: boolean;
+  /** `--disk`: the filesystems come from this layout (made by the script), not from labels found now. */
+  layout?: Layout;
 }
 
 /** A filesystem the plan will use. */
 export interface Resolved extends DeviceFact {
   role: string;
   label: string;
+  /** Made by the `--disk` step in the same script (no label to guard before it runs). */
+  fromDisk?: boolean;
 }
 
 /** The verdict: devices by role, and warnings that do not stop the install. */
@@ -50,23 +55,63 @@ export function preflight(input: PreflightInput): Preflight {
     throw new FlkError(`flk install must run as root on ${input.where} (mounting needs it). ${NOTHING} Run it with sudo, or use --dry-run to see the plan.`, "E_NOT_ROOT");
   const devices: Preflight["devices"] = {};
   const warnings: string[] = [];
+  if (input.layout && !input.undo) return fromLayout(input, input.layout);
   for (const role of Object.keys(input.labels)) {
     const found = resolveLabel(input, role, warnings);
     if (found) devices[role as keyof Preflight["devices"]] = found;
   }
   if (!input.undo) {
+    // A workstation's --dry-run: without root blkid reads no labels; plan with the label's udev name and say so.
+    if (!devices.root && input.dryRun && facts.uid !== 0) {
+      for (const role of ["root", "boot"] as const) if (input.labels[role] && !devices[role] && (role === "root" || facts.uefi)) devices[role] = byLabelPlaceholder(input, role);
+      warnings.push(`reading labels needs root: the plan names the filesystems by label (/dev/disk/by-label/…); run it as root on the machine being installed.`);
+    }
     if (!devices.root) throw missingLabel(input, "root");
     if (facts.uefi) checkUefiBoot(input, devices.boot, warnings);
     checkFlake(input);
-    if (!facts.nixosInstall)
+    if (!facts.nixosInstall && !input.dryRun)
       throw new FlkError(`\`nixos-install\` is not on PATH on ${input.where}. ${NOTHING} Run flk install on ${providerOf("nixos-install")}, or install over ssh with --target nixos@ADDRESS.`, "E_NO_NIXOS_INSTALL");
+    if (!facts.nixosInstall) warnings.push(`nixos-install is not on PATH on ${input.where}: the plan is for the live system (the NixOS installer ships it).`);
     checkInUse(input, devices.root!, input.root);
     if (devices.boot) checkInUse(input, devices.boot, `${input.root}/boot`);
     checkMounted(input, devices.root!, input.root);
     if (devices.boot) checkMounted(input, devices.boot, `${input.root}/boot`);
     if (!devices.swap && input.labels.swap) warnings.push(`no filesystem labelled '${input.labels.swap}' for swap: installing without swap.`);
-  }
+  } else if (facts.uid !== 0 && Object.values(facts.labels).every((l) => l.devices.length === 0))
+    warnings.push("reading labels needs root: without it flk sees none of them, so --undo finds nothing to undo. Run it with sudo.");
   return { devices, uefi: facts.uefi, warnings };
+}
+
+/** A filesystem named by its udev label link, for a plan made without root (nothing is mounted from it). */
+function byLabelPlaceholder(input: PreflightInput, role: "root" | "boot"): Resolved {
+  const label = input.labels[role]!;
+  return { path: `/dev/disk/by-label/${label}`, majmin: "", type: role === "boot" ? "vfat" : "ext4", role, label };
+}
+
+/**
+ * \`--disk\`: the devices are the layout's partitions. A label the layout
+ * uses must not be on any other device already (after formatting the
+ * installed system would find two), and nothing may be mounted at root.
+ */
+function fromLayout(input: PreflightInput, layout: Layout): Preflight {
+  const devices: Preflight["devices"] = {};
+  const mine = new RegExp(`^${layout.device.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}p?\\d+$`);
+  for (const p of layout.partitions) {
+    const elsewhere = (input.facts.labels[p.role]?.devices ?? []).filter((d) => d.path !== layout.device && !mine.test(d.path));
+    if (elsewhere.length)
+      throw new FlkError(
+        `the label '${p.label}' (${p.role}) is already on ${elsewhere.map((d) => d.path).join(", ")} on ${input.where}; after formatting ${layout.device} two filesystems would carry it and the installed system could mount the wrong one. ${NOTHING} Relabel that one, or set [installer] labels.${p.role} in flk.toml.`,
+        "E_LABEL_DUPLICATE",
+      );
+    devices[p.role] = { path: p.node, majmin: "", type: p.fs, role: p.role, label: p.label, fromDisk: true };
+  }
+  checkFlake(input);
+  if (!input.facts.nixosInstall && !input.dryRun)
+    throw new FlkError(`\`nixos-install\` is not on PATH on ${input.where}. ${NOTHING} Run flk install on ${providerOf("nixos-install")}, or install over ssh with --target nixos@ADDRESS.`, "E_NO_NIXOS_INSTALL");
+  const here = input.facts.mounts.filter((m) => normalizePath(m.mountpoint) === normalizePath(input.root) || normalizePath(m.mountpoint).startsWith(normalizePath(input.root) + "/"));
+  if (here.length)
+    throw new FlkError(`${here[0]!.mountpoint} on ${input.where} is mounted (from ${here[0]!.source}), and --disk makes new filesystems for ${input.root}. ${NOTHING} Unmount it first (\`umount -R ${shQuote(input.root)}\`).`, "E_ROOT_MOUNTED");
+  return { devices, uefi: layout.boot === "uefi", warnings: [] };
 }
 
 function checkRootPath(input: PreflightInput, storeOverlay: boolean): void {
@@ -143,6 +188,8 @@ function checkUefiBoot(input: PreflightInput, boot: Resolved | undefined, warnin
 
 function checkFlake(input: PreflightInput): void {
   const { flake } = input.facts;
+  if (!flake.present && input.where !== "this machine")
+    throw new FlkError(`there is no flake.nix in ${flake.dir} on ${input.where}. ${NOTHING} Is the stick built by \`flk iso\`? It carries the site's copy there. Or set \`[installer] liveFlake\` in flk.toml to where the copy is.`, "E_NO_FLAKE");
   if (!flake.present)
     throw new FlkError(`there is no flake.nix in ${flake.dir} on ${input.where}. ${NOTHING} Run flk inside your site (the directory with flake.nix), pass --site DIR, or on the live installer keep the copy at /iso/devos.`, "E_NO_FLAKE");
   const host = input.host!;

@@ -6,6 +6,7 @@
  */
 import { parseMountinfoLine, unescapeMount, type MountEntry } from "../../core/index.ts";
 import { shQuote } from "./script.ts";
+import { parseLiveRecord, type LiveRecord } from "./live-record.ts";
 
 /** Where the probe looks; tests point these at temporary files. */
 export interface ProbePaths {
@@ -17,10 +18,12 @@ export interface ProbePaths {
   store: string;
   /** udev's directory of label links (systemd's 60-persistent-storage.rules). */
   byLabel: string;
+  /** What the stick records about itself (nix-iso writes it; DESIGN.md contract 5). */
+  liveRecord: string;
 }
 
 /** The real locations. */
-export const DEFAULT_PATHS: ProbePaths = { firmware: "/sys/firmware", osRelease: "/etc/os-release", store: "/nix/store", byLabel: "/dev/disk/by-label" };
+export const DEFAULT_PATHS: ProbePaths = { firmware: "/sys/firmware", osRelease: "/etc/os-release", store: "/nix/store", byLabel: "/dev/disk/by-label", liveRecord: "/etc/flk/live.json" };
 
 /** One block device carrying a wanted label. */
 export interface DeviceFact {
@@ -61,6 +64,15 @@ export interface Facts {
   uid: number;
   /** `[installer] root` resolved on the probed machine (`realpath -m`: symlinks, `.`, `//`), "" when unknown. */
   rootReal: string;
+  /** nixos-generate-config is on PATH. */
+  generateConfig: boolean;
+  /** The stick's record, when there is one (or why it cannot be used). */
+  live?: LiveRecord | { error: string };
+  liveRecordPath: string;
+  /** The recorded toplevel exists in the probed machine's store. */
+  toplevelPresent: boolean;
+  /** `nix hash path` of the flake directory (SRI), "" when not computed. */
+  flakeHash: string;
 }
 
 /** What to probe for. */
@@ -73,6 +85,8 @@ export interface ProbeRequest {
   host?: string;
   /** `[installer] root`, resolved there. */
   root?: string;
+  /** More read-only lines (e.g. the disk's facts for --disk). */
+  extra?: string[];
 }
 
 /**
@@ -112,7 +126,10 @@ export function probeScript(request: ProbeRequest): string {
     `[ -d ${shQuote(firmware + "/efi")} ] && echo 'uefi 1'`,
     `[ -r ${shQuote(osRelease)} ] && sed -n 's/^VARIANT_ID=/variant /p' ${shQuote(osRelease)}`,
     "echo \"nixos-install $(command -v nixos-install)\"",
+    "command -v nixos-generate-config >/dev/null && echo 'generate-config 1'",
     ...flakeLines(request),
+    ...liveLines(request),
+    ...(request.extra ?? []),
     "sed 's/^/mount /' /proc/self/mountinfo",
     "sed -n '2,$s/^\\([^ \t]*\\).*/swap \\1/p' /proc/swaps",
     "echo 'end'",
@@ -135,6 +152,24 @@ export function byLabelName(label: string): string {
     else for (const byte of new TextEncoder().encode(char)) name += `\\x${byte.toString(16).padStart(2, "0")}`;
   }
   return name;
+}
+
+/**
+ * The stick's record, one line; when it is there, the recorded toplevel's
+ * presence and the flake copy's NAR hash (`nix hash path`, SRI, as the
+ * record holds it) for the --system/--flake decision (offline.ts).
+ */
+function liveLines(request: ProbeRequest): string[] {
+  const record = shQuote(request.paths.liveRecord);
+  return [
+    `echo "live-path "${record}`,
+    `if [ -r ${record} ]; then`,
+    `  echo "live-record $(tr -d '\\n' < ${record})"`,
+    `  top=$(sed -n 's/.*"toplevel"[[:space:]]*:[[:space:]]*"\\([^"]*\\)".*/\\1/p' ${record})`,
+    '  [ -n "$top" ] && [ -e "$top" ] && echo "toplevel-present 1"',
+    `  command -v nix >/dev/null && echo "flake-hash $(nix --extra-experimental-features nix-command hash path ${shQuote(request.flakeDir)} 2>/dev/null)"`,
+    "fi",
+  ];
 }
 
 function flakeLines(request: ProbeRequest): string[] {
@@ -165,7 +200,7 @@ function hexMajMin(text: string): string | undefined {
  */
 export function parseProbe(output: string, flakeDir = ""): Facts & { complete: boolean; started: boolean } {
   const facts: Facts & { complete: boolean; started: boolean } = {
-    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1, rootReal: "",
+    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1, rootReal: "", generateConfig: false, liveRecordPath: "", toplevelPresent: false, flakeHash: "",
     flake: { dir: flakeDir, present: false, hostFile: false }, complete: false, started: false,
   };
   const scanned: Array<Record<string, string>> = [];
@@ -206,6 +241,17 @@ function parseLine(facts: Facts & { complete: boolean; started: boolean }, key: 
     case "uid": if (/^\d+$/.test(rest)) facts.uid = Number(rest); break;
     case "bylabel": facts.byLabel = true; break;
     case "root-real": if (rest.startsWith("/")) facts.rootReal = rest; break;
+    case "generate-config": facts.generateConfig = true; break;
+    case "live-path": facts.liveRecordPath = rest; break;
+    case "live-record":
+      try {
+        facts.live = parseLiveRecord(rest, facts.liveRecordPath || undefined);
+      } catch (error) {
+        facts.live = { error: (error as Error).message };
+      }
+      break;
+    case "toplevel-present": facts.toplevelPresent = true; break;
+    case "flake-hash": if (/^sha256-/.test(rest)) facts.flakeHash = rest.trim(); break;
     case "uefi": facts.uefi = true; break;
     case "variant": facts.variant = rest.replace(/^["']|["']$/g, ""); break;
     case "nixos-install": facts.nixosInstall = rest; break;

@@ -101,7 +101,8 @@ function guardLine(guard: Guard): string {
 function installBlock(step: Step): string[] {
   const id = shQuote(step.id);
   const input = step.input === undefined ? "" : `printf '%s' ${shQuote(step.input)} | `;
-  const run = [`  echo '@flk run '${id}`, `  ${input}${shJoin(step.argv)} >&2 || flk_fail ${id} $?`];
+  // fd 3 is the protocol channel (a step may send `@flk data` lines there); the command's own stdout goes to stderr.
+  const run = [`  echo '@flk run '${id}`, `  ${input}${shJoin(step.argv)} 3>&1 >&2 || flk_fail ${id} $?`];
   if (!step.unless) return [`# ${oneLine(step.title)}`, "{", ...run, "}"];
   return [`# ${oneLine(step.title)}`, `if ${shJoin(step.unless)} >/dev/null 2>&1; then`, `  echo '@flk skip '${id}`, "else", ...run, "fi"];
 }

@@ -129,6 +129,18 @@ exit 0
 `;
   writeFileSync(join(bin, "nixos-install"), script);
   chmodSync(join(bin, "nixos-install"), 0o755);
+  // stand-in nixos-generate-config: records its arguments and what is mounted, prints a small hardware configuration.
+  const generate = `#!/bin/sh
+# stand-in nixos-generate-config for tests: prints a fixed configuration naming its --root
+printf '%s\\n' "$@" > '${dir}/generate-config.args'
+findmnt -rn -o TARGET,SOURCE | grep -F '${dir}' > '${dir}/generate-config.mounts'
+root=; while [ $# -gt 0 ]; do [ "$1" = --root ] && root=$2; shift; done
+echo "# stand-in hardware configuration (flk test), root $root"
+echo '{ config, lib, ... }:'
+echo '{ fileSystems."/" = { device = "/dev/disk/by-label/nixos"; fsType = "ext4"; }; }'
+`;
+  writeFileSync(join(bin, "nixos-generate-config"), generate);
+  chmodSync(join(bin, "nixos-generate-config"), 0o755);
 }
 
 function readCalls(file: string): Call[] {
