@@ -28,7 +28,7 @@ export default definePlugin({
     };
     flk.hooks.commands.tap(PLUGIN, (registry) => {
       registry.add("keys", keysCommand(flk, options), { plugin: PLUGIN });
-      registry.add("ssh", sshCommand(flk), { plugin: PLUGIN });
+      registry.add("ssh", sshCommand(flk, options), { plugin: PLUGIN });
     });
     flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
     flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>

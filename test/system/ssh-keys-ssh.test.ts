@@ -78,6 +78,12 @@ it("flk ssh logs in over the link-local address with the pinned host key and the
     const refused = await flkSsh(sshd, stranger, ["true"]);
     expect(refused.code).toBe(255);
     expect(refused.stderr).toContain("Permission denied");
+    // flk says which keys the ISO lets in and which this login offered, by fingerprint (ssh-keygen -lf is the oracle).
+    const fingerprint = (file: string) => sh(["ssh-keygen", "-lf", file]).split(" ")[1]!;
+    expect(refused.stderr).toContain("refused the login (Permission denied)");
+    expect(refused.stderr).toMatch(new RegExp(`the site has:\\n  ${fingerprint(`${user}.pub`).replace(/[+/]/g, "\\$&")}  operator@test`));
+    expect(refused.stderr).toMatch(new RegExp(`You offered:\\n  ${fingerprint(`${stranger}.pub`).replace(/[+/]/g, "\\$&")} `));
+    expect(refused.stderr).toContain("None of the keys you offered is authorized");
   } finally {
     await sshd.stop();
   }
@@ -99,6 +105,9 @@ it("flk ssh refuses an installer with any other host key: a stranger's, another 
       expect(ran.stdout).not.toContain("should-not-run");
       expect(ran.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
       expect(ran.stderr).toContain("Host key verification failed");
+      // flk's next step, not ssh's advice to delete the pinned line.
+      expect(ran.stderr).toContain("this stick was built with another host key — rebuild and rewrite it (`flk iso NixOS`");
+      expect(ran.stderr).not.toContain("ssh-keygen -R");
     } finally {
       await sshd.stop();
     }
