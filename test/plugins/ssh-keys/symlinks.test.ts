@@ -5,7 +5,7 @@
  * status and index.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { systemTest } from "../../helpers/require.ts";
 import { flk } from "../../helpers/binary.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../../helpers/iso.ts";
 import { captureOutput, keygen, makeFlk, makeSite, makeState, sh } from "./helpers.ts";
+import { openSiteDir } from "../../../plugins/ssh-keys/safe.ts";
 
 const it = systemTest(["ssh-keygen", "git", "nix"], { root: false });
 
@@ -140,4 +141,22 @@ it("a link among the store's files (secrets/keys/sub.pub → a directory) is ref
   const ran = await flk(["keys", "list"], { cwd: site.root });
   expect(ran.code).toBe(2);
   expect(ran.stderr).toContain("secrets/keys/sub.pub is a symbolic link");
+});
+
+it("I/O goes through the checked directory fd: a directory swapped for a link after the check does not redirect a write", async () => {
+  mkdirSync(join(site.root, "secrets/keys"), { recursive: true });
+  const dirFd = openSiteDir(site.root, "secrets/keys")!;
+  try {
+    // The attacker's swap, between flk's check and its write.
+    renameSync(join(site.root, "secrets/keys"), join(site.root, "secrets/checked"));
+    symlinkSync(outside, join(site.root, "secrets/keys"));
+    writeFileSync(`/proc/self/fd/${dirFd.fd}/alice.pub`, "written through the fd\n");
+    expect(readdirSync(outside)).toEqual([]);
+    expect(readFileSync(join(site.root, "secrets/checked/alice.pub"), "utf8")).toBe("written through the fd\n");
+  } finally {
+    dirFd.close();
+  }
+  // And the next command sees the link and refuses it.
+  const ran = await flk(["keys", "list"], { cwd: site.root });
+  expect([ran.code, ran.stderr.includes("secrets/keys is a symbolic link")]).toEqual([2, true]);
 });
