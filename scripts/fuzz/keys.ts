@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeyLineError, MAX_LINE_BYTES, formatKeyLine, parseKeyLine, type PublicKey } from "../../plugins/ssh-keys/keys.ts";
-import type { FuzzReport, Rng } from "./rng.ts";
+import { Findings, type FuzzReport, type Rng } from "./rng.ts";
 
 /** A line that takes longer than this is a hang (seconds, where a GC pause on a loaded machine is ~100 ms). */
 export const HANG_MS = 1000;
@@ -64,9 +64,10 @@ export function fuzzKeys(count: number, r: Rng, budgetMs: number): FuzzReport {
   const accepted: Array<{ line: string; key: PublicKey }> = [];
   const started = performance.now();
   // Counted in lines parsed: a mutant that became blank or a # comment is not one.
-  for (let i = 0; report.inputs < count && report.findings.length < 20; i++) {
+  const found = new Findings();
+  for (let i = 0; report.inputs < count && !found.full; i++) {
     if ((i & 0x3ff) === 0 && performance.now() - started > budgetMs) {
-      report.findings.push(`time budget of ${budgetMs} ms spent after ${report.inputs} lines`);
+      found.add(`time budget of ${budgetMs} ms spent`, `after ${report.inputs} lines`);
       break;
     }
     let line = r.pick(pool);
@@ -79,20 +80,20 @@ export function fuzzKeys(count: number, r: Rng, budgetMs: number): FuzzReport {
     try {
       key = parseKeyLine(line);
     } catch (error) {
-      if (!(error instanceof KeyLineError)) report.findings.push(`parseKeyLine threw ${String(error)} for ${JSON.stringify(line)}`);
+      if (!(error instanceof KeyLineError)) found.add(`parseKeyLine threw ${String(error)}`, JSON.stringify(line));
     }
     const took = performance.now() - t0;
     report.slowestMs = Math.max(report.slowestMs, took);
-    if (took > HANG_MS) report.findings.push(`${took.toFixed(0)} ms for one line (hang): ${JSON.stringify(line.slice(0, 200))}`);
+    if (took > HANG_MS) found.add(`over ${HANG_MS} ms for one line (hang)`, `${took.toFixed(0)} ms: ${JSON.stringify(line.slice(0, 200))}`);
     if (!key) continue;
     report.accepted++;
-    if (line.includes("\0")) report.findings.push(`accepted a line holding a NUL: ${JSON.stringify(line)}`);
-    if (Buffer.byteLength(line) > MAX_LINE_BYTES) report.findings.push(`accepted a line of ${Buffer.byteLength(line)} bytes`);
+    if (line.includes("\0")) found.add("accepted a line holding a NUL", JSON.stringify(line));
+    if (Buffer.byteLength(line) > MAX_LINE_BYTES) found.add(`accepted a line over ${MAX_LINE_BYTES} bytes`, `${Buffer.byteLength(line)} bytes`);
     const again = parseKeyLine(formatKeyLine(key));
-    if (again.fingerprint !== key.fingerprint || again.options !== key.options || again.comment !== key.comment) report.findings.push(`stored form parses differently: ${JSON.stringify(line)}`);
+    if (again.fingerprint !== key.fingerprint || again.options !== key.options || again.comment !== key.comment) found.add("stored form parses differently", JSON.stringify(line));
     if (!key.certificate) accepted.push({ line, key });
   }
-  report.findings.push(...checkWithSshKeygen(accepted));
+  report.findings = [...found.list(), ...checkWithSshKeygen(accepted)];
   report.elapsedMs = performance.now() - started;
   return report;
 }

@@ -22,7 +22,7 @@ import { decodeMessage } from "../../plugins/mdns/dns-decode.ts";
 import { DnsDecodeError, type Message } from "../../plugins/mdns/dns.ts";
 import * as accept from "../../plugins/mdns/accept.ts";
 import type { Link } from "../../plugins/mdns/links.ts";
-import type { FuzzReport, Rng } from "./rng.ts";
+import { Findings, type FuzzReport, type Rng } from "./rng.ts";
 
 /** A packet that takes longer than this is a hang (seconds, where a GC pause on a loaded machine is ~100 ms). */
 export const HANG_MS = 1000;
@@ -246,9 +246,10 @@ export function fuzzMdns(count: number, r: Rng, budgetMs: number): FuzzReport {
   const report: FuzzReport = { target: "mdns", inputs: 0, accepted: 0, slowestMs: 0, elapsedMs: 0, findings: [] };
   const pool = seeds();
   const started = performance.now();
-  for (let i = 0; i < count && report.findings.length < 20; i++) {
+  const found = new Findings();
+  for (let i = 0; i < count && !found.full; i++) {
     if ((i & 0x3ff) === 0 && performance.now() - started > budgetMs) {
-      report.findings.push(`time budget of ${budgetMs} ms spent after ${i} packets`);
+      found.add(`time budget of ${budgetMs} ms spent`, `after ${i} packets`);
       break;
     }
     const packet = mutate(r.pick(pool), r);
@@ -258,30 +259,31 @@ export function fuzzMdns(count: number, r: Rng, budgetMs: number): FuzzReport {
     try {
       message = decodeMessage(packet);
     } catch (error) {
-      if (!(error instanceof DnsDecodeError)) report.findings.push(`decodeMessage threw ${String(error)} for ${hex(packet)}`);
+      if (!(error instanceof DnsDecodeError)) found.add(`decodeMessage threw ${String(error)}`, hex(packet));
     }
     let verdict: ReturnType<typeof accept.acceptResponse> | undefined;
     try {
       verdict = accept.acceptResponse(packet, FROM, LINK, NAME, [1, 28]);
     } catch (error) {
-      report.findings.push(`acceptResponse threw ${String(error)} for ${hex(packet)}`);
+      found.add(`acceptResponse threw ${String(error)}`, hex(packet));
     }
     const took = performance.now() - t0;
     report.slowestMs = Math.max(report.slowestMs, took);
-    if (took > HANG_MS) report.findings.push(`${took.toFixed(0)} ms for one packet (hang): ${hex(packet)}`);
+    if (took > HANG_MS) found.add(`over ${HANG_MS} ms for one packet (hang)`, `${took.toFixed(0)} ms: ${hex(packet)}`);
     if (!message) continue;
     report.accepted++;
     const walked = referenceWalk(packet);
-    if (typeof walked === "string") report.findings.push(`decodeMessage accepted a packet the RFC 1035 reference refuses (${walked}): ${hex(packet)}`);
+    if (typeof walked === "string") found.add(`decodeMessage accepted a packet the RFC 1035 reference refuses (${walked})`, hex(packet));
     else {
       const differs = disagreement(message, walked);
-      if (differs) report.findings.push(`decodeMessage misread a packet (${differs}): ${hex(packet)}`);
+      if (differs) found.add(`decodeMessage misread a packet (${differs.replace(/^record \d+: /, "")})`, hex(packet));
     }
     if (verdict?.ok) {
       const wrong = acceptedProblem(message, verdict.addresses);
-      if (wrong) report.findings.push(`acceptResponse ${wrong}: ${hex(packet)}`);
+      if (wrong) found.add(`acceptResponse ${wrong}`, hex(packet));
     }
   }
+  report.findings = found.list();
   report.elapsedMs = performance.now() - started;
   return report;
 }
