@@ -166,7 +166,7 @@ async function execute(flk: Flk, transport: Transport, report: DiskReport): Prom
   const failed = report.steps.find((s) => s.status === "failed");
   throw new FlkError(
     `flk disk ${report.device}: ${failed ? `the step '${failed.id}' (${failed.title}) failed (exit ${result.code})` : `the script stopped early (exit ${result.code})`}. ` +
-      `${report.steps.some((s) => s.status === "ran") ? "The disk is partly written: run flk disk again to start over." : "Nothing was written."}`,
+      `${report.steps.some((s) => s.status === "ran" || s.status === "failed") ? "The disk may be partly written: run flk disk again to start over." : "Nothing was written."}`,
     failed ? "E_STEP_FAILED" : "E_PLAN_STOPPED",
     1,
   );

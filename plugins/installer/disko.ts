@@ -56,6 +56,7 @@ export function checkDiskoDevice(disko: DiskoHost, device: string, realpath: (p:
 export function diskoSteps(disko: DiskoHost, nixFlags: string[]): Step[] {
   const build = disko.script
     ? ["sh", "-c", 'exec "$1"', "disko", disko.script]
-    : ["sh", "-c", 'script=$(nix "$@" build --no-link --print-out-paths "$0") && exec "$script"', disko.scriptAttr, ...nixFlags];
+    : // `--json` (not --print-out-paths, which nix < 2.9 lacks): [{"drvPath":…,"outputs":{"out":"/nix/store/…"}}].
+      ["sh", "-c", 'out=$(nix "$@" build --no-link --json "$0") || exit $?; script=$(printf %s "$out" | sed -n \'s/.*"out":"\\([^"]*\\)".*/\\1/p\'); [ -x "$script" ] || { echo "flk: nix built no disko script for $0" >&2; exit 1; }; exec "$script"', disko.scriptAttr, ...nixFlags];
   return [{ id: "disko", title: `run ${disko.host}'s own disko script (its layout, not the manual's)`, argv: build }];
 }

@@ -207,3 +207,65 @@ describe("flk disk refuses, and the disk's sha256 stays the same (exit 2)", () =
     expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "nixos", TYPE: "ext4" });
   }, 60_000);
 });
+
+describe("flk disk --host: a host that defines disko gets its own layout", () => {
+  /** A site whose `Disko` host defines disko.devices for `device` and a stand-in diskoScript (built by nix, run by flk); `Plain` has none. */
+  async function diskoSite(dir: string, device: string): Promise<string> {
+    const site = join(dir, "site");
+    mkdirSync(site);
+    // The stand-in disko script: its own layout (one GPT partition named disko-root, ext4 label dk-root), not the manual's.
+    writeFileSync(join(site, "disko.sh"), [
+      "#!/bin/sh",
+      "# stand-in for a host's system.build.diskoScript (flk test)",
+      "set -e",
+      `printf 'label: gpt\\nstart=2048, type=L, name=disko-root\\n' | sfdisk --wipe always '${device}'`,
+      `partx -u '${device}' || partx -a '${device}'`,
+      `mkfs.ext4 -q -F -L dk-root '${device}p1'`,
+      "",
+    ].join("\n"), { mode: 0o755 });
+    writeFileSync(join(site, "flake.nix"), `{
+  outputs = _: {
+    nixosConfigurations.Disko.config = {
+      disko.devices.disk.main.device = "${device}";
+      system.build.diskoScript = derivation {
+        name = "disko-stand-in"; system = "x86_64-linux"; builder = "/bin/sh";
+        args = [ "-c" "/bin/cp \${./disko.sh} $out && /bin/chmod 0555 $out" ];
+      };
+    };
+    nixosConfigurations.Plain.config = { };
+  };
+}
+`);
+    return site;
+  }
+  const nixEnv = { NIX_CONFIG: "substituters =\nsandbox = false" };
+
+  test("runs the host's disko script (read back: its one partition and label), and --json says so", async () => {
+    const { dir, device } = await loopDisk(300);
+    const site = await diskoSite(dir, device);
+    const r = await runFlk(["disk", device, "--host", "Disko", "--yes", "--json"], { cwd: site, env: nixEnv });
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect([report.layout, report.disko.host, report.disko.disks]).toEqual([null, "Disko", { main: device }]);
+    expect(report.steps.map((s: { id: string; status: string }) => [s.id, s.status])).toEqual([["disko", "ran"]]);
+    const table = await sfdiskJson(device);
+    expect(table.partitions.map((p) => [p.node, p.name])).toEqual([[`${device}p1`, "disko-root"]]);
+    expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "dk-root", TYPE: "ext4" });
+    // A host without disko gets the manual's layout.
+    const plain = await runFlk(["disk", device, "--host", "Plain", "--boot", "bios", "--dry-run", "--json"], { cwd: site, env: nixEnv });
+    expect(JSON.parse(plain.stdout).layout.table).toBe("dos");
+  }, 120_000);
+
+  test("refuses a DEVICE the host's disko does not name (exit 2), disk unchanged", async () => {
+    const { dir, device } = await loopDisk(300);
+    const other = await loopDisk(300);
+    const site = await diskoSite(dir, device);
+    await scribble(other.device);
+    const before = await sha256(other.device);
+    const r = await runFlk(["disk", other.device, "--host", "Disko", "--yes"], { cwd: site, env: nixEnv });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`Disko's disko layout formats ${device}, not ${other.device}`);
+    expect(await sha256(other.device)).toBe(before);
+  }, 120_000);
+});
