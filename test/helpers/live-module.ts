@@ -66,8 +66,9 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-/** A .network unit as evaluated: its Name= globs (whitespace-separated) or another [Match]. */
+/** A .network unit as evaluated: its Name= globs (whitespace-separated; networkd.nix's `name` is shorthand for it) or another [Match]. */
 export interface Unit {
+  name?: string | null;
   matchConfig?: { Name?: string; Type?: string };
 }
 
@@ -75,7 +76,8 @@ export interface Unit {
 export function firstMatch(units: Record<string, Unit>, name: string): string | undefined {
   for (const unit of Object.keys(units).sort()) {
     const match = units[unit]!.matchConfig ?? {};
-    const byName = match.Name === undefined || match.Name.split(/\s+/).some((g) => glob(g).test(name));
+    const names = match.Name ?? units[unit]!.name ?? undefined;
+    const byName = names === undefined || names.split(/\s+/).some((g) => glob(g).test(name));
     const byType = match.Type === undefined || match.Type === "ether";
     if (byName && byType) return unit;
   }
