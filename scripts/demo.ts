@@ -2,7 +2,8 @@
  * `npm run demo`: the whole story with the compiled dist/flk, offline, on
  * this machine — the embedded fixture site as your flake, a loop device as
  * the USB stick, a network namespace as the machine that boots it, a second
- * loop device as its disk. Each step prints the command as you would type
+ * loop device as its disk (partitioned by `flk disk`, run there with the
+ * flk the stick carries). Each step prints the command as you would type
  * it, a one-line explanation, and the command's real output.
  *
  * As root it runs everything and leaves nothing behind (loop devices,
@@ -43,7 +44,7 @@ const started = performance.now();
 const NEEDS: Record<string, string> = {
   nix: "nix-bin", xorriso: "xorriso", git: "git", "ssh-keygen": "openssh-client", ssh: "openssh-client", "ssh-agent": "openssh-client",
   "ssh-add": "openssh-client", sshd: "openssh-server", "avahi-daemon": "avahi-daemon", ip: "iproute2", losetup: "mount", partx: "util-linux",
-  sfdisk: "fdisk", unshare: "util-linux", chroot: "coreutils", "mkfs.ext4": "e2fsprogs", mkswap: "util-linux", blkid: "util-linux",
+  sfdisk: "fdisk", wipefs: "util-linux", unshare: "util-linux", chroot: "coreutils", "mkfs.ext4": "e2fsprogs", mkswap: "util-linux", blkid: "util-linux",
   findmnt: "util-linux", sudo: "sudo", visudo: "sudo", useradd: "passwd",
 };
 
@@ -143,17 +144,6 @@ async function buildIso(site: string, env: Record<string, string>): Promise<{ im
   return { image, sha256 };
 }
 
-/** Partition and format the target like the NixOS manual: ESP, swap, root — labels from flk.toml. */
-async function prepareTarget(disk: string, labels: { root: string; boot: string; swap: string }): Promise<void> {
-  console.log(dim("flk disk is not in this build yet: the NixOS manual's commands, with flk.toml's labels (ext4 for boot: vfat cannot be mounted on this kernel)"));
-  await sh(["sh", "-c", `printf 'label: gpt\\nsize=24MiB\\nsize=8MiB, type=swap\\ntype=linux\\n' | sfdisk --quiet ${disk}`], { show: `sfdisk ${disk}   # gpt: 24 MiB boot, 8 MiB swap, the rest root` });
-  console.log(dim("(this kernel reads no partition tables, so the re-read fails: partx adds the partitions, as udev would elsewhere)"));
-  await sh(["partx", "-a", disk]);
-  await sh(["mkfs.ext4", "-q", "-F", "-L", labels.boot, `${disk}p1`]);
-  await sh(["mkswap", "-L", labels.swap, `${disk}p2`]);
-  await sh(["mkfs.ext4", "-q", "-F", "-L", labels.root, `${disk}p3`]);
-}
-
 async function story(dir: string): Promise<void> {
   const tag = randomBytes(2).toString("hex");
   // Labels unique to this run: blkid sees every filesystem on this machine.
@@ -195,7 +185,7 @@ async function story(dir: string): Promise<void> {
   writeNixosInstallStandIn(standIn);
   await readStick(stick, liveRoot);
   // The machine's disk is there when it boots (and so is released after the live system is gone).
-  const disk = await attachLoop(join(dir, "disk.img"), 64 << 20, cleanups);
+  const disk = await attachLoop(join(dir, "disk.img"), 320 << 20, cleanups);
   const live: LiveInstaller = await bootLiveInstaller({ root: liveRoot, standInBin: standIn, cleanups, prefix: "flk-demo" });
   console.log(dim(`booted "${live.hostName}": namespace ${live.live.name}, ${live.live.iface} with 169.254.47.1, fe80::47 and ${live.eui64}; sshd and avahi-daemon up`));
   console.log(dim(`you are in namespace ${live.operator.name}, on the other end of the cable (${live.operator.iface})`));
@@ -207,9 +197,9 @@ async function story(dir: string): Promise<void> {
   step("flk ssh NixOS", "Log in as nixos: flk finds it (mDNS, fe80::47, EUI-64) and checks the host key pinned in your site.");
   await sh([FLK, "ssh", "NixOS", "--", "echo logged in as $(id -un); ls /iso"], op);
 
-  step("the target disk", "A second loop device stands in for the machine's disk: partitioned and labelled.");
-  console.log(dim(`(the target disk: ${disk}, a loop device over ../disk.img)`));
-  await prepareTarget(disk, labels);
+  step("flk disk", "On the live installer, with the flk the stick carries: partition and format the machine's disk (a second loop device) as the NixOS manual does, labelled as flk.toml says.");
+  console.log(dim(`(the target disk: ${disk}, a loop device over ../disk.img; --boot bios: an ESP is vfat, which this kernel cannot mount)`));
+  await sh([FLK, "ssh", "NixOS", "--", `cd /iso/devos && sudo flk disk ${disk} --boot bios --swap 8M --yes`], op);
 
   step("flk install NixOS", "Mount by label on the installer, then nixos-install (a stand-in here: nixos-install is not packaged for Debian).");
   await sh([FLK, "install", "NixOS", "--target", "nixos@NixOS"], op);

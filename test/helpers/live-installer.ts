@@ -25,7 +25,8 @@
  * - an mDNS responder announcing the stick's host name: avahi-daemon here
  *   (the ISO's systemd-resolved is not packaged on this machine);
  * - a `nixos` user with passwordless sudo (installation-device.nix); the
- *   given stand-in nixos-install dir comes first on the live PATH.
+ *   given stand-in nixos-install dir comes first on the live PATH, the
+ *   stick's packages (flk, through its wrapper) last.
  * The fixture's image keeps what NixOS renders into the live `/etc` (sshd's
  * authorized_keys.d, networkd units) under `/flk/etc`, and the store closure
  * under `/nix-store` (the stand-in for `/iso/nix-store.squashfs`): the live
@@ -114,10 +115,9 @@ async function detachLoop(device: string): Promise<void> {
 /**
  * The live ISO's `nixos` user (installation-device.nix: wheel, passwordless
  * sudo), made on this machine and removed by the clean-up; an existing
- * `nixos` user is left as it is. sudo's secure_path starts with
- * `standInBin`, as the ISO's PATH holds the real nixos-install.
+ * `nixos` user is left as it is. sudo's secure_path is the live PATH.
  */
-export async function liveUser(standInBin: string, cleanups: Cleanups): Promise<void> {
+export async function liveUser(livePath: string, cleanups: Cleanups): Promise<void> {
   if ((await sh(["getent", "passwd", "nixos"])).code !== 0) {
     await must(["useradd", "--create-home", "--shell", "/bin/sh", "nixos"]);
     cleanups.add("user nixos", () => sh(["userdel", "--remove", "nixos"]));
@@ -125,7 +125,7 @@ export async function liveUser(standInBin: string, cleanups: Cleanups): Promise<
     await must(["usermod", "-p", "*", "nixos"]);
   }
   const sudoers = `/etc/sudoers.d/flk-live-nixos-${process.pid}`;
-  const rule = `Defaults:nixos secure_path="${standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
+  const rule = `Defaults:nixos secure_path="${livePath}"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
   cleanups.add(`sudoers ${sudoers}`, () => rmSync(sudoers, { force: true }));
   writeFileSync(`${sudoers}.tmp`, rule, { mode: 0o440 });
   await must(["visudo", "-cf", `${sudoers}.tmp`]);
@@ -201,17 +201,22 @@ export async function bootLiveInstaller(options: BootOptions): Promise<LiveInsta
   const { root, cleanups } = options;
   const file = (p: string) => stickPath(root, p);
   const onStick = (p: string) => readFileSync(file(p), "utf8");
-  const hostName = JSON.parse(onStick("/flk/config.json")).networking.hostName as string;
+  const config = JSON.parse(onStick("/flk/config.json"));
+  const hostName = config.networking.hostName as string;
+  // The stick's environment.systemPackages (flk among them) on PATH, after
+  // this machine's directories: the fixture's other packages are stand-ins.
+  const packages = ((config.environment?.systemPackages ?? []) as string[]).filter((p) => existsSync(file(`${p}/bin`))).map((p) => `${p}/bin`);
+  const path = [options.standInBin, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", ...packages].join(":");
   const link = await createLink({ ipv4A: `${LIVE_IPV4}/16`, ipv4B: `${OPERATOR_IPV4}/16`, prefix: options.prefix ?? "flk-live" });
   cleanups.add(`network namespaces ${link.a.name} ${link.b.name}`, () => link.cleanup());
   const eui64 = await linkLocal(link.a);
   await linkLocal(link.b);
-  await liveUser(options.standInBin, cleanups);
+  await liveUser(path, cleanups);
   const sshd = await startSshd(link.a, {
     hostKey: file("/etc/ssh/ssh_host_ed25519_key"),
     authorizedKeys: onStick("/etc/ssh/authorized_keys.d/nixos"),
     address: "fe80::47",
-    extraConfig: [`ListenAddress ${eui64}%${link.a.iface}`, `ListenAddress ${LIVE_IPV4}`, `SetEnv PATH=${options.standInBin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`],
+    extraConfig: [`ListenAddress ${eui64}%${link.a.iface}`, `ListenAddress ${LIVE_IPV4}`, `SetEnv PATH=${path}`],
     launcher: liveRootLauncher(root),
   });
   cleanups.add("sshd", () => sshd.stop());

@@ -92,7 +92,7 @@ it("runs the whole story with dist/flk in under two minutes, every step shown, a
   const { code, seconds } = await demo.done;
   const out = demo.output();
   if (code !== 0) throw new Error(`the demo exited ${code}:\n${out.slice(-4000)}`);
-  for (const command of ["$ flk keys add", "$ flk iso NixOS", "$ flk write result/iso/", "$ flk resolve NixOS.local", "$ flk ssh NixOS", "$ flk install NixOS --target nixos@NixOS", "$ flk install --undo"])
+  for (const command of ["$ flk keys add", "$ flk iso NixOS", "$ flk write result/iso/", "$ flk resolve NixOS.local", "$ flk ssh NixOS", "$ flk ssh NixOS -- 'cd /iso/devos && sudo flk disk /dev/loop", "$ flk install NixOS --target nixos@NixOS", "$ flk install --undo"])
     expect(out).toContain(command);
   // Real output of each: the fingerprint, the verified write, the mDNS answer, the login, the stand-in said so.
   expect(out).toMatch(/added you +256 SHA256:/);
@@ -100,7 +100,9 @@ it("runs the whole story with dist/flk in under two minutes, every step shown, a
   expect(out).toContain("fe80::47%");
   expect(out).toContain("logged in as nixos");
   expect(out).toContain("stand-in nixos-install (the real one is not packaged for Debian)");
-  expect(out).toContain("undone: 3 step(s) reversed");
+  // flk disk ran on the live side with the flk the stick carries (its wrapper on the live PATH), with the site's labels.
+  expect(out).toMatch(/is ready: \/dev\/loop\d+p1 ext4 'nixos-[0-9a-f]{4}', \/dev\/loop\d+p2 swap 'swap-[0-9a-f]{4}'/);
+  expect(out).toMatch(/undone: \d+ step\(s\) reversed/);
   expect(out).toMatch(/demo done: \d+ steps in [\d.]+ s/);
   expect(seconds).toBeLessThan(120);
   expect(await leftovers(demo)).toEqual([]);
