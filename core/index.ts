@@ -9,7 +9,7 @@ export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstal
 export { reach, locate, liveInstaller, siteHost, parseTarget, parseUser, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
-export { createProgress, progressMode, formatBytes, formatDuration, type Progress, type ProgressMode } from "./progress.ts";
+export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";

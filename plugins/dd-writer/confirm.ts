@@ -69,11 +69,13 @@ export interface PickedImage {
  * "erase /dev/sdX (model, size)? [y/N]" (a non-removable disk, offered only
  * with --force, gets the typed-name confirmation instead).
  */
-export async function chooseDevice(rows: Disk[], image: PickedImage, force: boolean, ask: Asker): Promise<{ path: string; confirmed: boolean }> {
+export async function chooseDevice(rows: Disk[], image: PickedImage, force: boolean, ask: Asker): Promise<{ path: string; confirmed: boolean } | "wait"> {
   const big = (r: Disk) => r.size >= image.atLeast;
   const candidates = rows.filter((r) => mayWrite(r.verdict, force) && r.type !== "part" && big(r));
   const shownRows = rows.map((r) => (mayWrite(r.verdict, force) && !big(r) ? { ...r, reason: `smaller than the image (${formatBytes(r.size)} < ${formatBytes(image.atLeast)})` } : r));
   const listing = rows.length ? deviceTable(shownRows) : "  (no block devices)";
+  // Nothing to offer on a terminal: "plug in the USB stick" (wait.ts) instead of a dead end.
+  if (ask.interactive && !ask.yes && candidates.length === 0) return "wait";
   if (!ask.interactive || ask.yes || candidates.length === 0)
     throw new FlkError(
       `no DEVICE given, and flk never picks a disk by itself. ${candidates.length ? "Name one" : "No disk can be written right now"}:\n${listing}\nThen run: flk write ${image.path} /dev/sdX`,
@@ -88,16 +90,24 @@ export async function chooseDevice(rows: Disk[], image: PickedImage, force: bool
   ask.log.info(`image: ${name}`);
   const answer = await ask.log.prompt(`Write ${basename(image.path)} to which device?`, {
     type: "select",
-    options: [...candidates.map((r) => ({ value: r.path, label: `${r.path}  ${describe(r)}` })), { value: "", label: "cancel" }],
+    options: [
+      ...candidates.map((r) => ({ value: r.path, label: `${r.path}  ${describe(r)}` })),
+      // No removable disk among them (loop devices, internal disks with --force): a stick may not be plugged in yet.
+      ...(candidates.some((r) => r.removable) ? [] : [{ value: WAIT, label: "none of these: wait for a USB stick to be plugged in" }]),
+      { value: "", label: "cancel" },
+    ],
     cancel: "null",
   });
   const chosen = typeof answer === "string" ? answer : (answer as { value?: string } | null)?.value;
+  if (chosen === WAIT) return "wait";
   if (!chosen) throw new FlkError("no device chosen: nothing was written.", "E_NO_DEVICE");
   const row = candidates.find((r) => r.path === chosen)!;
   if (row.verdict === "needs-force") return { path: chosen, confirmed: false };
   await confirmErase(row, ask);
   return { path: chosen, confirmed: true };
 }
+
+const WAIT = "\0wait";
 
 /** "erase /dev/sdX (model, size)? [y/N]": only y or yes goes on. */
 export async function confirmErase(row: Disk, ask: Asker): Promise<void> {

@@ -1,14 +1,15 @@
 /**
- * Open the target, write, flush, verify, close — and on SIGINT/SIGTERM stop,
- * close, and say that the stick is incomplete (core re-raises the signal
+ * Open the targets, write, flush, verify, close — and on SIGINT/SIGTERM stop,
+ * close, and say that each stick is incomplete (core re-raises the signal
  * after the cleanups, so the exit status is 130/143).
  */
 import { closeSync } from "node:fs";
-import { createProgress, FlkError, formatBytes, formatDuration, progressMode, type Flk } from "../../core/index.ts";
-import { flash } from "./flash.ts";
+import { FlkError, formatBytes, formatDuration, progressMode, type Flk, type Progress } from "../../core/index.ts";
+import { flash, type FlashResult, type FlashTarget } from "./flash.ts";
 import type { ImageInfo } from "./image.ts";
-import { openTarget } from "./open.ts";
-import { createHashPool, createRing, type HashPool } from "./ring.ts";
+import { openTarget, type Opened } from "./open.ts";
+import { stickProgress } from "./progress-lines.ts";
+import { createHashPool, createRing, subRing, type HashPool, type Ring } from "./ring.ts";
 import { openSource, type ImageSource } from "./source.ts";
 import type { Target } from "./target.ts";
 import { findBadChunk, firstBadOffset, verifyFailed } from "./verify.ts";
@@ -40,17 +41,43 @@ export interface ExecuteOptions {
   beforeVerify?: (path: string) => unknown;
 }
 
-/** Write `image` to the already checked `target`, then verify unless told not to. */
+/** How one stick ended: its outcome, or the error that stopped it. */
+export interface StickResult {
+  device: string;
+  outcome?: WriteOutcome;
+  error?: unknown;
+}
+
+/** Write `image` to the already checked `target`, then verify unless told not to; throws the stick's error. */
 export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, options: ExecuteOptions): Promise<WriteOutcome> {
-  const { verify, beforeVerify } = options;
+  const [result] = await executeWrites(flk, image, [target], options);
+  if (result!.error !== undefined) throw result!.error;
+  return result!.outcome!;
+}
+
+/**
+ * Write `image` to every checked target at once: the image is read once,
+ * each chunk goes to all sticks in parallel, each stick is flushed and read
+ * back on its own. A stick that fails does not stop the others; its error is
+ * in its result. Throws only when nothing could start (an open refused:
+ * nothing written anywhere), the image itself fails, or on a signal.
+ */
+export async function executeWrites(flk: Flk, image: ImageInfo, targets: Target[], options: ExecuteOptions): Promise<StickResult[]> {
   const log = flk.logger("dd-writer");
   const started = performance.now();
-  const opened = openTarget(target);
-  const ring = createRing(SLOTS, CHUNK);
-  const pool: HashPool | undefined = verify ? createHashPool(ring) : undefined;
+  const opened = openAll(targets);
+  // Write phase: the first SLOTS slots; verify: SLOTS per stick, all in one buffer the hash workers share.
+  const ring = createRing(SLOTS * targets.length, CHUNK);
+  const pool: HashPool | undefined = options.verify ? createHashPool(ring) : undefined;
   let source: ImageSource | undefined = openSource(image, { hash: options.sha256 !== undefined });
+  const mode = progressMode(flk.flags.json);
+  const written = targets.map(() => 0);
+  const writeProgress = stickProgress(targets.map((t) => `writing ${t.path}`), image.size, mode);
+  const sticks: FlashTarget[] = targets.map((t, i) => ({
+    fd: opened[i]!.fd, path: t.path, kind: t.kind, direct: opened[i]!.direct, unit: opened[i]!.unit,
+    capacity: t.kind === "block" ? t.block.size : undefined, progress: writeProgress[i]!, onWritten: (bytes) => void (written[i] = bytes),
+  }));
   let phase: "writing" | "verifying" | "done" = "writing";
-  let written = 0;
   let work: Promise<unknown> = Promise.resolve();
   let released = false;
   const release = () => {
@@ -58,51 +85,82 @@ export async function executeWrite(flk: Flk, image: ImageInfo, target: Target, o
     released = true;
     source?.close();
     pool?.close();
-    closeSync(opened.fd);
+    for (const o of opened) closeSync(o.fd);
   };
   const unregister = flk.onCleanup(async () => {
     source?.close();
     await Promise.race([work.catch(() => {}), Bun.sleep(3000)]);
     release();
-    if (phase === "writing") log.warn(`stopped: ${target.path} is incomplete and not bootable (${written} of ${image.size ?? "?"} bytes written). Write it again with flk write.`);
-    if (phase === "verifying") log.warn(`stopped while verifying: ${target.path} was written and flushed but not verified.`);
+    for (const [i, t] of targets.entries()) {
+      if (phase === "writing") log.warn(`stopped: ${t.path} is incomplete and not bootable (${written[i]} of ${image.size ?? "?"} bytes written). Write it again with flk write.`);
+      if (phase === "verifying") log.warn(`stopped while verifying: ${t.path} was written and flushed but not verified.`);
+    }
   });
-  const mode = progressMode(flk.flags.json);
-  const io = { fd: opened.fd, path: target.path, direct: opened.direct, unit: opened.unit, ring, signal: flk.signal };
   try {
-    const writing = flash({
-      ...io,
-      kind: target.kind,
-      source,
-      pool,
-      capacity: target.kind === "block" ? target.block.size : undefined,
-      syncEvery: SYNC_EVERY,
-      progress: createProgress({ label: `writing ${target.path}`, total: image.size, mode }),
-      onWritten: (bytes) => void (written = bytes),
-    });
+    const writing = flash({ targets: sticks, source, ring: subRing(ring, 0, SLOTS), pool, syncEvery: SYNC_EVERY, signal: flk.signal });
     work = writing;
-    const result = await writing;
+    const result = await writing.catch((error) => {
+      // Every stick failed: each result says why. Anything else (the image, a signal) ends the whole run.
+      if (sticks.every((t) => t.failed !== undefined)) return undefined;
+      throw error;
+    });
+    if (!result) return sticks.map((t) => ({ device: t.path, error: t.failed }));
     const digest = source.digest();
     source.close();
     source = undefined;
-    if (options.sha256 !== undefined && digest !== options.sha256) throw imageChanged(image, target.path, options.sha256, digest);
+    if (options.sha256 !== undefined && digest !== options.sha256) {
+      const error = imageChanged(image, sticks.map((t) => t.path).join(", "), options.sha256, digest);
+      return sticks.map((t) => ({ device: t.path, error: t.failed ?? error }));
+    }
     if (pool) {
-      await beforeVerify?.(target.path);
       phase = "verifying";
-      const plan = { ...io, pool, length: result.bytes, digests: result.digests, progress: createProgress({ label: `verifying ${target.path}`, total: result.bytes, mode }) };
-      const checking = findBadChunk(plan);
+      const verifyProgress = stickProgress(targets.map((t) => `verifying ${t.path}`), result.bytes, mode);
+      const checking = Promise.all(sticks.map((t, i) => (t.failed === undefined ? verifyStick(t, subRing(ring, i * SLOTS, SLOTS), pool, result, verifyProgress[i]!, image, flk.signal, options.beforeVerify) : undefined)));
       work = checking;
-      const bad = await checking;
-      if (bad >= 0) throw verifyFailed(target.path, await firstBadOffset(plan, (source = openSource(image)), bad), result.bytes);
+      await checking;
     }
     phase = "done";
     const seconds = (performance.now() - started) / 1000;
-    const outcome: WriteOutcome = { image: image.path, device: target.path, bytes: result.bytes, verified: Boolean(pool), ...(digest ? { sha256: digest } : {}), seconds };
-    report(flk, outcome);
-    return outcome;
+    return sticks.map((t) => {
+      if (t.failed !== undefined) return { device: t.path, error: t.failed };
+      const outcome: WriteOutcome = { image: image.path, device: t.path, bytes: result.bytes, verified: Boolean(pool), ...(digest ? { sha256: digest } : {}), seconds };
+      report(flk, outcome);
+      return { device: t.path, outcome };
+    });
   } finally {
     unregister();
     release();
+  }
+}
+
+// Open every target before writing any: a refusal at the open (E_TARGET_CHANGED, E_BUSY) leaves all sticks untouched.
+function openAll(targets: Target[]): Opened[] {
+  const opened: Opened[] = [];
+  try {
+    for (const t of targets) opened.push(openTarget(t));
+    return opened;
+  } catch (error) {
+    for (const o of opened) closeSync(o.fd);
+    throw error;
+  }
+}
+
+/** Read one stick back and compare with the digests taken while writing; a mismatch or read fault marks it failed. */
+async function verifyStick(t: FlashTarget, ring: Ring, pool: HashPool, result: FlashResult, progress: Progress, image: ImageInfo, signal: AbortSignal, beforeVerify?: (path: string) => unknown): Promise<void> {
+  try {
+    await beforeVerify?.(t.path);
+    const plan = { fd: t.fd, path: t.path, direct: t.direct, unit: t.unit, ring, pool, length: result.bytes, digests: result.digests, signal, progress };
+    const bad = await findBadChunk(plan);
+    if (bad < 0) return;
+    const again = openSource(image);
+    try {
+      t.failed = verifyFailed(t.path, await firstBadOffset(plan, again, bad), result.bytes);
+    } finally {
+      again.close();
+    }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    t.failed = error;
   }
 }
 

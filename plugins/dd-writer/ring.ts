@@ -31,6 +31,11 @@ export function createRing(count: number, slotSize: number): Ring {
   return { buffer, slots: offsets.map((o) => new Uint8Array(buffer, o, slotSize)), offsets, slotSize };
 }
 
+/** Slots `from … from+count-1` of `ring` as a ring of their own (same buffer, so the same hash pool serves it). */
+export function subRing(ring: Ring, from: number, count: number): Ring {
+  return { buffer: ring.buffer, slots: ring.slots.slice(from, from + count), offsets: ring.offsets.slice(from, from + count), slotSize: ring.slotSize };
+}
+
 /** An aligned standalone buffer (for a tail block or a re-read). */
 export function alignedBuffer(size: number): Uint8Array {
   const ring = createRing(1, Math.ceil(size / ALIGN) * ALIGN);
@@ -39,8 +44,8 @@ export function alignedBuffer(size: number): Uint8Array {
 
 /** SHA-256 of slot ranges, computed by workers. */
 export interface HashPool {
-  /** Hex SHA-256 of `length` bytes at the start of slot `slot`. */
-  digest(slot: number, length: number): Promise<string>;
+  /** Hex SHA-256 of `length` bytes at byte `offset` of the pool's buffer (a slot's `ring.offsets[i]`). */
+  digest(offset: number, length: number): Promise<string>;
   close(): void;
 }
 
@@ -74,11 +79,11 @@ export function createHashPool(ring: Ring, workers = 2): HashPool {
   });
   let next = 0;
   return {
-    digest(slot, length) {
+    digest(offset, length) {
       const id = next++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        pool[id % pool.length]!.postMessage({ id, offset: ring.offsets[slot], length });
+        pool[id % pool.length]!.postMessage({ id, offset, length });
       });
     },
     close() {

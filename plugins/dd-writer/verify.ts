@@ -41,7 +41,7 @@ export async function findBadChunk(plan: VerifyPlan): Promise<number> {
     const read = readFully(plan.fd, ring.slots[slot]!, span, at, plan);
     chain = Promise.all([chain, read]).then(() => plan.progress.update(at + n));
     busy[slot] = read.then(async (got) => {
-      const digest = got >= n ? await plan.pool.digest(slot, n) : "";
+      const digest = got >= n ? await plan.pool.digest(ring.offsets[slot]!, n) : "";
       if (digest !== plan.digests[k]) bad = Math.min(bad, k);
     });
     busy[slot]!.catch(() => {});

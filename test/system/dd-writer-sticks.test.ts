@@ -1,0 +1,152 @@
+/**
+ * Several sticks at once and plug-in detection (issue 17 items 2, 3),
+ * through dist/flk against real loop devices: `flk write IMAGE DEV1 DEV2`,
+ * one failing stick (EIO from an immutable backing file) that does not stop
+ * the other, refusals that leave every stick untouched, and
+ * `--wait-for-device` with a loop device attached while flk waits (in this
+ * VM no disk is "removable": a disk counts as appearing when its (name,
+ * diskseq) is new — see plugins/dd-writer/wait.ts).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
+import { FLK, flk } from "../helpers/binary.ts";
+import { systemTest } from "../helpers/require.ts";
+import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, whenAllocated, writeFile } from "../plugins/dd-writer/helpers.ts";
+
+const it = systemTest(["losetup", "chattr", "cmp", "lsblk", "sha256sum", "script", "mkfs.ext4", "mount"]);
+const BIG = 256 << 20;
+let shared: Scratch;
+let bigImage: string;
+let s: Scratch;
+beforeAll(() => {
+  shared = new Scratch();
+  bigImage = writeFile(shared.path("big.iso"), randomBytes(BIG));
+});
+afterAll(() => shared.cleanup());
+beforeEach(() => (s = new Scratch()));
+afterEach(() => s.cleanup());
+
+function spawnFlk(args: string[]) {
+  const child = Bun.spawn([FLK, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const stderr: string[] = [];
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) stderr.push(decoder.decode(chunk, { stream: true }));
+  })();
+  return {
+    child,
+    stderr: () => stderr.join(""),
+    done: Promise.all([new Response(child.stdout).text(), child.exited, reading]).then(([stdout, code]) => ({ stdout, stderr: stderr.join(""), code })),
+  };
+}
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+it("flk write IMAGE DEV1 DEV2 writes both sticks from one read of the image, each verified, with one NDJSON stream under --json", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(5 * 1048576 + 4231));
+  const a = s.loop(8 << 20).device;
+  const b = s.loop(8 << 20).device;
+  const r = await flk(["write", image, a, b, "--json"]);
+  expect(r.code).toBe(0);
+  expect(cmp(image, a, 5 * 1048576 + 4231)).toBe(0);
+  expect(cmp(image, b, 5 * 1048576 + 4231)).toBe(0);
+  const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  expect(events.filter((e) => e.event === "done").map((e) => e.label).sort()).toEqual([`verifying ${a}`, `verifying ${b}`, `writing ${a}`, `writing ${b}`].sort());
+  expect(events.filter((e) => e.event === "written").map((e) => [e.device, e.verified])).toEqual([[a, true], [b, true]]);
+  expect(events.at(-1)).toEqual({ event: "summary", good: [a, b], failed: [] });
+  expect(r.stderr).toContain(`2 of 2 sticks good: ${a}, ${b}.`);
+});
+
+it("one stick failing mid-write (EIO) does not stop the other: exit 1, the summary names the good one, and it is verified", async () => {
+  const good = s.loop(BIG + (1 << 20)).device;
+  const bad = s.loop(BIG + (1 << 20));
+  const run = spawnFlk(["write", bigImage, good, bad.device, "--json"]);
+  await whenAllocated(bad.backing, 48 << 20);
+  sh(["chattr", "+i", bad.backing]);
+  s.defer(() => void Bun.spawnSync(["chattr", "-i", bad.backing]));
+  const r = await run.done;
+  expect(r.code).toBe(1);
+  const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const summary = events.find((e) => e.event === "summary");
+  expect(summary.good).toEqual([good]);
+  expect(summary.failed.map((f: { device: string }) => f.device)).toEqual([bad.device]);
+  expect(summary.failed[0].error.code).toBe("E_DEVICE_LOST");
+  expect(events.find((e) => e.event === "written")).toMatchObject({ device: good, verified: true, bytes: BIG });
+  expect(r.stderr).toContain(`1 of 2 sticks good: ${good}; failed: ${bad.device}.`);
+  expect(r.stderr).toContain(`1 of 2 sticks failed (${bad.device})`);
+  expect(cmp(bigImage, good, BIG)).toBe(0);
+});
+
+it("a refused stick among several stops all of them before anything is written (exit 2); a stick named twice too", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const free = s.loop(4 << 20).device;
+  const before = sha256Of(free);
+  const busy = s.loop(16 << 20).device;
+  const at = s.mountExt4(busy);
+  const r = await flk(["write", image, free, busy]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`refusing to write to ${busy}: in use: ${busy} is mounted on ${at}`);
+  expect(sha256Of(free)).toBe(before);
+  const twice = await flk(["write", image, free, free]);
+  expect(twice.code).toBe(2);
+  expect(twice.stderr).toContain(`${free} is named twice`);
+  expect(sha256Of(free)).toBe(before);
+});
+
+it("on a terminal, several sticks get one progress line each", async () => {
+  const a = s.loop(BIG + (1 << 20)).device;
+  const b = s.loop(BIG + (1 << 20)).device;
+  const r = await onPty([FLK, "write", bigImage, a, b], { killAfterMs: 60000 }).done;
+  expect(r.code).toBe(0);
+  for (const d of [a, b]) {
+    expect(r.screen).toMatch(new RegExp(`writing ${d}: 256\\.0 MiB / 256\\.0 MiB \\(100%\\)`));
+    expect(r.screen).toMatch(new RegExp(`verifying ${d}: 256\\.0 MiB / 256\\.0 MiB \\(100%\\)`));
+  }
+  expect(r.screen).toContain(`2 of 2 sticks good: ${a}, ${b}.`);
+});
+
+it("--wait-for-device --yes: says 'plug in the USB stick', sees a loop device attached while it waits, writes and verifies it", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const run = spawnFlk(["write", image, "--wait-for-device", "--yes", "--timeout", "60"]);
+  await until(() => run.stderr().includes("plug in the USB stick"), "the plug-in message");
+  const { device } = s.loop(4 << 20);
+  const r = await run.done;
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain(`found ${device}: unknown model, 4.0 MiB`);
+  expect(r.stderr).toContain(`to ${device} in`);
+  expect(cmp(image, device, 1 << 20)).toBe(0);
+});
+
+it("--wait-for-device: without a terminal it needs --yes; a disk too small is reported and waited past; the timeout ends it with exit 2", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const noYes = await flk(["write", image, "--wait-for-device"]);
+  expect(noYes.code).toBe(2);
+  expect(noYes.stderr).toContain("add --yes");
+  const run = spawnFlk(["write", image, "--wait-for-device", "--yes", "--timeout", "3"]);
+  await until(() => run.stderr().includes("plug in the USB stick"), "the plug-in message");
+  const small = s.loop(512 << 10).device;
+  const before = sha256Of(small);
+  const r = await run.done;
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`${small} appeared (unknown model, 512.0 KiB) but cannot be written: smaller than the image`);
+  expect(r.stderr).toContain("no writable disk appeared within 3 s. Nothing was written.");
+  expect(sha256Of(small)).toBe(before);
+});
+
+it("on a terminal: flk waits for the stick, shows the disk that appears and asks before erasing it", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const pty = onPty([FLK, "write", image, "--wait-for-device"], { killAfterMs: 60000 });
+  await pty.waitFor("plug in the USB stick");
+  const { device } = s.loop(4 << 20);
+  await pty.waitFor(`erase ${device} (unknown model, 4.0 MiB)? [y/N]`);
+  expect(pty.screen()).toContain(`found ${device}: unknown model, 4.0 MiB`);
+  pty.type("y\r");
+  const r = await pty.done;
+  expect(r.code).toBe(0);
+  expect(cmp(image, device, 1 << 20)).toBe(0);
+});
