@@ -189,3 +189,31 @@ export function locate(flk: Flk, request: LocateRequest): Promise<Endpoint | und
     decide();
   });
 }
+
+/** The `-i`/`-p`/`-J` flags `flk ssh` and `flk install` both take (citty argument definitions). */
+export const SSH_FLAG_ARGS = {
+  identity: { type: "string", alias: "i", description: "ssh -i: the private key to log in with", valueHint: "FILE" },
+  port: { type: "string", alias: "p", description: "ssh -p: the port sshd listens on", valueHint: "PORT" },
+  jump: { type: "string", alias: "J", description: "ssh -J: reach it through this jump host", valueHint: "[USER@]HOST" },
+} as const;
+
+/** `-i`/`-p`/`-J` as ssh options, checked at the edge (they go into ssh's argv). */
+export function sshFlags(args: { identity?: unknown; port?: unknown; jump?: unknown }): string[] {
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
+  const [identity, port, jump] = [text(args.identity), text(args.port), text(args.jump)];
+  const out: string[] = [];
+  if (identity !== undefined) {
+    if (identity === "" || identity.startsWith("-")) throw new FlkError(`-i: expected a key file like ~/.ssh/id_ed25519, got '${identity}'`, "E_USAGE");
+    out.push("-i", identity);
+  }
+  if (port !== undefined) {
+    const number = Number(port);
+    if (!/^\d+$/.test(port) || number < 1 || number > 65535) throw new FlkError(`-p: expected a port from 1 to 65535, like 22, got '${port}'`, "E_USAGE");
+    out.push("-p", String(number));
+  }
+  if (jump !== undefined) {
+    if (!/^[A-Za-z0-9_.@:%[\],-]+$/.test(jump) || jump.startsWith("-")) throw new FlkError(`-J: expected a jump host like admin@gateway, got '${jump}'`, "E_USAGE");
+    out.push("-J", jump);
+  }
+  return out;
+}

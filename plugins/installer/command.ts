@@ -1,5 +1,5 @@
 /** `flk install HOST`: thin — parse arguments, call install(), print. */
-import { defineCommand, FlkError, type Flk } from "../../core/index.ts";
+import { defineCommand, FlkError, type Flk, sshFlags, SSH_FLAG_ARGS } from "../../core/index.ts";
 import { install, type InstallOptions, type InstallReport } from "./install.ts";
 import { shJoin } from "./script.ts";
 import { parseBoot } from "./disk-command.ts";
@@ -23,6 +23,8 @@ export function installCommand(flk: Flk) {
       "extra-files": { type: "string", description: "Copy this directory's tree into the target root before nixos-install (modes and ownership kept)", valueHint: "DIR" },
       rebuild: { type: "boolean", description: "Always nixos-install --flake, even when the stick carries this host's built system" },
       "store-overlay": { type: "boolean", description: "Overlay /nix/store onto ROOT/tmpstore (default: only on a live installer)", negativeDescription: "Never overlay the store" },
+      // With --target: the same -i/-p/-J as flk ssh (core/reach.ts).
+      ...SSH_FLAG_ARGS,
     },
     async run({ args }) {
       const report = await install(flk, {
@@ -38,6 +40,7 @@ export function installCommand(flk: Flk) {
         gitAdd: Boolean(args["git-add"]),
         ...(args["extra-files"] ? { extraFiles: args["extra-files"] as string } : {}),
         rebuild: Boolean(args.rebuild),
+        sshArgs: sshFlags(args),
       });
       const log = flk.logger("installer");
       for (const warning of report.warnings) log.warn(warning);

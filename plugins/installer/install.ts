@@ -41,6 +41,8 @@ export interface InstallOptions {
   paths?: Partial<ProbePaths>;
   /** The ssh program (argv prefix); tests run it inside a network namespace. */
   ssh?: string[];
+  /** The operator's ssh options for `--target` (`-i KEY`, `-p PORT`, `-J JUMP`), as `flk ssh` takes them. */
+  sshArgs?: string[];
   locateTimeoutMs?: number;
   /** `--disk DEVICE [--boot] [--swap]`: partition and format DEVICE first (the manual's layout), in the same script. */
   disk?: { device: string; boot?: Boot; swap?: string };
@@ -93,7 +95,7 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   const host = checkHost(options.host, mode);
   const paths = { ...DEFAULT_PATHS, ...options.paths };
   const transport = options.target
-    ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs })
+    ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs, sshArgs: options.sshArgs })
     : localTransport();
   const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
   const extraDir = options.extraFiles !== undefined && mode === "install" ? checkExtraFiles(options.extraFiles) : undefined;

@@ -39,3 +39,22 @@ test("flk ssh on a site whose hosts live in machines/ names the [nix-iso] hosts 
   expect(ran.code).toBe(2);
   expect(ran.stderr).toContain('[nix-iso] hosts = "machines"');
 });
+
+test("flk ssh and flk install --target refuse a bad -p/-J before anything is sent (exit 2)", async () => {
+  put("hosts/NixOS.nix");
+  const ssh = await flk(["ssh", "NixOS", "-p", "70000"], { cwd: root });
+  expect(ssh.code).toBe(2);
+  expect(ssh.stderr).toContain("-p: expected a port from 1 to 65535");
+  const install = await flk(["install", "NixOS", "--target", "root@192.0.2.1", "-J", "gw;touch x", "--dry-run"], { cwd: root });
+  expect(install.code).toBe(2);
+  expect(install.stderr).toContain("-J: expected a jump host");
+});
+
+test("flk install --target with a name that is not a host of the site is refused before any locator runs", async () => {
+  put("hosts/NixOS.nix");
+  const started = performance.now();
+  const ran = await flk(["install", "NixOS", "--target", "root@Nixos", "--dry-run"], { cwd: root });
+  expect(ran.code).toBe(2);
+  expect(ran.stderr).toContain("Did you mean `NixOS`?");
+  expect(performance.now() - started).toBeLessThan(3000);
+});

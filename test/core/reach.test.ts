@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFlk } from "../../core/context.ts";
-import { FlkError, PREFER_MS, definePlugin, liveInstaller, locate, parseTarget, reach, type Endpoint, type Flk } from "../../core/index.ts";
+import { FlkError, PREFER_MS, definePlugin, liveInstaller, locate, parseTarget, reach, sshFlags, type Endpoint, type Flk } from "../../core/index.ts";
 
 let root: string;
 beforeEach(() => {
@@ -126,4 +126,11 @@ test("users are validated like --target's (no option-looking user reaches ssh's 
   for (const user of ["-oProxyCommand=touch x", "a b", "", "x".repeat(40)])
     await expect(reach(flk, undefined, { target: "192.0.2.9", user, timeoutMs: 100 })).rejects.toMatchObject({ code: "E_TARGET", exitCode: 2 });
   expect(() => parseTarget("-oProxyCommand=x@192.0.2.9")).toThrow(/expected a user name/);
+});
+
+test("-i/-p/-J become ssh options, checked at the edge (flk ssh and flk install --target share them)", () => {
+  expect(sshFlags({ identity: "/k/id", port: "2222", jump: "admin@gw" })).toEqual(["-i", "/k/id", "-p", "2222", "-J", "admin@gw"]);
+  expect(sshFlags({})).toEqual([]);
+  for (const bad of [{ port: "0" }, { port: "70000" }, { port: "22x" }, { identity: "-oProxyCommand=x" }, { jump: "-oProxyCommand=x" }, { jump: "a b" }])
+    expect(() => sshFlags(bad)).toThrow(FlkError);
 });

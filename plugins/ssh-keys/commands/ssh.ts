@@ -1,5 +1,5 @@
 /** `flk ssh HOST [-- ARGS]`: a thin argv wrapper over ssh.ts. */
-import { defineCommand, ExitCode, FlkError, type Flk } from "../../../core/index.ts";
+import { defineCommand, ExitCode, FlkError, sshFlags, SSH_FLAG_ARGS, type Flk } from "../../../core/index.ts";
 import { sshToHost } from "../ssh.ts";
 
 /** The `flk ssh HOST [-- ARGS]` command; exits with ssh's own status. */
@@ -11,9 +11,7 @@ export function sshCommand(flk: Flk, options: { keyFiles: readonly string[] } = 
       user: { type: "string", description: "Login user on the live system (default nixos)", valueHint: "USER" },
       iface: { type: "string", description: "Look for it only on this interface", valueHint: "IF" },
       timeout: { type: "string", description: "Per-locator budget in milliseconds", default: "3000", valueHint: "MS" },
-      identity: { type: "string", alias: "i", description: "ssh -i: the private key to log in with", valueHint: "FILE" },
-      port: { type: "string", alias: "p", description: "ssh -p: the port sshd listens on", valueHint: "PORT" },
-      jump: { type: "string", alias: "J", description: "ssh -J: reach it through this jump host", valueHint: "[USER@]HOST" },
+      ...SSH_FLAG_ARGS,
     },
     async run({ args }) {
       const timeoutMs = Number(args.timeout);
@@ -24,23 +22,4 @@ export function sshCommand(flk: Flk, options: { keyFiles: readonly string[] } = 
       if (code !== ExitCode.ok) throw new FlkError(`ssh exited with code ${code}${code === 255 ? " (ssh itself failed: see its message above)" : ""}`, "E_SSH_EXIT", code);
     },
   });
-}
-
-/** `-i`/`-p`/`-J` as ssh options, checked at the edge (they go into ssh's argv). */
-export function sshFlags(args: { identity?: string; port?: string; jump?: string }): string[] {
-  const out: string[] = [];
-  if (args.identity !== undefined) {
-    if (args.identity === "" || args.identity.startsWith("-")) throw new FlkError(`-i: expected a key file like ~/.ssh/id_ed25519, got '${args.identity}'`, "E_USAGE");
-    out.push("-i", args.identity);
-  }
-  if (args.port !== undefined) {
-    const port = Number(args.port);
-    if (!/^\d+$/.test(args.port) || port < 1 || port > 65535) throw new FlkError(`-p: expected a port from 1 to 65535, like 22, got '${args.port}'`, "E_USAGE");
-    out.push("-p", String(port));
-  }
-  if (args.jump !== undefined) {
-    if (!/^[A-Za-z0-9_.@:%[\],-]+$/.test(args.jump) || args.jump.startsWith("-")) throw new FlkError(`-J: expected a jump host like admin@gateway, got '${args.jump}'`, "E_USAGE");
-    out.push("-J", args.jump);
-  }
-  return out;
 }
