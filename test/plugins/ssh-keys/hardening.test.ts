@@ -6,7 +6,7 @@
  * piped, the next step named when there is no key, `git -C SITE` hints,
  * aligned listings, one "no SSH keys" warning per build.
  */
-import { afterAll, beforeAll, beforeEach, expect } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,9 +26,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => {
-  site?.cleanup();
   site = makeSite();
 });
+afterEach(() => site.cleanup());
 
 const bare = () => alice.split(" ").slice(0, 2).join(" ");
 const storeDir = () => join(site.root, "secrets/keys");
