@@ -9,7 +9,7 @@
  * the fixture turns it off.
  */
 import { afterEach, describe, expect } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
@@ -37,12 +37,14 @@ interface Live {
 }
 
 /** A live installer: loop disks, sshd in namespace a with the stand-in first on its PATH, the client in namespace b. */
-async function startLive(): Promise<Live> {
+async function startLive(options: { labelled?: boolean } = {}): Promise<Live> {
   const machine = await createMachine();
   cleanups.push(() => machine.cleanup());
-  await machine.disk("ext4", machine.labels.root);
-  await machine.disk("ext4", machine.labels.boot);
-  await machine.disk("swap", machine.labels.swap);
+  if (options.labelled ?? true) {
+    await machine.disk("ext4", machine.labels.root);
+    await machine.disk("ext4", machine.labels.boot);
+    await machine.disk("swap", machine.labels.swap);
+  }
   const [hostKey, clientKey] = [join(machine.dir, "host_key"), join(machine.dir, "client_key")];
   for (const key of [hostKey, clientKey]) await sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "flk-test", "-f", key]);
   const link = await createLink();
@@ -141,3 +143,69 @@ describe("flk install --target over ssh to a real sshd in a network namespace", 
     expect(m.calls()).toEqual([]);
   }, 60_000);
 });
+
+/** A bare sparse loop disk on the live side (this machine); its partitions are dropped before it is detached. */
+async function bareDisk(m: Machine, mib: number): Promise<string> {
+  const image = join(m.dir, "bare.img");
+  writeFileSync(image, "");
+  await sh(["truncate", "-s", `${mib}M`, image]);
+  const device = (await sh(["losetup", "-f", "--show", image])).stdout.trim();
+  await sh(["partx", "-d", device]);
+  cleanups.push(async () => {
+    await sh(["partx", "-d", device]);
+    await sh(["losetup", "-d", device]);
+  });
+  await sh(["dd", "if=/dev/urandom", `of=${device}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
+  return device;
+}
+
+describe("flk install --target --disk: the disk step runs on the live side, in the one script", () => {
+  test("partitions, formats, mounts, captures the hardware configuration back through ssh into the operator's site, copies --extra-files, installs (stand-ins); --undo over ssh leaves nothing mounted", async () => {
+    const live = await startLive({ labelled: false });
+    const m = live.machine;
+    const device = await bareDisk(m, 400);
+    const extra = join(m.dir, "extra");
+    mkdirSync(join(extra, "var", "lib", "sops"), { recursive: true });
+    writeFileSync(join(extra, "var", "lib", "sops", "key.txt"), "AGE-SECRET\n", { mode: 0o400 });
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const report = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios", swap: "32M" }, hardwareConfig: true, extraFiles: extra });
+    expect(report.steps.filter((s) => s.status !== "ran").map((s) => s.id)).toEqual([]);
+    expect(report.disk!.device).toBe(device);
+    const table = JSON.parse((await sh(["sfdisk", "--json", device])).stdout).partitiontable;
+    expect(table.partitions.map((p: { node: string; type: string }) => [p.node, p.type])).toEqual([[`${device}p1`, "83"], [`${device}p2`, "82"]]);
+    expect(m.calls()[0]!.mounts).toEqual([`${m.root} ${device}p1`]);
+    const mountedThere = async () => (await live.remote(`findmnt -rn -o TARGET | grep -F '${m.dir}' || true`)).split("\n").filter(Boolean);
+    expect(await mountedThere()).toEqual([m.root]);
+    expect((await live.remote(`stat -c '%a %s' '${m.root}/var/lib/sops/key.txt'`)).trim()).toBe("400 11");
+    expect(readFileSync(join(m.site, "hosts", "NixOS", "hardware-configuration.nix"), "utf8")).toContain(`root ${m.root}`);
+    expect(report.hardwareConfig!.file).toBe(join(m.site, "hosts", "NixOS", "hardware-configuration.nix"));
+    const undo = await install(flk, { undo: true, target: "root@NixOS", ssh: live.ssh });
+    expect(undo.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["mount-root", "swapon"]);
+    expect(await mountedThere()).toEqual([]);
+  }, 120_000);
+
+  test("refusals on the live side leave the disk's sha256 unchanged (exit 2): no --yes without a terminal (naming the remote disk with its size), a mounted disk, a label already on another disk there", async () => {
+    const live = await startLive({ labelled: false });
+    const m = live.machine;
+    const device = await bareDisk(m, 400);
+    const before = (await sh(["sha256sum", device])).stdout;
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    (flk.flags as { yes: boolean }).yes = false;
+    const ask = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios" }, interactive: false }).catch((e) => e);
+    expect([ask.exitCode, ask.code]).toEqual([2, "E_CONFIRM"]);
+    expect(ask.message).toContain(`${device} on root@${live.sshd.address}%${live.link.b.iface} (unknown model, 400.0 MiB)`);
+    (flk.flags as { yes: boolean }).yes = true;
+    await m.disk("ext4", m.labels.root);
+    const twice = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios" } }).catch((e) => e);
+    expect([twice.exitCode, twice.code]).toEqual([2, "E_LABEL_DUPLICATE"]);
+    // Mounted on the live side only (its own mount namespace): the judge sees it through the probe.
+    await live.remote(`mkdir -p '${m.dir}/busy' && mount -o ro '${m.devices[0]}' '${m.dir}/busy'`);
+    const other = m.devices[0]!;
+    const busy = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device: other, boot: "bios" } }).catch((e) => e);
+    expect([busy.exitCode, busy.code]).toEqual([2, "E_DISK_REFUSED"]);
+    expect(busy.message).toContain(`mounted on ${m.dir}/busy`);
+    expect((await sh(["sha256sum", device])).stdout).toBe(before);
+    expect(m.calls()).toEqual([]);
+  }, 120_000);
+});
+
