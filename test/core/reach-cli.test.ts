@@ -3,7 +3,7 @@
  * against the site's hosts before any locator sends a packet.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { flk } from "../helpers/binary.ts";
@@ -57,4 +57,13 @@ test("flk install --target with a name that is not a host of the site is refused
   expect(ran.code).toBe(2);
   expect(ran.stderr).toContain("Did you mean `NixOS`?");
   expect(performance.now() - started).toBeLessThan(3000);
+});
+
+test("flk ssh --user cannot smuggle an ssh option (exit 2, nothing run)", async () => {
+  put("hosts/NixOS.nix");
+  const marker = join(root, "pwned");
+  const ran = await flk(["ssh", "NixOS", `--user=-oProxyCommand=touch ${marker}`, "--timeout", "300"], { cwd: root });
+  expect(ran.code).toBe(2);
+  expect(ran.stderr).toContain("--user: expected a user name like nixos or root");
+  expect(existsSync(marker)).toBe(false);
 });
