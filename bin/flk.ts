@@ -16,24 +16,26 @@ const INTRO = `flk ${pkg.version}: from a NixOS flake to an installed machine
 async function main(argv: string[]): Promise<number> {
   // `flk --version` is what scripts and shells call most: answer it before
   // loading the CLI, the plugins and their dependencies (measured: bench/startup).
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-    process.stdout.write(pkg.version + "\n");
+  // console.log, not process.stdout: see print() in core/cli.ts.
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v" || argv[0] === "-V")) {
+    console.log(pkg.version);
     return 0;
   }
-  // require(), not import(): Bun's bundler wraps required modules in lazy
-  // initialisers, so --version above never evaluates the CLI or the plugins
-  // (measured with bench/startup: a dynamic import() was evaluated eagerly).
-  const { runCli } = require("../core/cli.ts") as typeof import("../core/cli.ts");
-  const plugin = (module: { default: FlkPlugin<any> }) => module.default;
-  const nixIso = plugin(require("../plugins/nix-iso/index.ts"));
-  const ddWriter = plugin(require("../plugins/dd-writer/index.ts"));
-  const mdns = plugin(require("../plugins/mdns/index.ts"));
-  const ipv6Lla = plugin(require("../plugins/ipv6-lla/index.ts"));
-  const sshKeys = plugin(require("../plugins/ssh-keys/index.ts"));
-  const installer = plugin(require("../plugins/installer/index.ts"));
+  // import(), built with --splitting: each module below is a chunk of its
+  // own, read only when imported, so --version evaluates none of them and
+  // their built-in imports (node:crypto alone is ~15 ms) (bench/startup.ts).
+  // Order matters: locate taps run in plugin order (mdns before ipv6-lla).
+  const [{ runCli }, ...plugins] = await Promise.all([
+    import("../core/cli.ts"),
+    import("../plugins/nix-iso/index.ts"),
+    import("../plugins/dd-writer/index.ts"),
+    import("../plugins/mdns/index.ts"),
+    import("../plugins/ipv6-lla/index.ts"),
+    import("../plugins/ssh-keys/index.ts"),
+    import("../plugins/installer/index.ts"),
+  ]);
   return runCli(argv, {
-    // Order matters: locate taps run in this order (mdns before ipv6-lla).
-    plugins: [nixIso, ddWriter, mdns, ipv6Lla, sshKeys, installer],
+    plugins: plugins.map((module) => module.default as FlkPlugin<any>),
     version: pkg.version,
     intro: INTRO,
   });

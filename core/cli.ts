@@ -4,15 +4,15 @@
  */
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import type { ConsolaInstance } from "consola";
-import { createLogger } from "./log.ts";
+import { createLogger, lazyLogger } from "./log.ts";
 import { createFlk, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
 import type { CommandRegistry } from "./hooks.ts";
 import type { FlkPlugin } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
-import { pluginsCommand } from "./commands/plugins.ts";
-import { doctorCommand } from "./commands/doctor.ts";
-import { completionCommand } from "./commands/completion.ts";
+import { pluginsCommand, PLUGINS_DESCRIPTION } from "./commands/plugins.ts";
+import { doctorCommand, DOCTOR_DESCRIPTION } from "./commands/doctor.ts";
+import { completionCommand, COMPLETION_DESCRIPTION } from "./commands/completion.ts";
 import { checkFlags } from "./flags.ts";
 
 export interface CliOptions {
@@ -64,14 +64,14 @@ export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags
 /** Run flk with `argv` (without the program name); resolves to the exit code. */
 export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
   const { flags, rest, passthrough, error } = splitArgs(argv);
-  const log = createLogger(flags).withTag("flk");
+  const log = lazyLogger(() => createLogger(flags).withTag("flk"));
   if (error) return fail(new FlkError(error, "E_USAGE"), flags.verbose, log);
-  if (rest[0] === "--version" || rest[0] === "-V") {
-    process.stdout.write(options.version + "\n");
+  if (rest[0] === "--version" || rest[0] === "-v" || rest[0] === "-V") {
+    print(options.version);
     return ExitCode.ok;
   }
   let flk: Flk;
-  let commands: Record<string, CommandDef<any>>;
+  let commands: Map<string, CommandEntry>;
   try {
     flk = createFlk({ plugins: options.plugins, flags, cwd: options.cwd, env: options.env });
     flk.passthrough = passthrough;
@@ -79,27 +79,32 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   } catch (err) {
     return fail(err, flags.verbose, log);
   }
-  const main = defineCommand({
-    meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
-    args: GLOBAL_ARGS,
-    subCommands: commands,
-  });
   const [name, ...args] = rest;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    if (name === undefined && options.intro) process.stdout.write(options.intro + "\n\n");
-    process.stdout.write(plain(await renderUsage(main), flags.color) + "\n");
+    const main = defineCommand({
+      meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
+      args: GLOBAL_ARGS,
+      subCommands: await helpStubs(commands),
+    });
+    print((name === undefined && options.intro ? options.intro + "\n\n" : "") + plain(await renderUsage(main), flags.color));
     return ExitCode.ok;
   }
-  const command = commands[name];
-  if (!command) {
-    const visible = Object.keys(commands);
+  const entry = commands.get(name);
+  if (!entry) {
+    const visible = [...commands.keys()];
     return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose, log);
+  }
+  let command: CommandDef<any>;
+  try {
+    command = await entry.load();
+  } catch (err) {
+    return fail(err, flags.verbose, log);
   }
   if (args.includes("--help") || args.includes("-h")) {
     const { command: target, path } = await resolveHelpTarget(command, args, ["flk", name]);
     // citty names a command by its parent's name: give it the whole path ("flk lla").
     const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
-    process.stdout.write(plain(await renderUsage(target, parent), flags.color) + "\n");
+    print(plain(await renderUsage(target, parent), flags.color));
     return ExitCode.ok;
   }
   try {
@@ -122,28 +127,65 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
 
 /** citty colours usage by its own rules; honour --no-color and pipes here. */
 function plain(usage: string, color = true): string {
-  return color && process.stdout.isTTY ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "");
+  const { isatty } = require("node:tty") as typeof import("node:tty");
+  return color && isatty(1) ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
-/** Collect core and plugin commands through the `commands` hook. */
-function collectCommands(flk: Flk): Record<string, CommandDef<any>> {
-  const commands: Record<string, CommandDef<any>> = {};
-  const owners = new Map<string, string>();
+/**
+ * One line of output for --version and --help. console.log, not
+ * process.stdout: the first touch of process.stdout (or stderr) builds
+ * Bun's stream machinery, about 30 ms of CPU, as much as the whole of a
+ * compiled hello-world (bench/startup.ts, 2026-11-29).
+ */
+function print(text: string): void {
+  console.log(text);
+}
+
+/** One registered command: loaded (and built) only when it runs or shows its own help. */
+export interface CommandEntry {
+  load(): Promise<CommandDef<any>>;
+  /** For `flk --help`, without loading the command. */
+  description?: string;
+  hidden: boolean;
+  plugin: string;
+}
+
+/** Collect core and plugin commands through the `commands` hook (exported for tests). */
+export function collectCommands(flk: Flk): Map<string, CommandEntry> {
+  const commands = new Map<string, CommandEntry>();
   const registry: CommandRegistry = {
     add(name, command, opts = {}) {
+      const plugin = opts.plugin ?? "core";
+      let loaded: Promise<CommandDef<any>> | undefined;
+      const load = () => (loaded ??= Promise.resolve(typeof command === "function" ? command() : command));
       for (const key of [name, ...(opts.aliases ?? [])]) {
-        const owner = owners.get(key);
-        if (owner) throw new FlkError(`command '${key}' is added twice (by ${owner} and ${opts.plugin ?? "another plugin"})`, "E_COMMAND_DUPLICATE");
-        owners.set(key, opts.plugin ?? "core");
-        commands[key] = key === name ? command : { ...command, meta: { ...(command.meta as object), hidden: true } };
+        const owner = commands.get(key)?.plugin;
+        if (owner) throw new FlkError(`command '${key}' is added twice (by ${owner} and ${plugin})`, "E_COMMAND_DUPLICATE");
+        const alias = key !== name;
+        commands.set(key, {
+          load: alias ? async () => ({ ...(await load()), meta: { ...((await load()).meta as object), hidden: true } }) : load,
+          description: opts.description ?? (typeof command === "function" ? undefined : ((command.meta as { description?: string } | undefined)?.description)),
+          hidden: alias,
+          plugin,
+        });
       }
     },
   };
-  registry.add("plugins", pluginsCommand(flk), { plugin: "core" });
-  registry.add("doctor", doctorCommand(flk), { plugin: "core" });
-  registry.add("completion", completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core" });
+  registry.add("plugins", () => pluginsCommand(flk), { plugin: "core", description: PLUGINS_DESCRIPTION });
+  registry.add("doctor", () => doctorCommand(flk), { plugin: "core", description: DOCTOR_DESCRIPTION });
+  registry.add("completion", () => completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core", description: COMPLETION_DESCRIPTION });
   flk.hooks.commands.call(registry);
   return commands;
+}
+
+/** What `flk --help` lists: each command's name and description, loading only those registered without one. */
+async function helpStubs(commands: Map<string, CommandEntry>): Promise<Record<string, CommandDef<any>>> {
+  const stubs: Record<string, CommandDef<any>> = {};
+  for (const [name, entry] of commands) {
+    const description = entry.description ?? ((await entry.load()).meta as { description?: string } | undefined)?.description;
+    stubs[name] = { meta: { name, description, hidden: entry.hidden } };
+  }
+  return stubs;
 }
 
 async function resolveHelpTarget(command: CommandDef<any>, args: string[], path: string[]): Promise<{ command: CommandDef<any>; path: string[] }> {

@@ -4,12 +4,13 @@
  * and cleanup registration for signals.
  */
 import type { ConsolaInstance } from "consola";
-import { createLogger } from "./log.ts";
+import { createLogger, lazyLogger } from "./log.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { loadConfig, type ResolvedConfig } from "./config.ts";
 import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
 import { findSiteRoot, requireSiteRoot } from "./site.ts";
 import { FlkError } from "./errors.ts";
+import { addInstallHints } from "./exec.ts";
 
 /** Global flags of every command (DESIGN.md "Commands"). */
 export interface GlobalFlags {
@@ -76,7 +77,8 @@ export function createFlk(options: CreateFlkOptions): Flk {
   const hooks = createHooks();
   const cleanups: Cleanup[] = [];
   const controller = new AbortController();
-  const base = createLogger(flags);
+  let root: ConsolaInstance | undefined;
+  const base = () => (root ??= createLogger(flags));
 
   const flk: Flk = {
     hooks,
@@ -87,7 +89,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
     env,
     passthrough: [],
     signal: controller.signal,
-    logger: (tag) => base.withTag(tag),
+    logger: (tag) => lazyLogger(() => base().withTag(tag)),
     siteRoot() {
       return site ?? requireSiteRoot(cwd);
     },
@@ -110,7 +112,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
         try {
           await cleanup();
         } catch (error) {
-          base.withTag("flk").warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+          base().withTag("flk").warn(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
     },
@@ -121,6 +123,10 @@ export function createFlk(options: CreateFlkOptions): Flk {
       controller.abort(new FlkError(reason, "E_ABORTED", 130));
     },
   };
-  for (const name of config.enabled) registry.get(name)!.apply(flk, config.options[name] as never);
+  for (const name of config.enabled) {
+    const plugin = registry.get(name)!;
+    addInstallHints(plugin.requires?.install);
+    plugin.apply(flk, config.options[name] as never);
+  }
   return flk;
 }

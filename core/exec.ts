@@ -5,12 +5,15 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { ExitCode, FlkError } from "./errors.ts";
 
-/** Which package brings a program, for the "not installed" message (Debian names; NixOS in parentheses). */
+/**
+ * Which package brings a program, for the "not installed" message (Debian
+ * names; nixpkgs in parentheses): only tools of the operating system. A
+ * plugin names its own tools in `requires.install` (definePlugin), which
+ * createFlk hands to `addInstallHints`; core knows no plugin's vocabulary.
+ */
 const PROVIDERS: Record<string, string> = {
   nix: "`apt-get install nix-bin` on Debian/Ubuntu, or the installer at nixos.org/download",
   "nix-instantiate": "`apt-get install nix-bin` on Debian/Ubuntu, or the installer at nixos.org/download",
-  xorriso: "`apt-get install xorriso` (nixpkgs: xorriso)",
-  "avahi-daemon": "`apt-get install avahi-daemon` (NixOS: services.avahi.enable)",
   ssh: "`apt-get install openssh-client` (nixpkgs: openssh)",
   "ssh-keygen": "`apt-get install openssh-client` (nixpkgs: openssh)",
   sshd: "`apt-get install openssh-server` (nixpkgs: openssh)",
@@ -26,12 +29,19 @@ const PROVIDERS: Record<string, string> = {
   "mkfs.ext4": "`apt-get install e2fsprogs`",
   "mkfs.vfat": "`apt-get install dosfstools`",
   git: "`apt-get install git` (nixpkgs: git)",
-  "nixos-install": "the NixOS live installer (it ships nixos-install); boot the ISO that `flk iso` built",
 };
+
+/** Hints the enabled plugins declared (`requires.install`); they win over PROVIDERS. */
+const pluginHints = new Map<string, string>();
+
+/** Add a plugin's hints: program → how to get it (called by createFlk). */
+export function addInstallHints(hints: Readonly<Record<string, string>> | undefined): void {
+  for (const [program, hint] of Object.entries(hints ?? {})) pluginHints.set(program, hint);
+}
 
 /** The package hint for a program, or a generic one. */
 export function providerOf(program: string): string {
-  return PROVIDERS[program] ?? `your distribution's package that provides \`${program}\``;
+  return pluginHints.get(program) ?? PROVIDERS[program] ?? `your distribution's package that provides \`${program}\``;
 }
 
 /** The absolute path of `program` on PATH, or undefined. */

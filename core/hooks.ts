@@ -10,10 +10,17 @@ import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
 import type { LiveInstaller } from "./live.ts";
 
+/** A command, or a function that loads it when it is run (`() => import("./commands/x.ts").then(…)`). */
+export type LazyCommand = CommandDef<any> | (() => CommandDef<any> | Promise<CommandDef<any>>);
+
 /** Where plugins add their citty subcommands. */
 export interface CommandRegistry {
-  /** Add `name` (and its aliases); a name taken twice is an error naming both plugins. */
-  add(name: string, command: CommandDef<any>, options?: { aliases?: string[]; plugin?: string }): void;
+  /**
+   * Add `name` (and its aliases); a name taken twice is an error naming both
+   * plugins. A lazy command is loaded only when it runs (or for its own
+   * help); `description` lets `flk --help` list it without loading it.
+   */
+  add(name: string, command: LazyCommand, options?: { aliases?: string[]; plugin?: string; description?: string }): void;
 }
 
 /** One host's live ISO as data: nix-iso renders it once with core/nix.ts. */

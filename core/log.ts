@@ -23,3 +23,15 @@ export function createLogger(options: { verbose?: boolean; color?: boolean } = {
   const { createConsola } = require("consola") as typeof import("consola");
   return withTextPrompt(createConsola(options_));
 }
+
+/** A logger made on first use, so paths that log nothing never load consola or touch process.stderr. */
+export function lazyLogger(make: () => ConsolaInstance): ConsolaInstance {
+  let real: ConsolaInstance | undefined;
+  return new Proxy({} as ConsolaInstance, {
+    get(_target, key) {
+      real ??= make();
+      const value = Reflect.get(real, key, real);
+      return typeof value === "function" ? value.bind(real) : value;
+    },
+  });
+}

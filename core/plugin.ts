@@ -38,6 +38,8 @@ export type OptionsOf<S extends OptionsSchema> = { -readonly [K in keyof S]: Val
 export interface Requirements {
   /** Programs on PATH, each with what it is needed for. */
   programs?: Record<string, string>;
+  /** How to get a program this plugin runs, when the operating system's package is not the answer (shown by `flk doctor` and the "not installed" error). */
+  install?: Record<string, string>;
   /** Commands of this plugin that need root. */
   root?: string;
 }

@@ -8,6 +8,9 @@ import { FlkError } from "../errors.ts";
 import { didYouMean } from "../suggest.ts";
 import { shQuote } from "../shell.ts";
 
+/** One line for `flk --help`. */
+export const COMPLETION_DESCRIPTION = "Print a shell completion script (bash, zsh or fish)";
+
 /** What completion knows about one command. */
 export interface CompletionEntry {
   name: string;
@@ -105,16 +108,18 @@ function fish(entries: CompletionEntry[], globals: string[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** The `completion` command; `commands` is read when it runs, so it sees every plugin's commands. */
-export function completionCommand(commands: () => Record<string, CommandDef<any>>, globalFlags: string[]) {
+/** The `completion` command; `commands` is read when it runs, so it sees every plugin's commands (each loaded then). */
+export function completionCommand(commands: () => Map<string, { load(): Promise<CommandDef<any>> }>, globalFlags: string[]) {
   return defineCommand({
-    meta: { name: "completion", description: "Print a shell completion script (bash, zsh or fish)" },
+    meta: { name: "completion", description: COMPLETION_DESCRIPTION },
     args: { shell: { type: "positional", description: "bash, zsh or fish", required: true } },
     async run({ args }) {
       const shell = String(args.shell);
       if (!(SHELLS as readonly string[]).includes(shell))
         throw new FlkError(`unknown shell '${shell}'.${didYouMean(shell, SHELLS)} Supported: bash, zsh, fish.`, "E_USAGE");
-      process.stdout.write(completionScript(shell as Shell, await completionEntries(commands(), globalFlags), globalFlags));
+      const loaded: Record<string, CommandDef<any>> = {};
+      for (const [name, entry] of commands()) loaded[name] = await entry.load();
+      process.stdout.write(completionScript(shell as Shell, await completionEntries(loaded, globalFlags), globalFlags));
     },
   });
 }

@@ -5,6 +5,9 @@ import { ExitCode, FlkError, messageOf } from "../errors.ts";
 import { providerOf, which } from "../exec.ts";
 import { nixInfo } from "../nix.ts";
 
+/** One line for `flk --help`. */
+export const DOCTOR_DESCRIPTION = "Check nix, root and the tools each enabled plugin needs";
+
 /** One finding of `flk doctor`. */
 export interface Check {
   name: string;
@@ -41,7 +44,7 @@ export async function runDoctor(flk: Flk): Promise<Check[]> {
 
 export function doctorCommand(flk: Flk) {
   return defineCommand({
-    meta: { name: "doctor", description: "Check nix, root and the tools each enabled plugin needs" },
+    meta: { name: "doctor", description: DOCTOR_DESCRIPTION },
     async run() {
       const checks = await runDoctor(flk);
       if (flk.flags.json) flk.printJson(checks);

@@ -2,6 +2,9 @@
 import { defineCommand } from "citty";
 import type { Flk } from "../context.ts";
 
+/** One line for `flk --help`. */
+export const PLUGINS_DESCRIPTION = "List plugins, enabled or not for this site, with their options";
+
 /** One row of `flk plugins --json`. */
 export interface PluginRow {
   name: string;
@@ -22,7 +25,7 @@ export function listPlugins(flk: Flk): PluginRow[] {
 
 export function pluginsCommand(flk: Flk) {
   return defineCommand({
-    meta: { name: "plugins", description: "List plugins, enabled or not for this site, with their options" },
+    meta: { name: "plugins", description: PLUGINS_DESCRIPTION },
     run() {
       const rows = listPlugins(flk);
       if (flk.flags.json) return flk.printJson(rows);

@@ -1,6 +1,4 @@
 import { definePlugin } from "../../core/index.ts";
-import { devicesCommand } from "./commands/devices.ts";
-import { writeCommand } from "./commands/write.ts";
 
 /** dd-writer: `flk write`, `flk devices`: flash the ISO safely, durably, verified. */
 export default definePlugin({
@@ -16,8 +14,16 @@ export default definePlugin({
   },
   apply(flk, options) {
     flk.hooks.commands.tap("dd-writer", (registry) => {
-      registry.add("write", writeCommand(flk, options.verify), { aliases: ["dd"], plugin: "dd-writer" });
-      registry.add("devices", devicesCommand(flk), { plugin: "dd-writer" });
+      // Loaded when run (DESIGN.md: `flk write` does not build the other commands).
+      registry.add("write", () => import("./commands/write.ts").then((m) => m.writeCommand(flk, options.verify)), {
+        aliases: ["dd"],
+        plugin: "dd-writer",
+        description: "Flash an image to a USB stick: safety checks, durable writes, read-back verify",
+      });
+      registry.add("devices", () => import("./commands/devices.ts").then((m) => m.devicesCommand(flk)), {
+        plugin: "dd-writer",
+        description: "List block devices and whether flk write would write to them",
+      });
     });
   },
 });

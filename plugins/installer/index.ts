@@ -1,6 +1,4 @@
 import { definePlugin } from "../../core/index.ts";
-import { installCommand } from "./command.ts";
-import { diskCommand } from "./disk-command.ts";
 
 /** installer: `flk install HOST`: mount by label, overlay the store, nixos-install. */
 export default definePlugin({
@@ -14,11 +12,18 @@ export default definePlugin({
   requires: {
     programs: { blkid: "finding filesystems by label", mount: "mounting the target", findmnt: "checking what is mounted", swapon: "swap on the target" },
     root: "flk install",
+    install: { "nixos-install": "the NixOS live installer (it ships nixos-install); boot the ISO that `flk iso` built" },
   },
   apply(flk) {
     flk.hooks.commands.tap("installer", (registry) => {
-      registry.add("install", installCommand(flk), { plugin: "installer" });
-      registry.add("disk", diskCommand(flk), { plugin: "installer" });
+      registry.add("install", () => import("./command.ts").then((m) => m.installCommand(flk)), {
+        plugin: "installer",
+        description: "Mount by label, overlay the store, nixos-install --flake SITE#HOST (here or --target over ssh)",
+      });
+      registry.add("disk", () => import("./disk-command.ts").then((m) => m.diskCommand(flk)), {
+        plugin: "installer",
+        description: "Wipe, partition and format a disk: the host's disko layout, else the NixOS manual's, labelled for flk install",
+      });
     });
   },
 });

@@ -1,5 +1,4 @@
 import { definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
-import { resolveCommand } from "./commands/resolve.ts";
 import { mdnsNote, mdnsSettings } from "./iso.ts";
 import { locateByMdns } from "./locate.ts";
 
@@ -12,7 +11,12 @@ export default definePlugin({
   },
   apply(flk, options) {
     const log = flk.logger("mdns");
-    flk.hooks.commands.tap("mdns", (registry) => registry.add("resolve", resolveCommand(flk), { plugin: "mdns" }));
+    flk.hooks.commands.tap("mdns", (registry) =>
+      registry.add("resolve", () => import("./commands/resolve.ts").then((m) => m.resolveCommand(flk)), {
+        plugin: "mdns",
+        description: "Find NAME.local by one-shot mDNS (A and AAAA) on every multicast interface",
+      }),
+    );
     flk.hooks.isoModule.tapPromise("mdns", async (module, host) => ({
       ...module,
       settings: mergeSettings(module.settings, mdnsSettings(options.backend, liveInstaller(flk, host.host).network)),

@@ -1,6 +1,4 @@
 import { definePlugin } from "../../core/index.ts";
-import { hostsCommand } from "./hosts-command.ts";
-import { isoCommand } from "./iso-command.ts";
 
 /**
  * nix-iso: `flk hosts`, `flk iso HOST`: the bespoke live-installer ISO.
@@ -19,8 +17,14 @@ export default definePlugin({
   apply(flk, options) {
     flk.hooks.hostsDir.tap("nix-iso", () => options.hosts);
     flk.hooks.commands.tap("nix-iso", (registry) => {
-      registry.add("hosts", hostsCommand(flk), { plugin: "nix-iso" });
-      registry.add("iso", isoCommand(flk), { plugin: "nix-iso" });
+      registry.add("hosts", () => import("./hosts-command.ts").then((m) => m.hostsCommand(flk)), {
+        plugin: "nix-iso",
+        description: "List the site's hosts (hosts/*.nix without default.nix, and hosts/NAME/default.nix)",
+      });
+      registry.add("iso", () => import("./iso-command.ts").then((m) => m.isoCommand(flk)), {
+        plugin: "nix-iso",
+        description: "Build the live installer ISO of a host (nix build over nixosConfigurations.HOST.extendModules)",
+      });
     });
   },
 });

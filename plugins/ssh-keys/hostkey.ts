@@ -8,7 +8,6 @@
  * a stick, so any operator's `flk ssh` verifies any of those sticks — no
  * trust on first use, and nothing in the repository that could impersonate one.
  */
-import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, isAbsolute, join } from "node:path";
@@ -59,7 +58,7 @@ export function hostKeyPaths(env: Record<string, string | undefined>, siteRoot: 
   } catch {
     // A site that vanished is reported elsewhere; its given path still names it.
   }
-  const id = `${basename(real).replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 40) || "site"}-${createHash("sha256").update(real).digest("hex").slice(0, 12)}`;
+  const id = `${basename(real).replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 40) || "site"}-${new Bun.CryptoHasher("sha256").update(real).digest("hex").slice(0, 12)}`;
   const dir = join(stateDir(env), "sites", id, checkHost(host));
   return { dir, privateKey: join(dir, "ssh_host_ed25519_key"), publicKey: join(dir, "ssh_host_ed25519_key.pub") };
 }

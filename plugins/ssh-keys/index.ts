@@ -1,6 +1,4 @@
 import { LIVE_USER, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
-import { keysCommand } from "./commands/keys.ts";
-import { sshCommand } from "./commands/ssh.ts";
 import { contributeIso, prepareHostKey } from "./iso.ts";
 import { knownHostsFile, pinnedKeys, pinnedSshOptions } from "./hostkey.ts";
 import { join } from "node:path";
@@ -27,8 +25,14 @@ export default definePlugin({
       log.warn(message);
     };
     flk.hooks.commands.tap(PLUGIN, (registry) => {
-      registry.add("keys", keysCommand(flk, options), { plugin: PLUGIN });
-      registry.add("ssh", sshCommand(flk, options), { plugin: PLUGIN });
+      registry.add("keys", () => import("./commands/keys.ts").then((m) => m.keysCommand(flk, options)), {
+        plugin: PLUGIN,
+        description: "Public keys that may log in to the live installer (add, list, rm)",
+      });
+      registry.add("ssh", () => import("./commands/ssh.ts").then((m) => m.sshCommand(flk, options)), {
+        plugin: PLUGIN,
+        description: "Log in to HOST's live installer (found by mDNS / fe80::47 / EUI-64), host key pinned; -- ARGS go to ssh",
+      });
     });
     flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
     flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>

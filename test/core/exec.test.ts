@@ -55,3 +55,17 @@ describe("exec", () => {
     expect(error?.message).toContain("error: the real reason");
   });
 });
+
+describe("install hints: core names only the operating system's tools", () => {
+  test("core's table knows no plugin's programs; a plugin's requires.install reaches the not-installed error", async () => {
+    const { createFlk } = await import("../../core/context.ts");
+    const { definePlugin } = await import("../../core/plugin.ts");
+    const { readFileSync } = await import("node:fs");
+    const source = readFileSync(new URL("../../core/exec.ts", import.meta.url), "utf8");
+    const table = source.slice(source.indexOf("const PROVIDERS"), source.indexOf("};", source.indexOf("const PROVIDERS")));
+    for (const word of ["xorriso", "avahi", "nixos-install", "flk iso"]) expect(table).not.toContain(word);
+    const plugin = definePlugin({ name: "probe", description: "", options: {}, requires: { install: { "flk-test-tool": "the probe kit (apt-get install probe-kit)" } }, apply() {} });
+    createFlk({ plugins: [plugin], cwd: "/", config: { enabled: ["probe"], options: { probe: {} } } });
+    expect(() => requireProgram("flk-test-tool")).toThrow("`flk-test-tool` is not installed or not on PATH. Install it with the probe kit (apt-get install probe-kit).");
+  });
+});

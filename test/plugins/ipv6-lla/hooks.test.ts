@@ -26,9 +26,14 @@ describe("ipv6-lla taps", () => {
   test("adds `flk lla` with eui64, discover and explain, and its isoModule tap runs under its own name", async () => {
     const flk = createFlk({ plugins: [ipv6Lla], config: config(["ipv6-lla"]) });
     const added: Array<{ name: string; plugin?: string; subs: string[] }> = [];
+    const loads: Array<Promise<void>> = [];
     flk.hooks.commands.call({
-      add: (name, command, options) => void added.push({ name, plugin: options?.plugin, subs: Object.keys((command.subCommands ?? {}) as object) }),
+      add: (name, command, options) =>
+        void loads.push(
+          Promise.resolve(typeof command === "function" ? command() : command).then((c) => void added.push({ name, plugin: options?.plugin, subs: Object.keys((c.subCommands ?? {}) as object) })),
+        ),
     });
+    await Promise.all(loads);
     expect(added).toEqual([{ name: "lla", plugin: "ipv6-lla", subs: ["eui64", "discover", "explain"] }]);
     const calls = recordCalls(flk);
     await flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: "/site" });
