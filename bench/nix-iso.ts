@@ -128,7 +128,7 @@ async function benchHash(rows: string[][], mib: number): Promise<void> {
 }
 
 /** 14 hosts built by `flk iso` and by one plain `nix build` of the same file, A B A B. */
-async function benchFleet(rows: string[][]): Promise<void> {
+async function benchFleet(rows: string[][], measured = 2): Promise<void> {
   const count = 14;
   const site = await generateSite(count, 0);
   const hosts = Array.from({ length: count }, (_, i) => `host${String(i + 1).padStart(2, "0")}`);
@@ -142,7 +142,7 @@ async function benchFleet(rows: string[][]): Promise<void> {
     made.push(plan.attrsFile.replace(/\/isos\.nix$/, ""));
     const ours: number[] = [];
     const peer: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round <= measured; round++) {
       // Round 0 warms both up (the flk binary into the store, the site source).
       const salt = () => ({ ...env, FLK_FIXTURE_SALT: crypto.randomUUID() });
       const a = await timed([...FLK, "iso", ...hosts, "--out-link", `flk-${round}`], site, salt());
@@ -159,7 +159,7 @@ async function benchFleet(rows: string[][]): Promise<void> {
       `flk iso of ${count} hosts vs one nix build of the same ${count}`,
       `${median(ours).toFixed(0)} ms vs ${median(peer).toFixed(0)} ms`,
       `${ratio.toFixed(3)}×`,
-      `target ≤ 1.05× ${ratio <= 1.05 ? "met" : "NOT met"} (A B A B: ${ours.map((t, i) => `${t.toFixed(0)}/${peer[i]!.toFixed(0)}`).join(", ")} ms)`,
+      `target ≤ 1.05× ${ratio <= 1.05 ? "met" : "NOT met"} (medians; A B A B: ${ours.map((t, i) => `${t.toFixed(0)}/${peer[i]!.toFixed(0)}`).join(", ")} ms; pair ratios ${ours.map((t, i) => (t / peer[i]!).toFixed(2)).join(", ")})`,
     ]);
   } finally {
     // The images are new store paths: drop the links and let nix collect them.
@@ -180,7 +180,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<stri
   const only = argv.includes("--fleet-only");
   if (!only) await benchDryRun(rows);
   if (!only) await benchHash(rows, mib);
-  await benchFleet(rows);
+  const rounds = argv.indexOf("--fleet-rounds");
+  await benchFleet(rows, rounds >= 0 ? Number(argv[rounds + 1]) : 2);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   return rows;

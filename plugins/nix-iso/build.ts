@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, wri
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
-import { ExitCode, FlkError, nixInfo, run, sha256File, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
+import { ExitCode, FlkError, nixInfo, run, sha256File, which, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
 import { attrArg, attrsFileText, nixBuildArgv, outLinkOf, type NixBuildPlan } from "./command.ts";
 import { checkSiteFiles, flakeHosts, lastLines, siteFlake, siteInputs, type SiteFlake } from "./flake.ts";
 import { pickHosts, siteHosts } from "./hosts.ts";
@@ -104,7 +104,11 @@ export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
  * undefined when flk runs from source (`bun bin/flk.ts`).
  */
 export function compiledFlk(): string | undefined {
-  return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/") ? process.execPath : undefined;
+  if (!Bun.main.startsWith("/$bunfs/")) return undefined;
+  // Started through an explicit loader (the stick's wrapper; by hand on a
+  // NixOS machine), the executable is the loader: the program is argv[0].
+  if (/^ld-.*\.so/.test(basename(process.execPath))) return process.argv0.includes("/") ? resolve(process.argv0) : which(process.argv0);
+  return process.execPath;
 }
 
 /** The one nix argv of the plan (what --dry-run prints). */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { flk } from "../helpers/binary.ts";
+import { FLK, flk } from "../helpers/binary.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../helpers/iso.ts";
 import { systemTest } from "../helpers/require.ts";
 
@@ -90,6 +90,17 @@ describe("flk iso (success)", () => {
     expect(ran.stdout).toContain(`flake = builtins.getFlake "git+file://${main}";`);
     expect(ran.stdout).toContain('hostName = (lib.mkForce "NixOS");');
     expect(linkExists(join(main, "pm"))).toBe(false);
+  });
+
+  it("--print-module of the compiled flk wraps this binary — also when flk itself was started through an explicit loader", async () => {
+    const direct = await flk(["iso", "NixOS", "--print-module"], { cwd: main, env });
+    expect(direct.stdout).toContain(`builtins.path { path = "${FLK}"; name = "flk-bin"; }`);
+    const loader = "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
+    const child = Bun.spawn([loader, FLK, "iso", "NixOS", "--print-module"], { cwd: main, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+    const text = await new Response(child.stdout).text();
+    expect(await child.exited).toBe(0);
+    expect(text).toContain(`builtins.path { path = "${FLK}"; name = "flk-bin"; }`);
+    expect(text).toContain("exec ${pkgs.stdenv.cc.bintools.dynamicLinker} ${builtins.path");
   });
 
   it("--dry-run prints the exact nix command: run by a shell it builds the same image", async () => {
