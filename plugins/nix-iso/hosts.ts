@@ -31,7 +31,8 @@ export async function pickHosts(
   const files = siteHosts(flk).map((h) => h.name);
   if (all) {
     if (names.length > 0) throw new FlkError(`give host names or --all, not both (got --all and ${names.join(", ")})`, "E_USAGE");
-    const every = [...new Set([...files, ...(await flakeHosts(flake, info, env))])].sort();
+    // Every host the flake can build: a hosts/ file without a configuration is no host to build.
+    const every = [...(await flakeHosts(flake, info, env))].sort();
     if (every.length === 0) throw noHosts(hostsDir);
     return every;
   }
