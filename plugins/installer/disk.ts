@@ -161,7 +161,7 @@ export async function confirmDisk(flk: Flk, d: Pick<DiskFacts, "path" | "model" 
 }
 
 async function execute(flk: Flk, transport: Transport, report: DiskReport): Promise<void> {
-  const result = await runSteps(flk, transport, report.script, report.steps);
+  const result = await runSteps(flk, transport, report.script, report.steps, `interrupted: flk disk ${report.device} was stopped and has exited; the disk may be partly written: run flk disk again to start over.`);
   if (result.ok) return;
   const failed = report.steps.find((s) => s.status === "failed");
   throw new FlkError(

@@ -22,12 +22,12 @@ export interface RunOutcome {
 }
 
 /** Run `script` (rendered from `steps`) and update each step's status from the markers. */
-export async function runSteps(flk: Flk, transport: Transport, script: string, steps: RanStep[]): Promise<RunOutcome> {
+export async function runSteps(flk: Flk, transport: Transport, script: string, steps: RanStep[], interrupted?: string): Promise<RunOutcome> {
   const log = flk.logger("installer");
   const byId = new Map(steps.map((s) => [s.id, s]));
   let done = false;
   let failedCode: number | undefined;
-  const run = await transport.run(script, {
+  const running = transport.run(script, {
     echo: true,
     signal: flk.signal,
     onLine(line) {
@@ -45,6 +45,17 @@ export async function runSteps(flk: Flk, transport: Transport, script: string, s
       }
     },
   });
+  // On SIGINT/SIGTERM the run stops the script's process group and waits for it; then say what that means.
+  const off = flk.onCleanup(async () => {
+    await running.catch(() => undefined);
+    if (interrupted) log.warn(interrupted);
+  });
+  let run: Awaited<typeof running>;
+  try {
+    run = await running;
+  } finally {
+    if (!flk.signal.aborted) off();
+  }
   for (const step of steps) if (step.status === "planned") step.status = "not-run";
   return { ok: done, code: failedCode ?? run.code, stderrTail: run.stderrTail };
 }

@@ -6,7 +6,7 @@
  * partition nodes appear; vfat is made (and checked with blkid), never mounted.
  */
 import { afterEach, describe, expect } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
@@ -269,3 +269,21 @@ describe("flk disk --host: a host that defines disko gets its own layout", () =>
     expect(await sha256(other.device)).toBe(before);
   }, 120_000);
 });
+
+test("SIGTERM while a slow stand-in mkfs.ext4 runs: flk disk stops the script's whole process group, waits, says the disk may be partly written, exits 143; the stand-in is gone", async () => {
+  const { dir, device } = await loopDisk(300);
+  const slow = join(dir, "slow-bin");
+  mkdirSync(slow);
+  // A stand-in mkfs.ext4 (named so): records its pid, then waits.
+  writeFileSync(join(slow, "mkfs.ext4"), `#!/bin/sh\necho $$ > '${dir}/mkfs.pid'\nexec sleep 60\n`, { mode: 0o755 });
+  const child = Bun.spawn([FLK, "disk", device, "--boot", "bios", "--yes"], { env: { ...process.env, NO_COLOR: "1", PATH: `${slow}:${process.env.PATH}:/usr/sbin:/sbin` }, stdout: "pipe", stderr: "pipe" });
+  const pidFile = join(dir, "mkfs.pid");
+  for (let i = 0; i < 400 && !(await Bun.file(pidFile).exists()); i++) await Bun.sleep(25);
+  const pid = Number((await Bun.file(pidFile).text()).trim());
+  child.kill("SIGTERM");
+  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  expect(code).toBe(143);
+  const alive = (() => { try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8")); } catch { return false; } })();
+  expect(alive).toBe(false);
+  expect(stderr).toContain(`interrupted: flk disk ${device} was stopped and has exited; the disk may be partly written`);
+}, 60_000);
