@@ -287,3 +287,31 @@ test("SIGTERM while a slow stand-in mkfs.ext4 runs: flk disk stops the script's 
   expect(alive).toBe(false);
   expect(stderr).toContain(`interrupted: flk disk ${device} was stopped and has exited; the disk may be partly written`);
 }, 60_000);
+
+test("on the stick, flk disk --host uses the disko script /etc/flk/live.json records (prebuilt, in the store): the flake's own build, which would fail, is never run", async () => {
+  const { dir, device } = await loopDisk(300);
+  const site = join(dir, "site");
+  mkdirSync(site);
+  writeFileSync(join(site, "flake.nix"), `{ outputs = _: { nixosConfigurations.Disko.config = {
+    disko.devices.disk.main.device = "${device}";
+    system.build.diskoScript = derivation { name = "never-built"; system = "x86_64-linux"; builder = "/bin/false"; };
+  }; }; }\n`);
+  const script = join(dir, "prebuilt-disko");
+  writeFileSync(script, `#!/bin/sh\n# stand-in prebuilt disko script (flk test)\nset -e\nprintf 'label: dos\\nstart=2048, type=83\\n' | sfdisk --wipe always '${device}'\npartx -u '${device}' || partx -a '${device}'\nmkfs.ext4 -q -F -L prebuilt '${device}p1'\n`, { mode: 0o755 });
+  const stored = (await sh(["nix-store", "--add", script])).stdout.trim();
+  const record = join(dir, "live.json");
+  writeFileSync(record, JSON.stringify({ version: 1, host: "Disko", toplevel: stored, flake: site, narHash: `sha256-${"A".repeat(43)}=`, diskoScript: stored }));
+  const plugins = [installer];
+  const config = resolveConfig(new PluginRegistry(plugins), { plugins: ["installer"] }, undefined);
+  const flk = createFlk({ plugins, config, cwd: site, flags: { json: false, verbose: false, yes: true, color: false } });
+  const saved = process.env.NIX_CONFIG;
+  process.env.NIX_CONFIG = "substituters =\nsandbox = false";
+  try {
+    const report = await disk(flk, { device, host: "Disko", liveRecord: record });
+    expect(report.disko).toEqual({ host: "Disko", disks: { main: device }, script: stored });
+    expect(report.steps[0]!.argv).toEqual(["sh", "-c", 'exec "$1"', "disko", stored]);
+  } finally {
+    process.env.NIX_CONFIG = saved;
+  }
+  expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "prebuilt", TYPE: "ext4" });
+}, 120_000);
