@@ -179,7 +179,7 @@ async function story(dir: string): Promise<void> {
   console.log(dim(`(the stick: ${stick}, a loop device over ../stick.img)`));
   await sh([FLK, "write", image, stick, "--sha256", sha256, "--yes"], { cwd: site, env });
 
-  step("boot the stick", "A network namespace stands in for the machine that boots it: its / has the stick's ISO at /iso, sshd with the stick's host key and keys, an mDNS responder, fe80::47.");
+  step("boot the stick", "A network namespace stands in for the machine that boots it: the stick's ISO at /iso and store at /nix/store, NixOS's stub loader at /lib64, sshd with the stick's host key and keys, an mDNS responder, fe80::47.");
   const liveRoot = join(dir, "live");
   const standIn = join(dir, "bin");
   writeNixosInstallStandIn(standIn);

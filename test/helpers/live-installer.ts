@@ -24,22 +24,26 @@
  *   `nixos`, on every address (the ISO's sshd listens on all);
  * - an mDNS responder announcing the stick's host name: avahi-daemon here
  *   (the ISO's systemd-resolved is not packaged on this machine);
+ * - NixOS's stub loader at /lib64/ld-linux-x86-64.so.2, and this machine's
+ *   programs re-pointed at a loader of their own (live-userland.ts), so the
+ *   flk the stick carries must start through its wrapper, as on NixOS;
  * - a `nixos` user with passwordless sudo (installation-device.nix); the
- *   given stand-in nixos-install dir comes first on the live PATH, the
- *   stick's packages (flk, through its wrapper) last.
+ *   live /usr/bin shows the given stand-in nixos-install dir over
+ *   everything, and the stick's packages (flk, its wrapper) under it all.
  * The fixture's image keeps what NixOS renders into the live `/etc` (sshd's
  * authorized_keys.d, networkd units) under `/flk/etc`, and the store closure
  * under `/nix-store` (the stand-in for `/iso/nix-store.squashfs`): the live
  * root has that store at `/nix/store`, as iso-image.nix mounts it; read the
  * rest through `file()`.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createLink, linkLocal, type Link, type Namespace } from "./netns.ts";
 import { startAvahi, type Avahi } from "./avahi.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
 import { extractIso, livePath } from "./iso.ts";
 import type { Cleanups } from "./cleanups.ts";
+import { LIVE_LOADER, prepareUserland } from "./live-userland.ts";
 
 /** PATH with the sbin directories a non-login root shell may lack. */
 export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
@@ -115,9 +119,11 @@ async function detachLoop(device: string): Promise<void> {
 /**
  * The live ISO's `nixos` user (installation-device.nix: wheel, passwordless
  * sudo), made on this machine and removed by the clean-up; an existing
- * `nixos` user is left as it is. sudo's secure_path is the live PATH.
+ * `nixos` user is left as it is. No secure_path of our own: sudoers
+ * Defaults are global, so two runs at once would set each other's; the
+ * live root puts what a login needs in /usr/bin instead.
  */
-export async function liveUser(livePath: string, cleanups: Cleanups): Promise<void> {
+export async function liveUser(cleanups: Cleanups): Promise<void> {
   if ((await sh(["getent", "passwd", "nixos"])).code !== 0) {
     await must(["useradd", "--create-home", "--shell", "/bin/sh", "nixos"]);
     cleanups.add("user nixos", () => sh(["userdel", "--remove", "nixos"]));
@@ -125,7 +131,7 @@ export async function liveUser(livePath: string, cleanups: Cleanups): Promise<vo
     await must(["usermod", "-p", "*", "nixos"]);
   }
   const sudoers = `/etc/sudoers.d/flk-live-nixos-${process.pid}`;
-  const rule = `Defaults:nixos secure_path="${livePath}"\nnixos ALL=(ALL) NOPASSWD: ALL\n`;
+  const rule = "nixos ALL=(ALL) NOPASSWD: ALL\n";
   cleanups.add(`sudoers ${sudoers}`, () => rmSync(sudoers, { force: true }));
   writeFileSync(`${sudoers}.tmp`, rule, { mode: 0o440 });
   await must(["visudo", "-cf", `${sudoers}.tmp`]);
@@ -203,21 +209,23 @@ export async function bootLiveInstaller(options: BootOptions): Promise<LiveInsta
   const onStick = (p: string) => readFileSync(file(p), "utf8");
   const config = JSON.parse(onStick("/flk/config.json"));
   const hostName = config.networking.hostName as string;
-  // The stick's environment.systemPackages (flk among them) on PATH, after
-  // this machine's directories: the fixture's other packages are stand-ins.
-  const packages = ((config.environment?.systemPackages ?? []) as string[]).filter((p) => existsSync(file(`${p}/bin`))).map((p) => `${p}/bin`);
-  const path = [options.standInBin, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", ...packages].join(":");
+  // The stick's environment.systemPackages (flk among them) reach /usr/bin
+  // under this machine's programs: the fixture's other packages are stand-ins.
+  const packages = ((config.environment?.systemPackages ?? []) as string[]).filter((p) => existsSync(file(`${p}/bin`)));
+  const sw = join(root, "sw");
+  mkdirSync(sw, { recursive: true });
+  for (const p of packages) for (const name of readdirSync(file(`${p}/bin`))) if (!existsSync(join(sw, name))) symlinkSync(`${p}/bin/${name}`, join(sw, name));
   const link = await createLink({ ipv4A: `${LIVE_IPV4}/16`, ipv4B: `${OPERATOR_IPV4}/16`, prefix: options.prefix ?? "flk-live" });
   cleanups.add(`network namespaces ${link.a.name} ${link.b.name}`, () => link.cleanup());
   const eui64 = await linkLocal(link.a);
   await linkLocal(link.b);
-  await liveUser(path, cleanups);
+  await liveUser(cleanups);
   const sshd = await startSshd(link.a, {
     hostKey: file("/etc/ssh/ssh_host_ed25519_key"),
     authorizedKeys: onStick("/etc/ssh/authorized_keys.d/nixos"),
     address: "fe80::47",
-    extraConfig: [`ListenAddress ${eui64}%${link.a.iface}`, `ListenAddress ${LIVE_IPV4}`, `SetEnv PATH=${path}`],
-    launcher: liveRootLauncher(root),
+    extraConfig: [`ListenAddress ${eui64}%${link.a.iface}`, `ListenAddress ${LIVE_IPV4}`, "SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    launcher: liveRootLauncher(root, options.standInBin, sw),
   });
   cleanups.add("sshd", () => sshd.stop());
   const avahi = await startAvahi(link.a, { hostName });
@@ -232,10 +240,10 @@ export async function bootLiveInstaller(options: BootOptions): Promise<LiveInsta
  * holds the live root itself), the stick's ISO root at `/iso`, its store at
  * `/nix/store`, an empty `/mnt`.
  */
-function liveRootLauncher(root: string): string[] {
+function liveRootLauncher(root: string, standInBin: string, sw: string): string[] {
   const top = readdirSync("/").filter((d) => d !== "iso" && d !== "mnt" && d !== "lost+found");
   const script = `set -e
-live=$1; iso=$2; shift 2
+live=$1; iso=$2; bin=$3; sbin=$4; lib64=$5; standin=$6; sw=$7; shift 7
 mount -t tmpfs -o mode=0755 "flk-live:$live" "$live"   # the source names the path: a leak is findable in any mountinfo
 for d in ${top.join(" ")}; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$live/$d"
@@ -246,9 +254,16 @@ mkdir "$live/iso" "$live/mnt"
 mount --bind "$iso" "$live/iso"
 # iso-image.nix: the store is the image's squashfs (here its /nix-store directory).
 if [ -d "$iso/nix-store" ]; then mkdir -p "$live/nix/store"; mount --bind "$iso/nix-store" "$live/nix/store"; fi
+# stub-ld.nix: the stub at /lib64's loader; this machine's programs re-pointed at ${LIVE_LOADER} (live-userland.ts).
+ln -s "$(readlink -f /lib64/ld-linux-x86-64.so.2)" "$live${LIVE_LOADER}"
+# /usr/bin, top layer first: the stand-ins (nixos-install), the re-pointed programs, this machine's, the stick's packages.
+mount -t overlay "flk-live-bin:$live" -o "ro,lowerdir=$standin:$bin:/usr/bin:$sw" "$live/usr/bin"
+mount -t overlay "flk-live-sbin:$live" -o "ro,lowerdir=$sbin:/usr/sbin" "$live/usr/sbin"
+mount --bind "$lib64" "$live/$(readlink -f /lib64 | sed 's|^/||')"
 exec chroot "$live" "$@"`;
   const live = join(root, "system");
   mkdirSync(live, { recursive: true });
   if (!existsSync(join(root, "iso"))) throw new Error(`${join(root, "iso")} is missing: readStick() first`);
-  return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "live-root", live, join(root, "iso")];
+  const land = prepareUserland(join(root, "userland"));
+  return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "live-root", live, join(root, "iso"), land.bin, land.sbin, land.lib64, standInBin, sw];
 }

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { FLK } from "../helpers/binary.ts";
+import pkg from "../../package.json" with { type: "json" };
 import { LIVE_NETWORK } from "../../core/live.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../helpers/iso.ts";
 import { linkLocal } from "../helpers/netns.ts";
@@ -223,4 +224,29 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`nixos@${eui64}%${story.live!.operator.iface} (found by eui64)`);
   }, 60_000);
+
+  it("9. on the live installer, where /lib64's loader is NixOS's stub, the flk the stick carries runs and installs from /iso/devos (cd /iso/devos; sudo flk install NixOS)", async () => {
+    const m = story.machine!;
+    // The stick's flk is on the live PATH as its wrapper; it prints flk's version, not Bun's.
+    const which = await flkOnLink(["ssh", "NixOS", "--", 'readlink -f "$(command -v flk)"; flk --version']);
+    expect(which.code).toBe(0);
+    expect(which.stdout).toMatch(new RegExp(`^/nix/store/[a-z0-9]{32}-flk/bin/flk\n${pkg.version.replaceAll(".", "\\.")}\n$`));
+    // Control: the stub is in place — dist/flk started directly fails there as a generic binary does on NixOS.
+    const direct = await flkOnLink(["ssh", "NixOS", "--", `${FLK} --version`]);
+    expect(direct.code).not.toBe(0);
+    expect(direct.stderr).toContain("Could not start dynamically linked executable");
+    // The seed's last step, with the site's labels and root from the flake copy's flk.toml.
+    const installed = await flkOnLink(["ssh", "NixOS", "--", "cd /iso/devos && sudo flk install NixOS"]);
+    expect(installed.code).toBe(0);
+    const call = m.calls().at(-1)!;
+    // It mounted the target itself (step 6 undid its own), and called the stand-in once more, from the flake copy.
+    expect(installed.stderr).toContain(`at ${m.root}: mount ${m.devices[0]} ${m.root}`);
+    expect(m.calls().length).toBe(2);
+    expect(call.argv).toEqual(["--flake", `${LIVE_FLAKE}#NixOS`, "--root", m.root]);
+    expect(call.cwd).toBe(LIVE_FLAKE);
+    expect(call.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
+    const undone = await flkOnLink(["ssh", "NixOS", "--", "cd /iso/devos && sudo flk install --undo"]);
+    expect(undone.code).toBe(0);
+    expect(await m.swapping()).toEqual([]);
+  }, 120_000);
 });
