@@ -4,15 +4,15 @@
  * after the cleanups, so the exit status is 130/143).
  */
 import { closeSync } from "node:fs";
-import { FlkError, formatBytes, formatDuration, progressMode, type Flk, type Progress } from "../../core/index.ts";
-import { flash, type FlashResult, type FlashTarget } from "./flash.ts";
+import { FlkError, formatBytes, formatDuration, progressMode, type Flk } from "../../core/index.ts";
+import { flash, type FlashTarget } from "./flash.ts";
 import type { ImageInfo } from "./image.ts";
 import { openTarget, type Opened } from "./open.ts";
 import { stickProgress } from "./progress-lines.ts";
-import { createHashPool, createRing, subRing, type HashPool, type Ring } from "./ring.ts";
+import { createHashPool, createRing, subRing, type HashPool } from "./ring.ts";
 import { openSource, type ImageSource } from "./source.ts";
 import type { Target } from "./target.ts";
-import { findBadChunk, firstBadOffset, verifyFailed } from "./verify.ts";
+import { findBadChunks, firstBadOffset, verifyFailed, type VerifyStick } from "./verify.ts";
 
 /** Chunk (= hash unit, = one write): 8 MiB measured best of 4/8/16 MiB (bench/dd-writer.ts). */
 export const CHUNK = 8 << 20;
@@ -114,10 +114,17 @@ export async function executeWrites(flk: Flk, image: ImageInfo, targets: Target[
     }
     if (pool) {
       phase = "verifying";
-      const verifyProgress = stickProgress(targets.map((t) => `verifying ${t.path}`), result.bytes, mode);
-      const checking = Promise.all(sticks.map((t, i) => (t.failed === undefined ? verifyStick(t, subRing(ring, i * SLOTS, SLOTS), pool, result, verifyProgress[i]!, image, flk.signal, options.beforeVerify) : undefined)));
+      const live = sticks.map((t, i) => ({ t, i })).filter(({ t }) => t.failed === undefined);
+      for (const { t } of live) await options.beforeVerify?.(t.path);
+      const progress = stickProgress(live.map(({ t }) => `verifying ${t.path}`), result.bytes, mode);
+      const group: VerifyStick[] = live.map(({ t, i }, j) => ({ fd: t.fd, path: t.path, direct: t.direct, unit: t.unit, ring: subRing(ring, i * SLOTS, SLOTS), progress: progress[j]! }));
+      const checking = findBadChunks({ sticks: group, pool, length: result.bytes, digests: result.digests, signal: flk.signal });
       work = checking;
-      await checking;
+      const bad = await checking;
+      for (const [j, { t }] of live.entries()) {
+        if (group[j]!.failed !== undefined) t.failed = group[j]!.failed;
+        else if (bad[j]! >= 0) t.failed = verifyFailed(t.path, await firstBadOffsetOf(group[j]!, result.bytes, image, bad[j]!), result.bytes);
+      }
     }
     phase = "done";
     const seconds = (performance.now() - started) / 1000;
@@ -145,22 +152,13 @@ function openAll(targets: Target[]): Opened[] {
   }
 }
 
-/** Read one stick back and compare with the digests taken while writing; a mismatch or read fault marks it failed. */
-async function verifyStick(t: FlashTarget, ring: Ring, pool: HashPool, result: FlashResult, progress: Progress, image: ImageInfo, signal: AbortSignal, beforeVerify?: (path: string) => unknown): Promise<void> {
+/** Where chunk `k` of a stick first differs from the image, re-read through a fresh source. */
+async function firstBadOffsetOf(t: VerifyStick, length: number, image: ImageInfo, k: number): Promise<number> {
+  const again = openSource(image);
   try {
-    await beforeVerify?.(t.path);
-    const plan = { fd: t.fd, path: t.path, direct: t.direct, unit: t.unit, ring, pool, length: result.bytes, digests: result.digests, signal, progress };
-    const bad = await findBadChunk(plan);
-    if (bad < 0) return;
-    const again = openSource(image);
-    try {
-      t.failed = verifyFailed(t.path, await firstBadOffset(plan, again, bad), result.bytes);
-    } finally {
-      again.close();
-    }
-  } catch (error) {
-    if (signal.aborted) throw error;
-    t.failed = error;
+    return await firstBadOffset(t, length, again, k);
+  } finally {
+    again.close();
   }
 }
 

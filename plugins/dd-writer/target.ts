@@ -139,3 +139,13 @@ function realDir(dir: string): string {
     return dir;
   }
 }
+
+/** A positional under /dev that is not a regular file is a DEVICE (`flk write /dev/sdb` writes the default image); /dev/shm/x.iso is an IMAGE. */
+export function isDeviceArg(arg: string | undefined): boolean {
+  if (!arg?.startsWith("/dev/")) return false;
+  try {
+    return !statSync(arg).isFile();
+  } catch {
+    return true;
+  }
+}

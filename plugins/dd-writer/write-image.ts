@@ -9,7 +9,7 @@ import { closeImage, expectedSha256, findDefaultImage, imageKind, inspectImage, 
 import { executeWrites, type StickResult, type WriteOutcome } from "./execute.ts";
 import { readHead } from "./source.ts";
 import { staleResult } from "./stale.ts";
-import { resolveTarget, type Target } from "./target.ts";
+import { isDeviceArg, resolveTarget, type Target } from "./target.ts";
 import { waitForDisk } from "./wait.ts";
 
 /** What the command line (or a test) asks for. */
@@ -138,7 +138,7 @@ function sticksFailed(results: StickResult[]): FlkError {
  * writes the default image), otherwise the IMAGE.
  */
 export function splitPositionals(image?: string, device?: string): { imageArg?: string; deviceArg?: string } {
-  if (image !== undefined && device === undefined && image.startsWith("/dev/")) return { deviceArg: image };
+  if (image !== undefined && device === undefined && isDeviceArg(image)) return { deviceArg: image };
   return { imageArg: image, deviceArg: device };
 }
 

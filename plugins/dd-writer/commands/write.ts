@@ -1,5 +1,6 @@
 /** `flk write [IMAGE] [DEVICE…]` (alias `flk dd`): parse arguments, call writeImages. */
 import { defineCommand, FlkError, type Flk } from "../../../core/index.ts";
+import { isDeviceArg } from "../target.ts";
 import { writeImage } from "../write-image.ts";
 
 /** The citty command; `verifyDefault` is `[dd-writer] verify` from flk.toml. */
@@ -17,8 +18,8 @@ export function writeCommand(flk: Flk, verifyDefault: boolean) {
     },
     async run({ args }) {
       const positionals = (args._ as string[] | undefined) ?? [];
-      // `flk write /dev/sdb /dev/sdc` writes the default image; otherwise the first positional is IMAGE.
-      const [image, ...devices]: Array<string | undefined> = positionals[0]?.startsWith("/dev/") ? [undefined, ...positionals] : positionals;
+      // `flk write /dev/sdb /dev/sdc` writes the default image; otherwise the first positional is IMAGE (also a file under /dev/shm).
+      const [image, ...devices]: Array<string | undefined> = isDeviceArg(positionals[0]) ? [undefined, ...positionals] : positionals;
       await writeImage(flk, {
         image: image || undefined,
         device: devices[0],
@@ -39,3 +40,4 @@ function parseTimeout(value: string | undefined): number | undefined {
   if (!Number.isFinite(seconds) || seconds <= 0) throw new FlkError(`--timeout: expected a number of seconds like 120, got '${value}'.`, "E_USAGE");
   return seconds * 1000;
 }
+

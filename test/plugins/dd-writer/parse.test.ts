@@ -54,5 +54,13 @@ describe("images", () => {
     expect(splitPositionals("/dev/sdb")).toEqual({ deviceArg: "/dev/sdb" });
     expect(splitPositionals("nixos.iso")).toEqual({ imageArg: "nixos.iso", deviceArg: undefined });
     expect(splitPositionals("a.iso", "/dev/sdc")).toEqual({ imageArg: "a.iso", deviceArg: "/dev/sdc" });
+    // A regular file under /dev (an image in /dev/shm) is an IMAGE.
+    const shm = mkdtempSync("/dev/shm/flk-ddw-");
+    try {
+      writeFileSync(join(shm, "x.iso"), "x");
+      expect(splitPositionals(join(shm, "x.iso"))).toEqual({ imageArg: join(shm, "x.iso"), deviceArg: undefined });
+    } finally {
+      rmSync(shm, { recursive: true });
+    }
   });
 });

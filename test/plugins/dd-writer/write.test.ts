@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, expect } from "bun:test";
 import { symlinkSync, statSync } from "node:fs";
 import { systemTest } from "../../helpers/require.ts";
-import { writeImage } from "../../../plugins/dd-writer/write-image.ts";
+import { writeImage, writeImages } from "../../../plugins/dd-writer/write-image.ts";
 import { bytesAt, cmp, flipByte, randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
 
 const it = systemTest(["losetup", "cmp", "sha256sum", "zstd", "xz", "gzip"]);
@@ -111,3 +111,21 @@ it("calls beforeWrite after the checks and afterWrite after the verify, in that 
   await expect(writeImage(refusing, { image: other, device, verify: true, force: false })).rejects.toThrow("observer says no");
   expect(cmp(image, device, 100000)).toBe(0);
 });
+
+// Several sticks verify in step: one is hashed per chunk, the others compared with it byte for byte.
+for (const which of [0, 1] as const)
+  it(`with two sticks, a byte corrupted on stick ${which + 1} fails that stick's verify at its offset, and the other is verified`, async () => {
+    const size = 17 * 1048576 + 4231;
+    const image = writeFile(s.path("v.iso"), randomBytes(size));
+    const sticks = [s.loop(32 << 20), s.loop(32 << 20)];
+    const offset = 9 * 1048576 + 17;
+    const corrupt = (path: string) => {
+      if (path === sticks[which]!.device) flipByte(sticks[which]!.backing, offset);
+    };
+    const results = await writeImages(testFlk(), { image, device: sticks[0]!.device, devices: [sticks[1]!.device], verify: true, force: false, beforeVerify: corrupt });
+    const bad = results.find((r) => r.device === sticks[which]!.device)!;
+    const good = results.find((r) => r.device === sticks[1 - which]!.device)!;
+    expect(bad.error).toMatchObject({ code: "E_VERIFY", exitCode: 1, message: expect.stringContaining(`differs from the image at offset ${offset} `) });
+    expect(good.outcome).toMatchObject({ verified: true, bytes: size });
+    expect(cmp(image, sticks[1 - which]!.device, size)).toBe(0);
+  });
