@@ -14,6 +14,8 @@ import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, stripAnsi, writeFile, z
 const it = systemTest(["script", "stty", "losetup", "cmp", "lsblk", "sha256sum"]);
 const SIZE = 300000;
 const QUESTION = "to which device?";
+/** The question is drawn with its options; the last one is "cancel" (waiting for it avoids reading a half-drawn list). */
+const DRAWN = /to which device\?[\s\S]*[●○] cancel/;
 let s: Scratch;
 
 beforeEach(() => {
@@ -46,7 +48,7 @@ function active(screen: string): string | undefined {
 
 /** Move the cursor of the device question to the option starting with `path` and check it is there before anything is chosen. */
 async function moveTo(pty: Pty, path: string): Promise<void> {
-  const offered = options(await pty.waitFor(QUESTION));
+  const offered = options(await pty.waitFor(DRAWN));
   const index = offered.findIndex((o) => o.split(/\s/)[0] === path);
   expect(index).toBeGreaterThanOrEqual(0);
   for (let i = 0; i < index; i++) {
@@ -132,7 +134,7 @@ it("without DEVICE on a terminal: only writable candidates are offered (never th
   const { device } = s.loop(4 << 20);
   const disk = zramDisk(s, 4 << 20);
   const pty = onPty([FLK, "write", image]);
-  const screen = await pty.waitFor(QUESTION);
+  const screen = await pty.waitFor(DRAWN);
   const offered = options(screen).map((o) => o.split(/\s/)[0]);
   expect(offered).toContain(device);
   expect(offered).toContain(other);
@@ -168,7 +170,7 @@ it("without DEVICE on a terminal: a device smaller than the image is not offered
   const { device } = s.loop(4 << 20);
   const before = filled(device, 4 << 20);
   const pty = onPty([FLK, "write", image]);
-  const screen = await pty.waitFor(QUESTION);
+  const screen = await pty.waitFor(DRAWN);
   const offered = options(screen).map((o) => o.split(/\s/)[0]);
   expect(offered).toContain(device);
   expect(offered).not.toContain(small);
@@ -188,7 +190,7 @@ it("without DEVICE, --force on a terminal: a non-removable disk is offered, and 
   const disk = zramDisk(s, 4 << 20);
   filled(disk, 4 << 20);
   const pty = onPty([FLK, "write", image, "--force"]);
-  const offered = options(await pty.waitFor(QUESTION)).map((o) => o.split(/\s/)[0]);
+  const offered = options(await pty.waitFor(DRAWN)).map((o) => o.split(/\s/)[0]);
   for (const real of realDisks()) expect(offered).not.toContain(real);
   await moveTo(pty, disk);
   pty.type("\r");
@@ -210,7 +212,7 @@ for (const [how, keys] of [
     const { device } = s.loop(4 << 20);
     const before = filled(device, 4 << 20);
     const pty = onPty([FLK, "write", image]);
-    await pty.waitFor(QUESTION);
+    await pty.waitFor(DRAWN);
     pty.type(keys);
     const r = await pty.done;
     expect(r.code).toBe(2);
