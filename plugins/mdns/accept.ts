@@ -77,7 +77,9 @@ export function recordProblem(rr: ResourceRecord, name: string, link: Link): str
   const problem = unicastProblem(rr.data, family);
   if (problem) return `${rr.data}: ${problem}`;
   if (family === 4) {
-    if (inSubnet(rr.data, "169.254.0.0", 16)) return undefined;
+    // RFC 3927 §2.1: the whole 169.254/16 block is one link, and its
+    // broadcast (and network) address names no host.
+    if (inSubnet(rr.data, "169.254.0.0", 16)) return isBroadcast(rr.data, 16) || isNetwork(rr.data, 16) ? `${rr.data} is the broadcast or network address of 169.254/16` : undefined;
     const subnet = link.ipv4.find((a) => inSubnet(rr.data as string, a.address, a.prefix));
     if (!subnet) return `${rr.data} is not on ${link.name}'s subnets (${link.ipv4.map((a) => `${a.address}/${a.prefix}`).join(", ") || "none"})`;
     if (subnet.prefix < 31 && isBroadcast(rr.data, subnet.prefix)) return `${rr.data} is the broadcast address of ${link.name}'s subnet`;
@@ -88,6 +90,10 @@ export function recordProblem(rr: ResourceRecord, name: string, link: Link): str
 function isBroadcast(address: string, prefix: number): boolean {
   const host = address.split(".").reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0) & (0xffffffff >>> prefix);
   return host === 0xffffffff >>> prefix;
+}
+
+function isNetwork(address: string, prefix: number): boolean {
+  return (address.split(".").reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0) & (0xffffffff >>> prefix)) === 0;
 }
 
 function found(address: string, family: 4 | 6, link: string): FoundAddress {

@@ -78,6 +78,8 @@ test("a record counts only with TTL > 0 and a unicast address usable on the arri
     [rr("NixOS.local", RR.A, "255.255.255.255"), "broadcast"],
     [rr("NixOS.local", RR.A, "192.168.7.255"), "broadcast address of eth0's subnet"],
     [rr("NixOS.local", RR.A, "10.9.9.9"), "not on eth0's subnets"],
+    [rr("NixOS.local", RR.A, "169.254.255.255"), "broadcast or network address of 169.254/16"],
+    [rr("NixOS.local", RR.A, "169.254.0.0"), "broadcast or network address of 169.254/16"],
     [rr("NixOS.local", RR.AAAA, "::1"), "loopback"],
     [rr("NixOS.local", RR.AAAA, "::"), "unspecified"],
     [rr("NixOS.local", RR.AAAA, "ff02::fb"), "multicast"],
