@@ -64,7 +64,7 @@ function median(values: number[]): number {
 
 async function benchDryRun(rows: string[][]): Promise<void> {
   const site = await generateSite(50, 20);
-  // --dry-run keeps each module file in /tmp/flk-iso-… for the printed command; remove this run's.
+  // --dry-run writes nothing; anything flk-iso-… left in /tmp afterwards would be a bug, and is removed.
   const before = new Set(readdirSync(tmpdir()).filter((d) => d.startsWith("flk-iso-")));
   try {
     const env = { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1" };
@@ -135,11 +135,10 @@ async function benchFleet(rows: string[][], measured = 2): Promise<void> {
   const made: string[] = [];
   try {
     const env = { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1" };
-    // The same file flk builds: its --dry-run writes it and prints the command.
+    // The same build flk runs: its --dry-run prints it, modules inline (--expr), writing nothing.
     const dry = Bun.spawnSync([...FLK, "iso", ...hosts, "--dry-run", "--json", "--out-link", "plain"], { cwd: site, env });
     if (dry.exitCode !== 0) throw new Error(`flk iso --dry-run failed: ${dry.stderr.toString().slice(-2000)}`);
-    const plan = JSON.parse(dry.stdout.toString()) as { argv: string[]; attrsFile: string };
-    made.push(plan.attrsFile.replace(/\/isos\.nix$/, ""));
+    const plan = JSON.parse(dry.stdout.toString()) as { argv: string[] };
     const ours: number[] = [];
     const peer: number[] = [];
     for (let round = 0; round <= measured; round++) {

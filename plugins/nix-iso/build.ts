@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { ExitCode, FlkError, nixInfo, run, sha256File, which, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
-import { attrArg, attrsFileText, nixBuildArgv, outLinkOf, type NixBuildPlan } from "./command.ts";
+import { attrArg, attrsExprText, attrsFileText, nixBuildArgv, nixBuildExprArgv, outLinkOf, type NixBuildPlan } from "./command.ts";
 import { checkSiteFiles, flakeHosts, lastLines, siteFlake, siteInputs, type SiteFlake } from "./flake.ts";
 import { pickHosts, siteHosts } from "./hosts.ts";
 import { isoTarget, ownContribution, referencedFiles, renderModule } from "./module.ts";
@@ -111,9 +111,9 @@ export function compiledFlk(): string | undefined {
   return process.execPath;
 }
 
-/** The one nix argv of the plan (what --dry-run prints). */
+/** The one nix argv of the plan as --dry-run prints it: the modules inline (`--expr`), so it runs without any file flk would have to write. */
 export function planArgv(plan: IsoPlan): string[] {
-  return nixBuildArgv(plan.build, plan.info);
+  return nixBuildExprArgv(plan.build, plan.info, attrsExprText(plan.build.ref, plan.hosts));
 }
 
 /** Write the rendered modules and the attribute file to the plan's temp dir (so the printed or run command finds them). */

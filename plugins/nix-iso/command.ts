@@ -32,6 +32,19 @@ export interface NixBuildPlan {
  * isoImage. `nix build -f FILE HOST…` builds the ones named.
  */
 export function attrsFileText(ref: string, hosts: readonly HostBuild[]): string {
+  return attrsText(ref, hosts.map((h) => ({ host: h.host, module: `(import ${renderString(h.moduleFile)})` })));
+}
+
+/**
+ * The same attribute set with each module's text inlined, for `--expr`: the
+ * command `flk iso --dry-run` prints then needs no file, so planning writes
+ * nothing (DESIGN.md Trust rules). Each module text is one Nix expression.
+ */
+export function attrsExprText(ref: string, hosts: readonly { host: string; text: string }[]): string {
+  return attrsText(ref, hosts.map((h) => ({ host: h.host, module: `(\n${h.text.trimEnd()}\n)` })));
+}
+
+function attrsText(ref: string, hosts: readonly { host: string; module: string }[]): string {
   return [
     "# The live ISOs of one `flk iso` run, one attribute per host (nix build -f THIS-FILE HOST…).",
     "let",
@@ -39,10 +52,10 @@ export function attrsFileText(ref: string, hosts: readonly HostBuild[]): string 
     "  configurations = flake.nixosConfigurations or { };",
     "  iso = host: module:",
     "    if !(configurations ? ${host}) then throw \"flk: the flake has no nixosConfigurations.${host}: add it to flake.nix\"",
-    "    else (configurations.${host}.extendModules { modules = [ (import module) ]; }).config.system.build.isoImage;",
+    "    else (configurations.${host}.extendModules { modules = [ module ]; }).config.system.build.isoImage;",
     "in",
     "{",
-    ...hosts.map((h) => `  ${renderKey(h.host)} = iso ${renderString(h.host)} ${renderString(h.moduleFile)};`),
+    ...hosts.map((h) => `  ${renderKey(h.host)} = iso ${renderString(h.host)} ${h.module};`),
     "}",
     "",
   ].join("\n");
@@ -62,6 +75,13 @@ export function outLinkOf(base: string, index: number): string {
  */
 export function nixBuildArgv(plan: NixBuildPlan, info: Pick<NixInfo, "flags">, hosts: readonly string[] = plan.hosts.map((h) => h.host)): string[] {
   return ["nix", ...info.flags, "build", "--impure", "-L", "--keep-going", "--out-link", plan.outLink, "-f", plan.attrsFile, ...hosts.map(attrArg), ...plan.extraArgs];
+}
+
+/** The same build with the attribute set given inline (`--expr TEXT` for `-f FILE`): what `--dry-run` prints. */
+export function nixBuildExprArgv(plan: NixBuildPlan, info: Pick<NixInfo, "flags">, expr: string): string[] {
+  const argv = nixBuildArgv(plan, info);
+  const at = argv.indexOf("-f");
+  return [...argv.slice(0, at), "--expr", expr, ...argv.slice(at + 2)];
 }
 
 /** A host as a `-f` attribute path argument: quoted when it is not a plain identifier. */

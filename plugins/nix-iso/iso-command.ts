@@ -1,6 +1,6 @@
 /** `flk iso HOST… | --all`: thin; the work is planIso() / runIsoBuilds(). */
 import { defineCommand, formatBytes, type Flk } from "../../core/index.ts";
-import { displayPath, planArgv, planIso, runIsoBuilds, writeModules, type IsoResult } from "./build.ts";
+import { displayPath, planArgv, planIso, runIsoBuilds, type IsoResult } from "./build.ts";
 import { shellQuote } from "./command.ts";
 
 /** The `iso` command. */
@@ -10,7 +10,7 @@ export function isoCommand(flk: Flk) {
     args: {
       all: { type: "boolean", description: "Build every host of the site" },
       "print-module": { type: "boolean", description: "Print the generated NixOS module and exit" },
-      "dry-run": { type: "boolean", description: "Print the nix command and exit (the module file is kept for it)" },
+      "dry-run": { type: "boolean", description: "Print the nix command (modules inline) and exit; writes nothing" },
       "out-link": { type: "string", description: "Out-link of the first host (default result; nix names the others result-1, result-2, …)", valueHint: "PATH" },
     },
     async run({ args }) {
@@ -21,9 +21,8 @@ export function isoCommand(flk: Flk) {
         return;
       }
       if (args["dry-run"]) {
-        writeModules(plan);
         const argv = planArgv(plan);
-        if (flk.flags.json) return flk.printJson({ argv, attrsFile: plan.build.attrsFile, outLink: plan.build.outLink, hosts: plan.hosts.map((h) => ({ host: h.host, module: h.moduleFile })) });
+        if (flk.flags.json) return flk.printJson({ argv, outLink: plan.build.outLink, hosts: plan.hosts.map((h) => ({ host: h.host })) });
         process.stdout.write(shellQuote(argv) + "\n");
         return;
       }

@@ -1,6 +1,6 @@
 /** The nix command line of `flk iso`, built as argv. */
 import { describe, expect, test } from "bun:test";
-import { attrsFileText, nixBuildArgv, outLinkOf, shellQuote } from "../../../plugins/nix-iso/command.ts";
+import { attrsExprText, attrsFileText, nixBuildArgv, nixBuildExprArgv, outLinkOf, shellQuote } from "../../../plugins/nix-iso/command.ts";
 import { evalNix } from "../../helpers/nix.ts";
 import { systemTest } from "../../helpers/require.ts";
 
@@ -40,14 +40,32 @@ describe("attrsFileText", () => {
 
   test("has one attribute per host: the host extended with its module, its isoImage", () => {
     expect(text).toContain('flake = builtins.getFlake "git+file:///srv/site";');
-    expect(text).toContain('NixOS = iso "NixOS" "/tmp/flk-iso-x/0.nix";');
-    expect(text).toContain('"web.example" = iso "web.example" "/tmp/flk-iso-x/1.nix";');
-    expect(text).toContain("extendModules { modules = [ (import module) ]; }).config.system.build.isoImage");
+    expect(text).toContain('NixOS = iso "NixOS" (import "/tmp/flk-iso-x/0.nix");');
+    expect(text).toContain('"web.example" = iso "web.example" (import "/tmp/flk-iso-x/1.nix");');
+    expect(text).toContain("extendModules { modules = [ module ]; }).config.system.build.isoImage");
   });
 
   systemTest(["nix-instantiate"], { root: false })("names the host when the flake has no such configuration (real nix)", async () => {
     const stub = text.replace('builtins.getFlake "git+file:///srv/site"', "{ nixosConfigurations.NixOS = { }; }");
     await expect(evalNix(`(${stub}).\"web.example\"`)).rejects.toThrow("flk: the flake has no nixosConfigurations.web.example: add it to flake.nix");
+  });
+});
+
+describe("attrsExprText (what --dry-run prints: no file behind it)", () => {
+  const module = "# a module\n{ lib, ... }: { networking.hostName = lib.mkForce \"live\"; }\n";
+  const expr = attrsExprText(plan.ref, [{ host: "NixOS", text: module }]);
+
+  test("inlines each module's text where the file form imports it, and --expr takes the place of -f FILE", () => {
+    expect(expr).toContain('NixOS = iso "NixOS" (\n# a module\n{ lib, ... }: { networking.hostName = lib.mkForce "live"; }\n);');
+    expect(expr).not.toContain("/tmp/");
+    const argv = nixBuildExprArgv(plan, { flags: [] }, expr);
+    expect(argv.slice(0, 9)).toEqual(["nix", "build", "--impure", "-L", "--keep-going", "--out-link", "/srv/site/result", "--expr", expr]);
+    expect(argv.slice(9)).toEqual(nixBuildArgv(plan, { flags: [] }).slice(9));
+  });
+
+  systemTest(["nix-instantiate"], { root: false })("evaluates to the module the host is extended with (real nix)", async () => {
+    const stub = expr.replace('builtins.getFlake "git+file:///srv/site"', '{ nixosConfigurations.NixOS.extendModules = { modules }: { config.system.build.isoImage = (builtins.head modules) { lib.mkForce = x: x; }; }; }');
+    expect(await evalNix(`(${stub}).NixOS.networking.hostName`)).toBe("live");
   });
 });
 
