@@ -102,7 +102,7 @@ export function resolveHost(siteRoot: string, name: string, options: ResolveHost
   const hint = elsewhere
     ? ` ${elsewhere.file} exists: if your hosts live in ${elsewhere.dir}/, set \`[nix-iso] hosts = "${elsewhere.dir}"\` in flk.toml.`
     : "";
-  const known = names.length ? ` Hosts: ${names.join(", ")}.` : ` There are no hosts in ${hostsDir}/ (${hostsDir}/NAME.nix or ${hostsDir}/NAME/default.nix).`;
+  const known = names.length ? ` Hosts: ${names.join(", ")}.` : ` There are no hosts in ${hostsDir}/ (${hostsDir}/NAME.nix or ${hostsDir}/NAME/default.nix). Add one, e.g. ${hostsDir}/${/^[A-Za-z0-9_-]{1,63}$/.test(name) ? name : "NixOS"}.nix.`;
   throw new FlkError(`unknown host '${name.slice(0, 80)}'.${suggestion}${known}${hint} Nothing was done.`, "E_UNKNOWN_HOST", 2);
 }
 
