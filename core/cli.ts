@@ -7,7 +7,7 @@ import type { ConsolaInstance } from "consola";
 import { createLogger, lazyLogger } from "./log.ts";
 import { createFlk, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
-import type { CommandRegistry } from "./hooks.ts";
+import { createHooks, type CommandRegistry } from "./hooks.ts";
 import type { FlkPlugin } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
 import { pluginsCommand, PLUGINS_DESCRIPTION } from "./commands/plugins.ts";
@@ -65,7 +65,7 @@ export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags
 export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
   const { flags, rest, passthrough, error } = splitArgs(argv);
   const log = lazyLogger(() => createLogger(flags).withTag("flk"));
-  if (error) return fail(new FlkError(error, "E_USAGE"), flags.verbose, log);
+  if (error) return fail(new FlkError(error, "E_USAGE"), flags, log);
   if (rest[0] === "--version" || rest[0] === "-v" || rest[0] === "-V") {
     print(options.version);
     return ExitCode.ok;
@@ -77,9 +77,10 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     flk.passthrough = passthrough;
     commands = collectCommands(flk);
   } catch (err) {
-    return fail(err, flags.verbose, log);
+    return fail(err, flags, log);
   }
-  const [name, ...args] = rest;
+  // `flk help iso` is `flk iso --help`.
+  const [name, ...args] = rest[0] === "help" && rest.length > 1 ? [...rest.slice(1), "--help"] : rest;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const main = defineCommand({
       meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
@@ -90,27 +91,30 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     return ExitCode.ok;
   }
   const entry = commands.get(name);
-  if (!entry) {
-    const visible = [...commands.keys()];
-    return fail(new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND"), flags.verbose, log);
-  }
+  if (!entry) return fail(unknownCommand(flk, name, commands), flags, log);
+  if (flags.json && entry.json === false)
+    return fail(new FlkError(`\`flk ${name}\` has no --json output. Nothing was done. Run it without --json.`, "E_NO_JSON"), flags, log);
   let command: CommandDef<any>;
   try {
     command = await entry.load();
   } catch (err) {
-    return fail(err, flags.verbose, log);
+    return fail(err, flags, log);
   }
   if (args.includes("--help") || args.includes("-h")) {
     const { command: target, path } = await resolveHelpTarget(command, args, ["flk", name]);
-    // citty names a command by its parent's name: give it the whole path ("flk lla").
-    const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
-    print(plain(await renderUsage(target, parent), flags.color));
-    return ExitCode.ok;
+    return showHelp(target, path, flags.color);
+  }
+  if (flags.verbose) {
+    log.debug(`site: ${flk.site ?? "none (no flake.nix here or above)"}`);
+    log.debug(`config: ${flk.config.file ?? "built-in defaults (no flk.toml)"}`);
   }
   try {
-    await checkFlags(command, args, ["flk", name], GLOBAL_FLAG_SPELLINGS);
+    // Also refuses a mistyped subcommand (did-you-mean) and extra positional arguments.
+    const target = await checkFlags(command, args, ["flk", name], GLOBAL_FLAG_SPELLINGS);
+    // `flk keys` alone shows what `keys` can do (exit 0).
+    if (target.needsSubcommand) return showHelp(target.command, target.path, flags.color);
   } catch (err) {
-    return fail(err, flags.verbose, log);
+    return fail(err, flags, log);
   }
   const stopSignals = installSignalHandlers(flk);
   try {
@@ -119,7 +123,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   } catch (err) {
     await flk.runCleanups();
     if (flk.signal.aborted) return await stopSignals.reraise();
-    return fail(err, flags.verbose, log);
+    return fail(err, flags, log);
   } finally {
     stopSignals.dispose();
   }
@@ -141,6 +145,54 @@ function print(text: string): void {
   console.log(text);
 }
 
+/** Print a command's usage; citty names a command by its parent's name, so the parent is the whole path ("flk lla"). */
+async function showHelp(command: CommandDef<any>, path: string[], color: boolean | undefined): Promise<number> {
+  const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
+  print(plain(await renderUsage(command, parent), color));
+  return ExitCode.ok;
+}
+
+/** An unknown command: a disabled plugin's command says which plugin and where it is switched off; else a did-you-mean. */
+function unknownCommand(flk: Flk, name: string, commands: Map<string, CommandEntry>): FlkError {
+  const owner = disabledOwner(flk, name);
+  if (owner) {
+    const file = flk.config.file ? displayPath(flk.config.file) : "flk.toml";
+    return new FlkError(
+      `\`${name}\` belongs to ${owner}, which is switched off in ${file}. Nothing was done. To use it, add "${owner}" to \`plugins = [...]\` in ${file}.`,
+      "E_PLUGIN_DISABLED",
+    );
+  }
+  const visible = [...commands].filter(([, e]) => !e.hidden).map(([n]) => n);
+  return new FlkError(`unknown command '${name}'.${didYouMean(name, visible)} Run \`flk --help\` for the list.`, "E_UNKNOWN_COMMAND");
+}
+
+/**
+ * The switched-off plugin that would add command `name`: each one is applied
+ * to a throwaway set of hooks, and only its `commands` taps are called (its
+ * commands are loaders, so nothing is built). Only asked for an unknown name.
+ */
+function disabledOwner(flk: Flk, name: string): string | undefined {
+  for (const plugin of flk.registry.all()) {
+    if (flk.enabled(plugin.name)) continue;
+    const names: string[] = [];
+    try {
+      const sandbox: Flk = { ...flk, hooks: createHooks() };
+      plugin.apply(sandbox, flk.config.options[plugin.name] as never);
+      sandbox.hooks.commands.call({ add: (command, _def, options) => void names.push(command, ...(options?.aliases ?? [])) });
+    } catch {
+      continue;
+    }
+    if (names.includes(name)) return plugin.name;
+  }
+  return undefined;
+}
+
+function displayPath(file: string): string {
+  const { relative } = require("node:path") as typeof import("node:path");
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") ? rel : file;
+}
+
 /** One registered command: loaded (and built) only when it runs or shows its own help. */
 export interface CommandEntry {
   load(): Promise<CommandDef<any>>;
@@ -148,6 +200,8 @@ export interface CommandEntry {
   description?: string;
   hidden: boolean;
   plugin: string;
+  /** false: the command has no --json output, and --json is refused. */
+  json?: boolean;
 }
 
 /** Collect core and plugin commands through the `commands` hook (exported for tests). */
@@ -167,13 +221,14 @@ export function collectCommands(flk: Flk): Map<string, CommandEntry> {
           description: opts.description ?? (typeof command === "function" ? undefined : ((command.meta as { description?: string } | undefined)?.description)),
           hidden: alias,
           plugin,
+          json: opts.json,
         });
       }
     },
   };
   registry.add("plugins", () => pluginsCommand(flk), { plugin: "core", description: PLUGINS_DESCRIPTION });
   registry.add("doctor", () => doctorCommand(flk), { plugin: "core", description: DOCTOR_DESCRIPTION });
-  registry.add("completion", () => completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core", description: COMPLETION_DESCRIPTION });
+  registry.add("completion", () => completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core", description: COMPLETION_DESCRIPTION, json: false });
   flk.hooks.commands.call(registry);
   return commands;
 }
@@ -198,20 +253,26 @@ async function resolveHelpTarget(command: CommandDef<any>, args: string[], path:
 }
 
 /** Print an error the contract's way and return its exit code. */
-export function fail(err: unknown, verbose: boolean | undefined, log: ConsolaInstance): number {
+export function fail(err: unknown, flags: Partial<GlobalFlags>, log: ConsolaInstance): number {
+  const { code, message, exit } = describeError(err);
+  // Under --json the error is machine output too: one object on stdout (the human line stays on stderr).
+  if (flags.json) print(JSON.stringify({ error: { code, message, exit } }));
   if (isFlkError(err)) {
     log.error(err.message);
-    if (verbose && err.cause) log.error(err.cause);
-    return err.exitCode;
-  }
+    if (flags.verbose && err.cause) log.error(err.cause);
+  } else if (code === "E_USAGE") log.error(message);
+  else if (flags.verbose) log.error(err);
+  else log.error(`${message} (run with --verbose for the stack trace)`);
+  return exit;
+}
+
+/** The code, message and exit code of any error, as `--json` reports it. */
+function describeError(err: unknown): { code: string; message: string; exit: number } {
+  if (isFlkError(err)) return { code: err.code, message: err.message, exit: err.exitCode };
   // citty's own argument errors (missing positional, bad enum) are usage errors.
-  if (err instanceof Error && err.name === "CLIError") {
-    log.error(`${err.message.replace(/\x1b\[[0-9;]*m/g, "").replace(/\.$/, "")}. Run the command with --help for its usage.`);
-    return ExitCode.refused;
-  }
-  if (verbose) log.error(err);
-  else log.error(`${err instanceof Error ? err.message : String(err)} (run with --verbose for the stack trace)`);
-  return ExitCode.failure;
+  if (err instanceof Error && err.name === "CLIError")
+    return { code: "E_USAGE", message: `${err.message.replace(/\x1b\[[0-9;]*m/g, "").replace(/\.$/, "")}. Run the command with --help for its usage.`, exit: ExitCode.refused };
+  return { code: "E_INTERNAL", message: err instanceof Error ? err.message : String(err), exit: ExitCode.failure };
 }
 
 /**

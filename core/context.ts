@@ -10,7 +10,8 @@ import { loadConfig, type ResolvedConfig } from "./config.ts";
 import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
 import { findSiteRoot, requireSiteRoot } from "./site.ts";
 import { FlkError } from "./errors.ts";
-import { addInstallHints } from "./exec.ts";
+import { addInstallHints, setCommandTrace } from "./exec.ts";
+import { shJoin } from "./shell.ts";
 
 /** Global flags of every command (DESIGN.md "Commands"). */
 export interface GlobalFlags {
@@ -50,6 +51,8 @@ export interface Flk {
   logger(tag: string): ConsolaInstance;
   /** The site root (directory with flake.nix), or a FlkError saying how to get one. */
   siteRoot(): string;
+  /** The site root if there is one (for messages; commands that need it call siteRoot()). */
+  readonly site: string | undefined;
   /** Options of a plugin, resolved from flk.toml and defaults. */
   options<T = Record<string, unknown>>(plugin: string): T;
   /** True when `plugin` is enabled for this site. */
@@ -93,6 +96,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
     siteRoot() {
       return site ?? requireSiteRoot(cwd);
     },
+    site,
     options<T>(plugin: string) {
       const found = config.options[plugin];
       if (!found) throw new FlkError(`internal: no options for plugin '${plugin}'`, "E_INTERNAL", 1);
@@ -123,6 +127,8 @@ export function createFlk(options: CreateFlkOptions): Flk {
       controller.abort(new FlkError(reason, "E_ABORTED", 130));
     },
   };
+  // --verbose: every external command run() starts is logged (DESIGN.md "Commands").
+  setCommandTrace(flags.verbose ? (argv) => base().withTag("exec").debug(`$ ${shJoin(argv)}`) : undefined);
   for (const name of config.enabled) {
     const plugin = registry.get(name)!;
     addInstallHints(plugin.requires?.install);

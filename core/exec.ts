@@ -44,6 +44,13 @@ export function providerOf(program: string): string {
   return pluginHints.get(program) ?? PROVIDERS[program] ?? `your distribution's package that provides \`${program}\``;
 }
 
+let trace: ((argv: readonly string[]) => void) | undefined;
+
+/** Report every command run() starts (flk --verbose), or stop with undefined. */
+export function setCommandTrace(fn: ((argv: readonly string[]) => void) | undefined): void {
+  trace = fn;
+}
+
 /** The absolute path of `program` on PATH, or undefined. */
 export function which(program: string, path = process.env.PATH): string | undefined {
   return Bun.which(program, { PATH: path ?? "" }) ?? undefined;
@@ -106,6 +113,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const [program, ...args] = argv;
   if (!program) throw new FlkError("internal: run() needs a program", "E_INTERNAL", ExitCode.failure);
   const resolved = program.includes("/") ? program : requireProgram(program);
+  trace?.([program, ...args]);
   const stdio = options.stdio ?? "capture";
   const keep = options.keepLines ?? 40;
   const input = options.input === undefined ? undefined : typeof options.input === "string" ? new TextEncoder().encode(options.input) : options.input;

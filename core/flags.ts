@@ -37,15 +37,28 @@ async function declaredFlags(command: CommandDef<any>): Promise<{ known: Map<str
  * declare, and a string flag without its value. `path` names the command for
  * messages, e.g. ["flk", "lla", "eui64"].
  */
-export async function checkFlags(command: CommandDef<any>, argv: readonly string[], path: string[], globals: readonly string[] = []): Promise<void> {
+export async function checkFlags(
+  command: CommandDef<any>,
+  argv: readonly string[],
+  path: string[],
+  globals: readonly string[] = [],
+): Promise<{ command: CommandDef<any>; path: string[]; needsSubcommand: boolean }> {
   const { known, shown } = await declaredFlags(command);
   const subs = ((await resolve(command.subCommands)) ?? {}) as Record<string, CommandDef<any>>;
   const usage = `Run \`${path.join(" ")} --help\` for its options.`;
+  const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("-") || arg === "-") {
       const sub = subs[arg];
       if (sub) return checkFlags((await resolve(sub))!, argv.slice(i + 1), [...path, arg], globals);
+      // A command that is only a group of subcommands: a word that is none of them is a typo.
+      if (Object.keys(subs).length > 0 && !command.run)
+        throw new FlkError(
+          `unknown subcommand '${arg}' of \`${path.join(" ")}\`.${didYouMean(arg, Object.keys(subs))} Run \`${path.join(" ")} --help\` for the list.`,
+          "E_UNKNOWN_COMMAND",
+        );
+      positionals.push(arg);
       continue;
     }
     const long = arg.startsWith("--");
@@ -65,4 +78,25 @@ export async function checkFlags(command: CommandDef<any>, argv: readonly string
       throw new FlkError(`${spelled} needs a value (\`${spelled}=VALUE\`). ${usage}`, "E_USAGE");
     }
   }
+  await checkPositionals(command, positionals, path, usage);
+  return { command, path, needsSubcommand: Object.keys(subs).length > 0 && !command.run };
+}
+
+/**
+ * Refuse positional arguments beyond those the command declares (citty
+ * would drop them silently). A command whose last positional's hint ends
+ * in "…" (`DEVICE…`) takes any number; one that declares none is left alone
+ * (it may read them all, as `flk iso HOST…` does).
+ */
+async function checkPositionals(command: CommandDef<any>, given: string[], path: string[], usage: string): Promise<void> {
+  const args = ((await resolve(command.args)) ?? {}) as Record<string, ArgDef>;
+  const declared = Object.entries(args).filter(([, def]) => def.type === "positional");
+  if (declared.length === 0 || given.length <= declared.length) return;
+  const hint = (name: string, def: ArgDef) => ("valueHint" in def && def.valueHint ? def.valueHint : name.toUpperCase());
+  if (hint(...declared.at(-1)!).endsWith("…")) return;
+  const extra = given.slice(declared.length);
+  throw new FlkError(
+    `too many arguments for \`${path.join(" ")}\`: ${extra.map((a) => `'${a}'`).join(" ")} (it takes ${declared.map(([n, d]) => hint(n, d)).join(" ")}). Nothing was done. ${usage}`,
+    "E_USAGE",
+  );
 }

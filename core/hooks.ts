@@ -18,9 +18,10 @@ export interface CommandRegistry {
   /**
    * Add `name` (and its aliases); a name taken twice is an error naming both
    * plugins. A lazy command is loaded only when it runs (or for its own
-   * help); `description` lets `flk --help` list it without loading it.
+   * help); `description` lets `flk --help` list it without loading it;
+   * `json: false` says it has no --json output, so `--json` is refused (exit 2).
    */
-  add(name: string, command: LazyCommand, options?: { aliases?: string[]; plugin?: string; description?: string }): void;
+  add(name: string, command: LazyCommand, options?: { aliases?: string[]; plugin?: string; description?: string; json?: boolean }): void;
 }
 
 /** One host's live ISO as data: nix-iso renders it once with core/nix.ts. */

@@ -29,12 +29,25 @@ export function pluginsCommand(flk: Flk) {
     run() {
       const rows = listPlugins(flk);
       if (flk.flags.json) return flk.printJson(rows);
-      const source = flk.config.file ? `from ${flk.config.file}` : "built-in defaults (no flk.toml found)";
+      const source = flk.config.file ? `from ${flk.config.file}` : "built-in defaults: no flk.toml in the site";
       process.stdout.write(`plugins (${source}):\n`);
       for (const row of rows) {
         process.stdout.write(`  ${row.enabled ? "on " : "off"}  ${row.name.padEnd(10)} ${row.description}\n`);
-        for (const [key, value] of Object.entries(row.options)) process.stdout.write(`         ${key} = ${JSON.stringify(value)}\n`);
+        for (const [key, value] of Object.entries(row.options)) process.stdout.write(`         ${key} = ${tomlValue(value)}\n`);
       }
     },
   });
+}
+
+/** A value as flk.toml spells it: `"x"`, `true`, `3`, `["a", "b"]`, `{ root = "nixos" }` (so a line can be pasted into flk.toml). */
+export function tomlValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value); // JSON string escapes are valid TOML basic-string escapes
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(", ")}]`;
+  if (value && typeof value === "object") {
+    const key = (k: string) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+    const entries = Object.entries(value).map(([k, v]) => `${key(k)} = ${tomlValue(v)}`);
+    return entries.length ? `{ ${entries.join(", ")} }` : "{}";
+  }
+  return JSON.stringify(value);
 }

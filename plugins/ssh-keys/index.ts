@@ -32,6 +32,7 @@ export default definePlugin({
       registry.add("ssh", () => import("./commands/ssh.ts").then((m) => m.sshCommand(flk, options)), {
         plugin: PLUGIN,
         description: "Log in to HOST's live installer (found by mDNS / fe80::47 / EUI-64), host key pinned; -- ARGS go to ssh",
+        json: false,
       });
     });
     flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));

@@ -140,3 +140,86 @@ describe("config comes from the site (attacks through dist/flk)", () => {
     }
   });
 });
+
+describe("the first hour through dist/flk: commands, --json, help", () => {
+  const own = (name: string) => mkdtempSync(join(dir, `${name}-`));
+
+  test("a command of a switched-off plugin names the plugin and flk.toml (exit 2)", async () => {
+    const site = makeSite(own("off"));
+    writeFileSync(join(site, "flk.toml"), 'plugins = ["nix-iso"]\n');
+    for (const [command, owner] of [["write", "dd-writer"], ["dd", "dd-writer"], ["ssh", "ssh-keys"], ["lla", "ipv6-lla"]] as const) {
+      const r = await flk([command, "x"], { cwd: site });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`\`${command}\` belongs to ${owner}, which is switched off in flk.toml.`);
+      expect(r.stderr).toContain(`add "${owner}" to \`plugins = [...]\``);
+    }
+    const json = await flk(["--json", "write"], { cwd: site });
+    expect(JSON.parse(json.stdout)).toEqual({ error: { code: "E_PLUGIN_DISABLED", message: expect.stringContaining("belongs to dd-writer"), exit: 2 } });
+  });
+
+  test("under --json every error is one {error:{code,message,exit}} object on stdout, and the human line stays on stderr", async () => {
+    const site = makeSite(own("json"));
+    const cases: Array<[string[], string, number]> = [
+      [["--json", "isp"], "E_UNKNOWN_COMMAND", 2],
+      [["--json", "resolve", "a", "b"], "E_USAGE", 2],
+      [["--json", "hosts", "--bogus"], "E_USAGE", 2],
+      [["--json", "--site", join(site, "nope"), "hosts"], "E_NO_SITE", 2],
+      [["--json", "ssh", "NixOS"], "E_NO_JSON", 2],
+      [["--json", "completion", "bash"], "E_NO_JSON", 2],
+      [["--json", "keys", "lst"], "E_UNKNOWN_COMMAND", 2],
+    ];
+    for (const [args, code, exit] of cases) {
+      const r = await flk(args, { cwd: site });
+      expect(r.code).toBe(exit);
+      const out = JSON.parse(r.stdout) as { error: { code: string; message: string; exit: number } };
+      expect(out.error.code).toBe(code);
+      expect(out.error.exit).toBe(exit);
+      expect(r.stderr).toContain(out.error.message.split("\n")[0]!);
+    }
+  });
+
+  test("--verbose shows the site root, the config file and every external command flk runs", async () => {
+    const site = makeSite(own("verbose"));
+    writeFileSync(join(site, "flk.toml"), "");
+    const r = await flk(["--verbose", "lla", "discover", "--iface", "lo"], { cwd: site });
+    expect(r.stderr).toContain(`site: ${site}`);
+    expect(r.stderr).toContain(`config: ${site}/flk.toml`);
+    expect(r.stderr).toMatch(/\$ ip /);
+  });
+
+  test("bare `flk keys` and `flk lla` show their help (exit 0); `flk help iso` is iso's help; -v is --version", async () => {
+    const site = makeSite(own("help"));
+    for (const [args, shows] of [[["keys"], "USAGE flk keys add|list|rm"], [["lla"], "USAGE flk lla eui64|discover|explain"], [["help", "iso"], "USAGE flk iso"], [["help", "keys", "add"], "USAGE flk keys add"]] as const) {
+      const r = await flk([...args], { cwd: site });
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toContain(shows);
+    }
+    expect(await flk(["-v"], { cwd: site })).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+
+  test("a mistyped subcommand gets a did-you-mean, extra positional arguments are refused (exit 2, nothing written)", async () => {
+    const site = makeSite(own("typo"));
+    const before = snapshot(site);
+    const typo = await flk(["keys", "lst"], { cwd: site });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown subcommand 'lst' of `flk keys`. Did you mean `list`?");
+    const extra = await flk(["keys", "rm", "alice", "bob"], { cwd: site });
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("too many arguments for `flk keys rm`: 'bob' (it takes NAME)");
+    const lla = await flk(["lla", "eui64", "52:54:00:12:34:56", "extra"], { cwd: site });
+    expect(lla.code).toBe(2);
+    expect(snapshot(site)).toEqual(before);
+  });
+
+  test("flk plugins shows config values as TOML that flk.toml accepts back", async () => {
+    const site = makeSite(own("toml"));
+    writeFileSync(join(site, "flk.toml"), '[installer]\nlabels = { root = "sys", boot = "ESP", swap = "swap" }\n[ssh-keys]\nusers = ["nixos", "root"]\n');
+    const r = await flk(["plugins"], { cwd: site });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('labels = { root = "sys", boot = "ESP", swap = "swap" }');
+    expect(r.stdout).toContain('users = ["nixos", "root"]');
+    expect(r.stdout).toContain("verify = true");
+    const { parse } = await import("smol-toml");
+    for (const line of r.stdout.split("\n").filter((l) => l.startsWith("         "))) expect(() => parse(line.trim())).not.toThrow();
+  });
+});
