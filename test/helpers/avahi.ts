@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Namespace } from "./netns.ts";
+import { startDaemon } from "./daemon.ts";
 
 /** What avahi announces and where. */
 export interface AvahiOptions {
@@ -64,30 +65,10 @@ export async function startAvahi(ns: Namespace, options: AvahiOptions): Promise<
   );
   const script = `mount -t tmpfs -o mode=0755 flk-avahi /run && exec ${AVAHI_DAEMON} -f "$1" --no-drop-root --no-chroot --no-rlimits`;
   const child = ns.spawn(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "avahi", conf]);
-  let output = "";
-  let stopped = false;
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    child.kill("SIGTERM");
-    const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
-    if (!exited) child.kill("SIGKILL");
-    await child.exited;
-    await pumped.catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  while (!output.includes("Server startup complete")) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`avahi-daemon did not start in ${ns.name} (${child.exitCode !== null ? `exit ${child.exitCode}` : "timed out"}):\n${output}`);
-    }
-    await Bun.sleep(20);
-  }
-  return { log: () => output, stop };
+  return startDaemon(child, {
+    name: `avahi-daemon in ${ns.name}`,
+    ready: "Server startup complete",
+    timeoutMs: options.timeoutMs ?? 15_000,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  });
 }

@@ -5,11 +5,8 @@ import { join } from "node:path";
 /** dist/flk, or $FLK_BIN (so parallel work can test its own build). */
 export const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "..", "dist", "flk");
 
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import type { Ran } from "./sh.ts";
+export type { Ran } from "./sh.ts";
 
 /** Spawn dist/flk with args; fails loudly when the binary was not built. */
 export async function flk(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<Ran> {

@@ -43,10 +43,11 @@ import { startAvahi, type Avahi } from "./avahi.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
 import { extractIso, livePath } from "./iso.ts";
 import type { Cleanups } from "./cleanups.ts";
-import { LIVE_LOADER, prepareUserland } from "./live-userland.ts";
+import { must, sh } from "./sh.ts";
 
-/** PATH with the sbin directories a non-login root shell may lack. */
-export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
+/** PATH with the sbin directories (re-exported for the demo and the story test). */
+export { SBIN_PATH } from "./sh.ts";
+import { LIVE_LOADER, prepareUserland } from "./live-userland.ts";
 
 /**
  * Where the flake copy is on the live system (`[nix-iso] copyTo`, and
@@ -58,18 +59,6 @@ export const LIVE_FLAKE = "/iso/devos";
 /** The live side's IPv4 link-local address, and the operator's. */
 export const LIVE_IPV4 = "169.254.47.1";
 export const OPERATOR_IPV4 = "169.254.47.2";
-
-async function sh(argv: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH, ...env } });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
-}
-
-async function must(argv: string[]): Promise<string> {
-  const r = await sh(argv);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
 
 /**
  * A loop device over a new sparse file of `bytes` (a stick, a target disk).

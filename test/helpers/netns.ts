@@ -3,6 +3,7 @@
  * Every name carries a per-process prefix so parallel test runs do not meet.
  */
 import { randomBytes } from "node:crypto";
+import { must, sh } from "./sh.ts";
 
 export interface Namespace {
   name: string;
@@ -21,23 +22,11 @@ export interface Link {
   cleanup(): Promise<void>;
 }
 
-async function sh(argv: string[], input?: string, env?: Record<string, string>, cwd?: string) {
-  const child = Bun.spawn(argv, { cwd, stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
-}
-
-async function must(argv: string[]) {
-  const r = await sh(argv);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
-
 function namespace(name: string, iface: string): Namespace {
   return {
     name,
     iface,
-    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env, options.cwd),
+    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options),
     spawn: (argv, options = {}) =>
       Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } }),
   };

@@ -11,6 +11,7 @@ import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { linkLocal, type Namespace } from "./netns.ts";
+import { startDaemon } from "./daemon.ts";
 
 /** How to start sshd. */
 export interface SshdOptions {
@@ -86,27 +87,11 @@ export async function startSshd(ns: Namespace, options: SshdOptions): Promise<Ss
   ].join("\n");
   writeFileSync(join(dir, "sshd_config"), config + "\n");
   const child = ns.spawn([...(options.launcher ?? []), SSHD, "-D", "-e", "-f", join(dir, "sshd_config")]);
-  let logged = "";
-  let stopped = false;
-  const drained = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) logged += decoder.decode(chunk, { stream: true });
-  })();
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    child.kill("SIGTERM");
-    await child.exited;
-    await drained.catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  while (!/Server listening on/.test(logged)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`sshd did not start in ${ns.name} (exit ${child.exitCode ?? "none"}):\n${logged}`);
-    }
-    await Bun.sleep(20);
-  }
-  return { address, port, log: () => logged, stop };
+  const daemon = await startDaemon(child, {
+    name: `sshd in ${ns.name}`,
+    ready: /Server listening on/,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  });
+  return { address, port, log: daemon.log, stop: daemon.stop };
 }

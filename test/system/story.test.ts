@@ -24,26 +24,19 @@ import { LIVE_NETWORK } from "../../core/live.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../helpers/iso.ts";
 import { linkLocal } from "../helpers/netns.ts";
 import { Cleanups } from "../helpers/cleanups.ts";
-import { attachLoop, bootLiveInstaller, LIVE_FLAKE, LIVE_IPV4, readStick, SBIN_PATH, stickPath, type LiveInstaller } from "../helpers/live-installer.ts";
+import { attachLoop, bootLiveInstaller, LIVE_FLAKE, LIVE_IPV4, readStick, stickPath, type LiveInstaller } from "../helpers/live-installer.ts";
+import { sh, type Ran } from "../helpers/sh.ts";
 import { createMachine, type Machine } from "../plugins/installer/fixtures.ts";
 
 const it = systemTest(["nix", "xorriso", "git", "ssh-keygen", "ssh", "ssh-agent", "sshd", "avahi-daemon", "ip", "ping", "losetup", "partx", "unshare", "chroot", "mkfs.ext4", "mkswap", "blkid", "findmnt", "sudo", "visudo", "useradd"]);
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** FLK_STORY_TRANSCRIPT=FILE records every flk command and its output (to refresh the README's excerpts). */
 const TRANSCRIPT = process.env.FLK_STORY_TRANSCRIPT;
 
 async function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
-  const child = Bun.spawn(argv, { cwd: options.cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH, NO_COLOR: "1", ...options.env } });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  const code = await child.exited;
-  if (TRANSCRIPT && argv.includes(FLK)) appendFileSync(TRANSCRIPT, `$ flk ${argv.slice(argv.indexOf(FLK) + 1).join(" ")}\n${stdout}${stderr}[exit ${code}]\n\n`);
-  return { code, stdout, stderr };
+  const r = await sh(argv, { cwd: options.cwd, env: { NO_COLOR: "1", ...options.env } });
+  if (TRANSCRIPT && argv.includes(FLK)) appendFileSync(TRANSCRIPT, `$ flk ${argv.slice(argv.indexOf(FLK) + 1).join(" ")}\n${r.stdout}${r.stderr}[exit ${r.code}]\n\n`);
+  return r;
 }
 
 async function must(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
