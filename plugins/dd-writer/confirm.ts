@@ -111,8 +111,14 @@ const WAIT = "\0wait";
 
 /** "erase /dev/sdX (model, size)? [y/N]": only y or yes goes on. */
 export async function confirmErase(row: Disk, ask: Asker): Promise<void> {
+  if (!(await askErase(row, ask))) throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
+}
+
+/** The same question as a yes/no; Escape or Ctrl-C at it (no answer at all) still ends flk write. */
+export async function askErase(row: Disk, ask: Asker): Promise<boolean> {
   const answer = await ask.log.prompt(`erase ${row.path} (${row.model ?? "unknown model"}, ${formatBytes(row.size)})? [y/N]`, { type: "text", cancel: "null" });
-  if (typeof answer !== "string" || !/^(y|yes)$/i.test(answer.trim())) throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
+  if (typeof answer !== "string") throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
+  return /^(y|yes)$/i.test(answer.trim());
 }
 
 /** A stale default image: on a terminal "write it anyway? [y/N]"; without one (or with --yes, whose default is no) exit 2. */

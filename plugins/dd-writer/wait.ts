@@ -22,6 +22,8 @@ export interface WaitOptions {
   signal: AbortSignal;
   /** Poll interval, ms. */
   everyMs?: number;
+  /** Asked about each disk that may be written; false = not this one, keep waiting (another stick may come). */
+  accept?: (disk: Disk) => Promise<boolean>;
 }
 
 function present(): Set<string> {
@@ -50,7 +52,9 @@ export async function waitForDisk(options: WaitOptions): Promise<Disk> {
       const why = !mayWrite(disk.verdict, options.force) ? disk.reason : disk.size < options.atLeast ? `smaller than the image (${formatBytes(disk.size)} < ${formatBytes(options.atLeast)})` : undefined;
       if (why === undefined) {
         options.log.info(`found ${disk.path}: ${describe(disk)}`);
-        return disk;
+        if (!options.accept || (await options.accept(disk))) return disk;
+        options.log.info(`not ${disk.path}: still waiting for another disk… (Ctrl-C to stop)`);
+        continue;
       }
       options.log.warn(`${disk.path} appeared (${describe(disk)}) but cannot be written: ${why}. Still waiting.`);
     }

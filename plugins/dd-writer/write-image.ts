@@ -4,7 +4,7 @@
  */
 import { basename } from "node:path";
 import { FlkError, formatBytes, isFlkError, listDisks, messageOf, sha256Fd, systemView, type Disk, type Flk } from "../../core/index.ts";
-import { chooseDevice, confirmErase, confirmNonRemovable, confirmRemovable, confirmStale, type Asker } from "./confirm.ts";
+import { askErase, chooseDevice, confirmNonRemovable, confirmRemovable, confirmStale, type Asker } from "./confirm.ts";
 import { closeImage, expectedSha256, findDefaultImage, imageKind, inspectImage, SIGNATURE_BYTES, type ImageInfo } from "./image.ts";
 import { executeWrites, type StickResult, type WriteOutcome } from "./execute.ts";
 import { readHead } from "./source.ts";
@@ -91,9 +91,9 @@ async function pickTarget(flk: Flk, image: ImageInfo, options: WriteOptions, ask
   const picked = options.waitForDevice ? "wait" : await chooseDevice(await listDisks(), { path: image.path, atLeast: image.atLeast, warning: staleWarning }, options.force, ask);
   if (picked !== "wait") return checkTarget(image, picked.path, options.force, ask, flk.cwd, picked.confirmed);
   ask.log.info(`image: ${image.path} (${formatBytes(image.atLeast)})`);
-  const disk = await waitForDisk({ atLeast: image.atLeast, force: options.force, timeoutMs: options.waitTimeoutMs ?? 600_000, log: ask.log, signal: flk.signal });
-  // The disk that appeared is shown and asked about on a terminal; without one, --yes (checked above) allowed it.
-  if (ask.interactive && !ask.yes && disk.verdict === "writable") await confirmErase(disk, ask);
+  // The disk that appears is shown and asked about on a terminal ("n": not this one, keep waiting); without one, --yes (checked above) allowed it.
+  const accept = ask.interactive && !ask.yes ? (d: Disk) => (d.verdict === "writable" ? askErase(d, ask) : Promise.resolve(true)) : undefined;
+  const disk = await waitForDisk({ atLeast: image.atLeast, force: options.force, timeoutMs: options.waitTimeoutMs ?? 600_000, log: ask.log, signal: flk.signal, accept });
   return checkTarget(image, disk.path, options.force, ask, flk.cwd, true);
 }
 

@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
-import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, whenAllocated, writeFile } from "../plugins/dd-writer/helpers.ts";
+import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, whenAllocated, writeFile, type Pty } from "../plugins/dd-writer/helpers.ts";
 
 const it = systemTest(["losetup", "chattr", "cmp", "lsblk", "sha256sum", "script", "mkfs.ext4", "mount"]);
 const BIG = 256 << 20;
@@ -138,15 +138,55 @@ it("--wait-for-device: without a terminal it needs --yes; a disk too small is re
   expect(sha256Of(small)).toBe(before);
 });
 
-it("on a terminal: flk waits for the stick, shows the disk that appears and asks before erasing it", async () => {
+/**
+ * Answer the erase question with "n" for every disk but `device`, then "y".
+ * Other work on a shared machine may attach loop devices meanwhile: they
+ * appear too, and must be declined, never written.
+ */
+async function acceptOnly(pty: Pty, device: string, declined = 0): Promise<void> {
+  for (let asked = declined + 1; asked < declined + 10; asked++) {
+    await pty.waitFor(new RegExp(`(erase \\S+ \\(.*\\)\\? \\[y/N\\][\\s\\S]*){${asked}}`), 30000);
+    const last = [...pty.screen().matchAll(/erase (\S+) \(/g)].at(-1)![1];
+    pty.type(last === device ? "y\r" : "n\r");
+    if (last === device) return;
+  }
+  throw new Error(`flk never asked about ${device}`);
+}
+
+it("on a terminal: flk waits for the stick, shows each disk that appears and asks before erasing it; 'n' keeps waiting for another", async () => {
   const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
-  const pty = onPty([FLK, "write", image, "--wait-for-device"], { killAfterMs: 60000 });
+  const pty = onPty([FLK, "write", image, "--wait-for-device"], { killAfterMs: 90000 });
   await pty.waitFor("plug in the USB stick");
-  const { device } = s.loop(4 << 20);
-  await pty.waitFor(`erase ${device} (unknown model, 4.0 MiB)? [y/N]`);
-  expect(pty.screen()).toContain(`found ${device}: unknown model, 4.0 MiB`);
-  pty.type("y\r");
+  const first = s.loop(4 << 20).device;
+  const before = sha256Of(first);
+  await pty.waitFor(`erase ${first} (unknown model, 4.0 MiB)? [y/N]`, 30000);
+  expect(pty.screen()).toContain(`found ${first}: unknown model, 4.0 MiB`);
+  pty.type("n\r");
+  await pty.waitFor(`not ${first}: still waiting for another disk`);
+  const second = s.loop(4 << 20).device;
+  await acceptOnly(pty, second, (pty.screen().match(/erase \S+ \(/g) ?? []).length);
   const r = await pty.done;
   expect(r.code).toBe(0);
+  expect(cmp(image, second, 1 << 20)).toBe(0);
+  expect(sha256Of(first)).toBe(before);
+});
+
+it("on a terminal without a removable disk, the picker offers to wait for a stick; the one that appears is shown and asked about", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  s.loop(4 << 20); // a writable candidate, so the picker (not the plain wait) comes up
+  const pty = onPty([FLK, "write", image], { killAfterMs: 60000 });
+  await pty.waitFor(/to which device\?[\s\S]*[●○] cancel/);
+  // Move to the "wait" option (just above "cancel") and choose it.
+  for (let i = 0; i < 40 && !/● none of these: wait for a USB stick/.test(pty.screen().split("to which device?").at(-1)!); i++) {
+    pty.type("\x1b[B");
+    await Bun.sleep(50);
+  }
+  pty.type("\r");
+  await pty.waitFor("plug in the USB stick");
+  const { device } = s.loop(4 << 20);
+  await acceptOnly(pty, device);
+  const r = await pty.done;
+  expect(r.code).toBe(0);
+  expect(r.screen).toContain(`found ${device}: unknown model, 4.0 MiB`);
   expect(cmp(image, device, 1 << 20)).toBe(0);
 });
