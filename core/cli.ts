@@ -5,7 +5,7 @@
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import type { ConsolaInstance } from "consola";
 import { createLogger, lazyLogger } from "./log.ts";
-import { createFlk, type Flk, type GlobalFlags } from "./context.ts";
+import { createFlk, pluginsOf, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
 import { createHooks, type CommandRegistry } from "./hooks.ts";
 import type { FlkPlugin } from "./plugin.ts";
@@ -172,7 +172,7 @@ function unknownCommand(flk: Flk, name: string, commands: Map<string, CommandEnt
  * commands are loaders, so nothing is built). Only asked for an unknown name.
  */
 function disabledOwner(flk: Flk, name: string): string | undefined {
-  for (const plugin of flk.registry.all()) {
+  for (const plugin of pluginsOf(flk).all()) {
     if (flk.enabled(plugin.name)) continue;
     const names: string[] = [];
     try {

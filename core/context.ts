@@ -38,7 +38,6 @@ export interface CreateFlkOptions {
 /** One flk run. */
 export interface Flk {
   readonly hooks: Hooks;
-  readonly registry: PluginRegistry;
   readonly config: ResolvedConfig;
   readonly flags: GlobalFlags;
   readonly cwd: string;
@@ -53,7 +52,11 @@ export interface Flk {
   siteRoot(): string;
   /** The site root if there is one (for messages; commands that need it call siteRoot()). */
   readonly site: string | undefined;
-  /** Options of a plugin, resolved from flk.toml and defaults. */
+  /**
+   * Options of a plugin, resolved from flk.toml and defaults. A plugin reads
+   * only its own (apply() receives them typed); plugins never read each
+   * other's options (DESIGN.md "Layout").
+   */
   options<T = Record<string, unknown>>(plugin: string): T;
   /** True when `plugin` is enabled for this site. */
   enabled(plugin: string): boolean;
@@ -65,6 +68,15 @@ export interface Flk {
   printJson(value: unknown): void;
   /** Abort the running command (called by the signal handler). */
   abort(reason: string): void;
+}
+
+const registries = new WeakMap<Flk, PluginRegistry>();
+
+/** Every registered plugin, enabled or not: for core's own commands (plugins, doctor), not for plugins. */
+export function pluginsOf(flk: Flk): PluginRegistry {
+  const registry = registries.get(flk);
+  if (!registry) throw new FlkError("internal: not a flk instance made by createFlk", "E_INTERNAL", 1);
+  return registry;
 }
 
 /** Create a flk instance: resolve the config, then apply each enabled plugin in order. */
@@ -85,7 +97,6 @@ export function createFlk(options: CreateFlkOptions): Flk {
 
   const flk: Flk = {
     hooks,
-    registry,
     config,
     flags,
     cwd,
@@ -127,6 +138,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
       controller.abort(new FlkError(reason, "E_ABORTED", 130));
     },
   };
+  registries.set(flk, registry);
   // --verbose: every external command run() starts is logged (DESIGN.md "Commands").
   setCommandTrace(flags.verbose ? (argv) => base().withTag("exec").debug(`$ ${shJoin(argv)}`) : undefined);
   for (const name of config.enabled) {

@@ -1,6 +1,6 @@
 /** `flk doctor`: is this machine ready for the enabled plugins? */
 import { defineCommand } from "citty";
-import type { Flk } from "../context.ts";
+import { pluginsOf, type Flk } from "../context.ts";
 import { ExitCode, FlkError, messageOf } from "../errors.ts";
 import { providerOf, which } from "../exec.ts";
 import { nixInfo } from "../nix.ts";
@@ -27,10 +27,10 @@ export async function runDoctor(flk: Flk): Promise<Check[]> {
     checks.push({ name: "nix", ok: false, required: true, detail: messageOf(error) });
   }
   const root = process.getuid?.() === 0;
-  const rootNeeds = flk.registry.all().filter((p) => flk.enabled(p.name) && p.requires?.root).map((p) => `${p.name}: ${p.requires!.root}`);
+  const rootNeeds = pluginsOf(flk).all().filter((p) => flk.enabled(p.name) && p.requires?.root).map((p) => `${p.name}: ${p.requires!.root}`);
   checks.push({ name: "root", ok: root, required: false, detail: root ? "running as root" : `not root; needed for ${rootNeeds.join("; ") || "nothing enabled"} (use sudo)` });
   const seen = new Set<string>(["nix"]);
-  for (const plugin of flk.registry.all()) {
+  for (const plugin of pluginsOf(flk).all()) {
     if (!flk.enabled(plugin.name)) continue;
     for (const [program, why] of Object.entries(plugin.requires?.programs ?? {})) {
       if (seen.has(program)) continue;

@@ -1,6 +1,6 @@
 /** `flk plugins`: every built-in plugin, enabled or not for this site, with its options. */
 import { defineCommand } from "citty";
-import type { Flk } from "../context.ts";
+import { pluginsOf, type Flk } from "../context.ts";
 
 /** One line for `flk --help`. */
 export const PLUGINS_DESCRIPTION = "List plugins, enabled or not for this site, with their options";
@@ -15,7 +15,7 @@ export interface PluginRow {
 
 /** The rows `flk plugins` prints (a library function tests call directly). */
 export function listPlugins(flk: Flk): PluginRow[] {
-  return flk.registry.all().map((plugin) => ({
+  return pluginsOf(flk).all().map((plugin) => ({
     name: plugin.name,
     enabled: flk.enabled(plugin.name),
     description: plugin.description,

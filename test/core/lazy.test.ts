@@ -76,3 +76,21 @@ describe("lazy commands", () => {
     expect([...entries.keys()]).toContain("dd");
   });
 });
+
+describe("what plugins see", () => {
+  test("no plugin registry on the flk a plugin gets, and no plugin reads another plugin's options", async () => {
+    let seen: Record<string, unknown> | undefined;
+    const probe = definePlugin({ name: "probe", description: "", options: {}, apply: (flk) => void (seen = flk as unknown as Record<string, unknown>) });
+    createFlk({ plugins: [probe], cwd: "/", config: { enabled: ["probe"], options: { probe: {} } } });
+    expect(seen).toBeDefined();
+    expect("registry" in seen!).toBe(false);
+    const { Glob } = await import("bun");
+    const root = new URL("../../plugins/", import.meta.url).pathname;
+    for await (const file of new Glob("*/**/*.ts").scan(root)) {
+      const own = file.split("/")[0]!;
+      const text = await Bun.file(root + file).text();
+      for (const m of text.matchAll(/flk\.options(?:<[^>]*>)?\("([^"]+)"\)/g)) expect(`${file}: ${m[1]}`).toBe(`${file}: ${own}`);
+      expect(text).not.toContain("flk.registry");
+    }
+  });
+});
