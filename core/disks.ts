@@ -137,7 +137,10 @@ export function usesOf(name: string, view: SystemView, ignore: Set<string> = new
     const block = view.blocks.get(node);
     if (!block) return;
     const label = `/dev/${node}`;
-    for (const mountPoint of view.usage.mounts.get(block.dev) ?? []) reasons.push(`${label} is mounted on ${mountPoint}`);
+    // Every mount namespace counts, so the root disk may be mounted in dozens of places: name a few.
+    const points = view.usage.mounts.get(block.dev) ?? [];
+    for (const mountPoint of points.slice(0, 3)) reasons.push(`${label} is mounted on ${mountPoint}`);
+    if (points.length > 3) reasons.push(`${label} is mounted in ${points.length - 3} more places`);
     if (view.usage.swaps.has(block.dev)) reasons.push(`${label} is active swap (swapoff ${label})`);
     if (via) reasons.push(`${label} is ${via}`);
     for (const part of block.partitions) visit(part, undefined);
