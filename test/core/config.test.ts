@@ -6,6 +6,7 @@ import { findConfigFile, loadConfig, MAX_CONFIG_BYTES } from "../../core/config.
 import { definePlugin, PluginRegistry } from "../../core/plugin.ts";
 import { FlkError } from "../../core/errors.ts";
 import { findSiteRoot, listHosts, requireSiteRoot } from "../../core/site.ts";
+import { refusal as refuse } from "../helpers/refusal.ts";
 
 const registry = () =>
   new PluginRegistry([
@@ -17,15 +18,11 @@ let dir: string;
 beforeEach(() => (dir = realpathSync(mkdtempSync(join(tmpdir(), "flk-config-")))));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A refusal: exit 2. */
 function refusal(fn: () => unknown): FlkError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FlkError);
-    expect((error as FlkError).exitCode).toBe(2);
-    return error as FlkError;
-  }
-  throw new Error("expected a refusal");
+  const error = refuse(fn);
+  expect(error.exitCode).toBe(2);
+  return error;
 }
 
 describe("flk.toml discovery", () => {

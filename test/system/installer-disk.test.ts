@@ -6,6 +6,7 @@
  * partition nodes appear; vfat is made (and checked with blkid), never mounted.
  */
 import { afterEach, describe, expect } from "bun:test";
+import { testFlk as sharedTestFlk } from "../helpers/flk.ts";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,9 +47,7 @@ async function loopDisk(mib: number): Promise<{ dir: string; device: string }> {
 }
 
 function testFlk(labels = { root: "nixos", boot: "boot", swap: "swap" }, yes = true): Flk {
-  const plugins = [installer];
-  const config = resolveConfig(new PluginRegistry(plugins), { plugins: ["installer"], installer: { labels } }, undefined);
-  return createFlk({ plugins, config, cwd: tmpdir(), flags: { json: false, verbose: false, yes, color: false } });
+  return sharedTestFlk({ plugins: [installer], options: { installer: { labels } }, cwd: tmpdir(), flags: { yes } });
 }
 
 async function sfdiskJson(device: string) {

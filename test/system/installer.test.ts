@@ -6,6 +6,7 @@
  * private mount namespace (installer-overlay.test.ts).
  */
 import { afterEach, describe, expect } from "bun:test";
+import { refusal } from "../helpers/refusal.ts";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
@@ -29,14 +30,6 @@ async function fullMachine(): Promise<Machine> {
   return machine;
 }
 
-async function refusal(fn: () => Promise<unknown>): Promise<{ exitCode: number; code: string; message: string }> {
-  try {
-    await fn();
-  } catch (error) {
-    return error as { exitCode: number; code: string; message: string };
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("flk install on loop devices, with a recording stand-in nixos-install first on PATH", () => {
   test("mounts root and boot by label, swaps on, runs the stand-in nixos-install with the exact arguments; a second run mounts nothing twice", async () => {

@@ -4,6 +4,7 @@
  * instance with only dd-writer for library-level tests.
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { testFlk as sharedTestFlk } from "../../helpers/flk.ts";
 import { join } from "node:path";
 import { createFlk } from "../../../core/context.ts";
 import type { Flk } from "../../../core/index.ts";
@@ -102,12 +103,7 @@ export class Scratch {
 
 /** A flk with only dd-writer enabled (library-level tests, no argv). */
 export function testFlk(options: { yes?: boolean; json?: boolean; cwd?: string } = {}): Flk {
-  return createFlk({
-    plugins: [ddWriter],
-    flags: { yes: options.yes ?? false, json: options.json ?? false, color: false },
-    cwd: options.cwd,
-    config: { enabled: ["dd-writer"], options: { "dd-writer": { verify: true } } },
-  });
+  return sharedTestFlk({ plugins: [ddWriter], options: { "dd-writer": { verify: true } }, cwd: options.cwd, flags: { yes: options.yes ?? false, json: options.json ?? false } });
 }
 
 /** Read `length` bytes at `offset` of a file or device. */

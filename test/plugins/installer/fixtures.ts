@@ -13,6 +13,7 @@ import { createFlk, type Flk } from "../../../core/context.ts";
 import { resolveConfig } from "../../../core/config.ts";
 import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
 import installer from "../../../plugins/installer/index.ts";
+import { testFlk } from "../../helpers/flk.ts";
 
 export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 
@@ -157,10 +158,7 @@ function readCalls(file: string): Call[] {
 
 /** An in-process flk for `machine` with its root and labels, plus extra plugins (e.g. test taps). */
 export function machineFlk(machine: Machine, extra: FlkPlugin<any>[] = [], overrides: Record<string, unknown> = {}, cwd = machine.site): Flk {
-  const plugins = [...extra, installer];
-  const raw = { plugins: plugins.map((p) => p.name), installer: { root: machine.root, labels: machine.labels, ...overrides } };
-  const config = resolveConfig(new PluginRegistry(plugins), raw, undefined);
-  return createFlk({ plugins, config, cwd, flags: { json: false, verbose: false, yes: true, color: false } });
+  return testFlk({ plugins: [...extra, installer], options: { installer: { root: machine.root, labels: machine.labels, ...overrides } }, cwd });
 }
 
 /** Run `fn` with `dir` first on PATH (where the stand-in nixos-install is found). */

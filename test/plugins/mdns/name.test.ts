@@ -1,17 +1,8 @@
 import { expect, test } from "bun:test";
 import { parseMdnsName, sameName } from "../../../plugins/mdns/name.ts";
 import { DEFAULT_TIMEOUT_MS, parseTimeout } from "../../../plugins/mdns/lookup.ts";
-import { FlkError } from "../../../core/index.ts";
+import { refusal } from "../../helpers/refusal.ts";
 
-function refusal(run: () => unknown): FlkError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FlkError);
-    return error as FlkError;
-  }
-  throw new Error("accepted");
-}
 
 test("a bare host name gets .local; .local and a trailing dot are accepted as given", () => {
   expect(parseMdnsName("NixOS").fqdn).toBe("NixOS.local");

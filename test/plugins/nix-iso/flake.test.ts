@@ -1,9 +1,9 @@
 /** Which flake reference flk uses, and which site files Nix can see (real git). */
 import { afterEach, describe, expect, test } from "bun:test";
+import { refusal as refuse } from "../../helpers/refusal.ts";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isFlkError } from "../../../core/errors.ts";
 import { checkSiteFiles, lockedInputs, siteFlake } from "../../../plugins/nix-iso/flake.ts";
 import { systemTest } from "../../helpers/require.ts";
 
@@ -24,14 +24,9 @@ async function git(cwd: string, ...args: string[]): Promise<void> {
   if ((await child.exited) !== 0) throw new Error(await new Response(child.stderr).text());
 }
 
-async function refusal(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFlkError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a FlkError");
+/** The FlkError `promise` rejects with. */
+function refusal(promise: Promise<unknown>) {
+  return refuse(() => promise);
 }
 
 function write(dir: string, file: string, text = "x\n"): void {

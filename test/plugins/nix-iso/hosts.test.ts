@@ -1,10 +1,10 @@
 /** flk hosts: the listing and picking hosts by name, on real directories. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { refusal as refuse } from "../../helpers/refusal.ts";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFlk } from "../../../core/context.ts";
-import { isFlkError } from "../../../core/errors.ts";
 import nixIso from "../../../plugins/nix-iso/index.ts";
 import { pickHosts, siteHosts } from "../../../plugins/nix-iso/hosts.ts";
 
@@ -28,14 +28,9 @@ function flkAt(dir: string) {
   return createFlk({ plugins: [nixIso], cwd: dir });
 }
 
-async function refusal(promise: Promise<unknown>): Promise<{ message: string; exitCode: number; code: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFlkError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a FlkError");
+/** The FlkError `promise` rejects with. */
+function refusal(promise: Promise<unknown>) {
+  return refuse(() => promise);
 }
 
 describe("siteHosts", () => {
