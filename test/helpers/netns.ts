@@ -22,7 +22,8 @@ export interface Link {
   cleanup(): Promise<void>;
 }
 
-function namespace(name: string, iface: string): Namespace {
+/** The Namespace handle of an existing network namespace `name` whose link is `iface`. */
+export function namespace(name: string, iface: string): Namespace {
   return {
     name,
     iface,

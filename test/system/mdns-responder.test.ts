@@ -5,31 +5,17 @@ import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Namespace } from "../helpers/netns.ts";
 import { FLK } from "../helpers/binary.ts";
+import { startDaemon } from "../helpers/daemon.ts";
 
 const it = systemTest(["ip"]);
 const RESPONDER = join(import.meta.dir, "..", "plugins", "mdns", "bad-responder.ts");
 const env = { NO_COLOR: "1" };
 
-/** Start the hand-made responder in `ns` and wait for it to listen. */
+/** Start the hand-made responder in `ns` and wait for it to listen; sent() is what it printed. */
 async function startResponder(ns: Namespace, good: boolean) {
   const child = ns.spawn([process.execPath, RESPONDER, "169.254.30.1", "10.99.0.1", ...(good ? ["--good"] : [])]);
-  let out = "";
-  const reader = (async () => {
-    for await (const chunk of child.stdout) out += new TextDecoder().decode(chunk);
-  })();
-  const deadline = Date.now() + 10_000;
-  while (!out.includes("ready")) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`responder did not start: ${out} ${await new Response(child.stderr).text()}`);
-    await Bun.sleep(20);
-  }
-  return {
-    sent: () => out,
-    async stop() {
-      child.kill();
-      await child.exited;
-      await reader.catch(() => {});
-    },
-  };
+  const daemon = await startDaemon(child, { name: `responder in ${ns.name}`, ready: "ready", timeoutMs: 10_000 });
+  return { sent: daemon.log, stop: daemon.stop };
 }
 
 async function withLink(run: (a: Namespace, b: Namespace) => Promise<void>) {

@@ -4,7 +4,8 @@
  * two). The bridge has no IPv6 of its own and floods multicast (no snooping),
  * so every host sees the others' NDP and ff02::1 traffic like on a switch.
  */
-import { tag, type Namespace } from "../../helpers/netns.ts";
+import { namespace, tag, type Namespace } from "../../helpers/netns.ts";
+import { must, sh } from "../../helpers/sh.ts";
 
 export interface Host extends Namespace {
   /** The MAC of `iface`. */
@@ -16,27 +17,11 @@ export interface Lan {
   cleanup(): Promise<void>;
 }
 
-async function sh(argv: string[], input?: string, env?: Record<string, string>, cwd?: string) {
-  const child = Bun.spawn(argv, { cwd, stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
-}
-
-/** Run argv and throw with its stderr when it fails. */
-export async function must(argv: string[]): Promise<string> {
-  const r = await sh(argv);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+/** Run argv and throw with its stderr when it fails (test/helpers/sh.ts). */
+export { must };
 
 function host(name: string, iface: string, mac: string): Host {
-  return {
-    name,
-    iface,
-    mac,
-    exec: (argv, options = {}) => sh(["ip", "netns", "exec", name, ...argv], options.input, options.env, options.cwd),
-    spawn: (argv, options = {}) => Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } }),
-  };
+  return { ...namespace(name, iface), mac };
 }
 
 /**
