@@ -29,6 +29,8 @@ export interface SystemView {
   imageDisks?: Set<string>;
   /** The image file itself (a loop device backed by it is refused). */
   imageFile?: FileId;
+  /** Read on another machine (installer's probe over ssh): its paths are not stat'ed here. */
+  remote?: boolean;
 }
 
 /** This system's view: sysfs, mounts (every namespace) and swaps. */
@@ -74,6 +76,7 @@ export function assess(name: string, view: SystemView): Assessment {
 function assessLoop(block: SysBlock, backingFile: string, view: SystemView, above: Set<string>): Assessment {
   const path = backingFile.replace(/ \(deleted\)$/, "");
   const shown = `/dev/${block.name}`;
+  if (view.remote) return assessRemoteLoop(shown, path, backingFile, view, above);
   let st;
   try {
     st = statSync(path, { bigint: true });
@@ -91,6 +94,16 @@ function assessLoop(block: SysBlock, backingFile: string, view: SystemView, abov
   const under = disksOfFile(path, view.blocks, view.usage);
   const cycle = [...above].filter((n) => under.has(n));
   if (cycle.length) return refuse(`${shown}'s backing file ${path} lies on a filesystem of /dev/${cycle[0]}`);
+  return { verdict: "writable", reason: null };
+}
+
+// Another machine's view (flk disk over ssh): its paths cannot be stat'ed here, so a backing device is found by
+// its /dev name and a backing file is the same file only under the same recorded name (hard links are missed).
+function assessRemoteLoop(shown: string, path: string, backingFile: string, view: SystemView, above: Set<string>): Assessment {
+  const device = path.startsWith("/dev/") ? view.blocks.get(path.slice(5)) : undefined;
+  if (device) return assessBackingDevice(shown, path, device.dev, view, above);
+  const twins = [...view.blocks.values()].filter((b) => b.backingFile === backingFile && !above.has(b.name)).map((b) => `/dev/${b.name}`);
+  if (twins.length) return refuse(`${shown}'s backing file ${path} is also the backing file of ${twins.join(", ")} (losetup -d them first)`);
   return { verdict: "writable", reason: null };
 }
 
@@ -155,6 +168,10 @@ function loopsBackedBy(block: SysBlock, view: SystemView): string[] {
   const out: string[] = [];
   for (const other of view.blocks.values()) {
     if (!other.backingFile?.startsWith("/")) continue;
+    if (view.remote) {
+      if (other.backingFile === `/dev/${block.name}`) out.push(other.name);
+      continue;
+    }
     try {
       const st = statSync(other.backingFile);
       if (st.isBlockDevice() && devString(st.rdev) === block.dev) out.push(other.name);

@@ -58,7 +58,7 @@ export function parseDiskProbe(output: string): { path: string; view: SystemView
     }
   }
   for (const b of blocks.values()) if (b.parent) blocks.get(b.parent)?.partitions.push(b.name);
-  return { path, view: { blocks, usage: { mounts, swaps } }, models };
+  return { path, view: { blocks, usage: { mounts, swaps }, remote: true }, models };
 }
 
 /** Judge the probed disk with core's `assess`; refused → exit 2 naming where. */

@@ -114,3 +114,26 @@ describe("verdicts on a recorded sysfs tree", () => {
     }
   });
 });
+
+describe("loop backing chains in another machine's view (flk disk over ssh: paths are not stat'ed here)", () => {
+  const loop = (name: string, dev: string, backingFile: string) => ({ name, dev, size: 1 << 20, readOnly: false, removable: false, logicalBlockSize: 512, partitions: [], holders: [], slaves: [], backingFile });
+  const view = {
+    remote: true,
+    blocks: new Map([
+      ["loop0", loop("loop0", "7:0", "/srv/a.img")],
+      ["loop1", loop("loop1", "7:1", "/dev/loop0")],
+      ["loop2", loop("loop2", "7:2", "/srv/b.img")],
+      ["loop3", loop("loop3", "7:3", "/srv/b.img")],
+      ["loop5", loop("loop5", "7:5", "/srv/c.img")],
+      ["loop4", loop("loop4", "7:4", "/dev/loop5")],
+    ]),
+    usage: { mounts: new Map([["7:0", ["/mnt"]]]), swaps: new Set<string>() },
+  };
+
+  test("stacked on a mounted loop device → refused; sharing a backing file → refused; stacked on a free one → needs --force", () => {
+    expect(assess("loop1", view).reason).toBe("/dev/loop1 is backed by the block device /dev/loop0, which is in use: /dev/loop0 is mounted on /mnt");
+    expect(assess("loop2", view).reason).toMatch(/^\/dev\/loop2's backing file \/srv\/b\.img is also the backing file of \/dev\/loop3/);
+    expect(assess("loop4", view)).toEqual({ verdict: "needs-force", reason: "/dev/loop4 is backed by the block device /dev/loop5: writing it overwrites /dev/loop5" });
+    expect(assess("loop5", view).reason).toBe("in use: /dev/loop4 is a loop device backed by /dev/loop5 (losetup -d /dev/loop4)");
+  });
+});
