@@ -228,7 +228,7 @@ export function collectCommands(flk: Flk): Map<string, CommandEntry> {
   };
   registry.add("plugins", () => pluginsCommand(flk), { plugin: "core", description: PLUGINS_DESCRIPTION });
   registry.add("doctor", () => doctorCommand(flk), { plugin: "core", description: DOCTOR_DESCRIPTION });
-  registry.add("completion", () => completionCommand(() => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core", description: COMPLETION_DESCRIPTION, json: false });
+  registry.add("completion", () => completionCommand(flk, () => commands, GLOBAL_FLAG_SPELLINGS), { plugin: "core", description: COMPLETION_DESCRIPTION, json: false });
   flk.hooks.commands.call(registry);
   return commands;
 }

@@ -6,39 +6,62 @@
 import { defineCommand, type CommandDef } from "citty";
 import { FlkError } from "../errors.ts";
 import { didYouMean } from "../suggest.ts";
+import type { Flk } from "../context.ts";
+import { listHosts } from "../site.ts";
 import { shQuote } from "../shell.ts";
 
 /** One line for `flk --help`. */
 export const COMPLETION_DESCRIPTION = "Print a shell completion script (bash, zsh or fish)";
 
-/** What completion knows about one command. */
+/** Words the shell asks flk for while completing: the site's host names, or the disks flk may write. */
+export type Values = "hosts" | "devices";
+
+/** What completion knows about one command (or one subcommand: name "keys add"). */
 export interface CompletionEntry {
   name: string;
   description: string;
   flags: string[];
   subcommands: string[];
+  /** What its positional arguments are: from the hint (`HOST`, `DEVICE`), else files. */
+  values?: Values;
+  /** Flags whose value is a host or a device, e.g. `--host` of `flk disk`. */
+  flagValues: Record<string, Values>;
+}
+
+/** HOST… → hosts, DEVICE… → devices (the hints commands show in their help). */
+function valuesOf(hint: unknown): Values | undefined {
+  return typeof hint === "string" ? (/^HOST\b/.test(hint) ? "hosts" : /DEVICE/.test(hint) ? "devices" : undefined) : undefined;
 }
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
 
-/** Flatten the command tree (one level of subcommands) for the generators. */
+/** Flatten the command tree (one level of subcommands, as entries named "keys add") for the generators. */
 export async function completionEntries(commands: Record<string, CommandDef<any>>, globalFlags: string[]): Promise<CompletionEntry[]> {
   const entries: CompletionEntry[] = [];
-  for (const [name, command] of Object.entries(commands)) {
+  const add = async (name: string, command: CommandDef<any>) => {
     const meta = (await resolve(command.meta)) ?? {};
-    if ((meta as { hidden?: boolean }).hidden) continue;
-    const args = ((await resolve(command.args)) ?? {}) as Record<string, { type?: string; alias?: string | string[]; default?: unknown }>;
+    if ((meta as { hidden?: boolean }).hidden) return;
+    const args = ((await resolve(command.args)) ?? {}) as Record<string, { type?: string; alias?: string | string[]; default?: unknown; valueHint?: string }>;
     const flags = new Set<string>(globalFlags);
+    const flagValues: Record<string, Values> = {};
+    let values: Values | undefined;
     for (const [arg, def] of Object.entries(args)) {
-      if (def.type === "positional") continue;
+      if (def.type === "positional") {
+        values ??= valuesOf(def.valueHint);
+        continue;
+      }
       // A flag that is on by default is only ever typed as its negation.
       flags.add(def.type === "boolean" && def.default === true ? `--no-${arg}` : `--${arg}`);
       for (const alias of [def.alias ?? []].flat()) flags.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
+      const flagValue = def.type === "string" ? valuesOf(def.valueHint) : undefined;
+      if (flagValue) flagValues[`--${arg}`] = flagValue;
     }
-    const subs = Object.keys(((await resolve(command.subCommands)) ?? {}) as object);
-    entries.push({ name, description: (meta as { description?: string }).description ?? "", flags: [...flags].sort(), subcommands: subs });
-  }
+    const subCommands = ((await resolve(command.subCommands)) ?? {}) as Record<string, CommandDef<any> | (() => Promise<CommandDef<any>>)>;
+    entries.push({ name, description: (meta as { description?: string }).description ?? "", flags: [...flags].sort(), subcommands: Object.keys(subCommands), values, flagValues });
+    if (!name.includes(" ")) for (const [sub, def] of Object.entries(subCommands)) await add(`${name} ${sub}`, (await resolve(def))!);
+  };
+  for (const [name, command] of Object.entries(commands)) await add(name, command);
   return entries.sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -48,24 +71,39 @@ async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>) | undef
 
 /** The completion script for `shell`. */
 export function completionScript(shell: Shell, entries: CompletionEntry[], globalFlags: string[]): string {
-  return shell === "bash" ? bash(entries, globalFlags) : shell === "zsh" ? zsh(entries, globalFlags) : fish(entries, globalFlags);
+  const top = entries.filter((e) => !e.name.includes(" "));
+  return shell === "bash" ? bash(entries, globalFlags) : shell === "zsh" ? zsh(top, globalFlags) : fish(top, globalFlags);
 }
 
 function bash(entries: CompletionEntry[], globals: string[]): string {
-  const cases = entries
-    .map((e) => `    ${e.name}) subs="${e.subcommands.join(" ")}"; flags="${e.flags.join(" ")}" ;;`)
-    .join("\n");
+  const line = (e: CompletionEntry, pattern: string) =>
+    `    ${pattern}) subs="${e.subcommands.join(" ")}"; flags="${e.flags.join(" ")}"; values="${e.values ?? ""}"; fvalues="${Object.entries(e.flagValues)
+      .map(([f, v]) => `${f}:${v}`)
+      .join(" ")}" ;;`;
+  const top = entries.filter((e) => !e.name.includes(" ")).map((e) => line(e, e.name)).join("\n");
+  const nested = entries.filter((e) => e.name.includes(" ")).map((e) => line(e, `"${e.name}"`)).join("\n");
   return `# bash completion for flk: eval "$(flk completion bash)"
+# Host names and disks are asked from flk itself when they are completed (flk completion --values hosts|devices).
 _flk() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" subs="" flags="${globals.join(" ")}"
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" subs="" flags="${globals.join(" ")}" values="" fvalues="" fv
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${entries.map((e) => e.name).join(" ")} $flags" -- "$cur") ); return
+    COMPREPLY=( $(compgen -W "${entries.filter((e) => !e.name.includes(" ")).map((e) => e.name).join(" ")} $flags" -- "$cur") ); return
   fi
   case "\${COMP_WORDS[1]}" in
-${cases}
+${top}
   esac
+  if [ "$COMP_CWORD" -ge 3 ]; then
+    case "\${COMP_WORDS[1]} \${COMP_WORDS[2]}" in
+${nested || '    "") ;;'}
+    esac
+  fi
+  for fv in $fvalues; do
+    if [ "$prev" = "\${fv%%:*}" ]; then COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values "\${fv#*:}" 2>/dev/null)" -- "$cur") ); return; fi
+  done
   if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "$flags" -- "$cur") )
   elif [ "$COMP_CWORD" -eq 2 ] && [ -n "$subs" ]; then COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
+  elif [ "$values" = hosts ]; then COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values hosts 2>/dev/null)" -- "$cur") )
+  elif [ "$values" = devices ]; then COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values devices 2>/dev/null)" -- "$cur") $(compgen -f -- "$cur") )
   else COMPREPLY=( $(compgen -f -- "$cur") ); fi
 }
 complete -o filenames -F _flk flk
@@ -109,17 +147,33 @@ function fish(entries: CompletionEntry[], globals: string[]): string {
 }
 
 /** The `completion` command; `commands` is read when it runs, so it sees every plugin's commands (each loaded then). */
-export function completionCommand(commands: () => Map<string, { load(): Promise<CommandDef<any>> }>, globalFlags: string[]) {
+export function completionCommand(flk: Flk, commands: () => Map<string, { load(): Promise<CommandDef<any>> }>, globalFlags: string[]) {
   return defineCommand({
     meta: { name: "completion", description: COMPLETION_DESCRIPTION },
-    args: { shell: { type: "positional", description: "bash, zsh or fish", required: true } },
+    args: {
+      shell: { type: "positional", description: "bash, zsh or fish", required: false, valueHint: "SHELL" },
+      values: { type: "string", description: "Print the words the script completes: hosts (the site's) or devices (disks flk may write)", valueHint: "hosts|devices" },
+    },
     async run({ args }) {
-      const shell = String(args.shell);
+      if (args.values !== undefined) return printValues(flk, String(args.values));
+      const shell = String(args.shell ?? "");
       if (!(SHELLS as readonly string[]).includes(shell))
-        throw new FlkError(`unknown shell '${shell}'.${didYouMean(shell, SHELLS)} Supported: bash, zsh, fish.`, "E_USAGE");
+        throw new FlkError(`${shell ? `unknown shell '${shell}'.${didYouMean(shell, SHELLS)}` : "which shell? Try `flk completion bash`."} Supported: bash, zsh, fish.`, "E_USAGE");
       const loaded: Record<string, CommandDef<any>> = {};
       for (const [name, entry] of commands()) loaded[name] = await entry.load();
       process.stdout.write(completionScript(shell as Shell, await completionEntries(loaded, globalFlags), globalFlags));
     },
   });
+}
+
+/** One word a line: host names of the site (none outside a site), or the disks flk would write (with --force too). */
+async function printValues(flk: Flk, what: string): Promise<void> {
+  if (what === "hosts") {
+    if (!flk.site) return;
+    for (const host of listHosts(flk.site, flk.hooks.hostsDir.call("hosts"))) process.stdout.write(`${host.name}\n`);
+  } else if (what === "devices") {
+    // Imported here: the disk judge is needed only when a shell asks for devices.
+    const { listDisks } = await import("../disks.ts");
+    for (const disk of await listDisks()) if (disk.verdict !== "refused") process.stdout.write(`${disk.path}\n`);
+  } else throw new FlkError(`--values ${what}: expected hosts or devices.${didYouMean(what, ["hosts", "devices"])}`, "E_USAGE");
 }

@@ -8,6 +8,8 @@ export function isoCommand(flk: Flk) {
   return defineCommand({
     meta: { name: "iso", description: "Build the live installer ISO of a host (nix build over nixosConfigurations.HOST.extendModules)" },
     args: {
+      // Declared for help and completion (HOST… takes any number); the hosts are read from args._.
+      host: { type: "positional", required: false, description: "Hosts to build (nixosConfigurations names)", valueHint: "HOST…" },
       all: { type: "boolean", description: "Build every host of the site" },
       "print-module": { type: "boolean", description: "Print the generated NixOS module and exit" },
       "dry-run": { type: "boolean", description: "Print the nix command (modules inline) and exit; writes nothing" },

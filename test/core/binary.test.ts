@@ -223,3 +223,34 @@ describe("the first hour through dist/flk: commands, --json, help", () => {
     for (const line of r.stdout.split("\n").filter((l) => l.startsWith("         "))) expect(() => parse(line.trim())).not.toThrow();
   });
 });
+
+describe("bash completion of dist/flk", () => {
+  test("offers the site's hosts for iso/ssh/install and disk --host, subcommand flags, and writable devices for write", async () => {
+    const site = makeSite(mkdtempSync(join(dir, "complete-")));
+    writeFileSync(join(site, "hosts", "Laptop.nix"), "{ }\n");
+    const script = await flk(["completion", "bash"], { cwd: site });
+    expect(script.code).toBe(0);
+    writeFileSync(join(site, "flk.bash"), script.stdout);
+    const complete = (words: string[]) =>
+      Bun.spawnSync(["bash", "-c", `source flk.bash; COMP_WORDS=(${[FLK, ...words].map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length}; _flk; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: site })
+        .stdout.toString()
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .sort();
+    for (const command of ["iso", "ssh", "install"]) expect(complete([command, ""])).toEqual(["Laptop", "NixOS"]);
+    expect(complete(["disk", "/dev/sdz", "--host", "N"])).toEqual(["NixOS"]);
+    expect(complete(["keys", "add", "--n"])).toEqual(["--name", "--no-color"]);
+    expect(complete(["keys", "l"])).toEqual(["list"]);
+    // A loop device is a disk flk may write: it is offered for write's DEVICE.
+    const backing = join(site, "stick.img");
+    writeFileSync(backing, new Uint8Array(1 << 20));
+    const loop = Bun.spawnSync(["losetup", "--find", "--show", backing]).stdout.toString().trim();
+    try {
+      expect(loop).toMatch(/^\/dev\/loop\d+$/);
+      expect(complete(["write", "stick.img", "/dev/lo"])).toContain(loop);
+    } finally {
+      Bun.spawnSync(["losetup", "-d", loop]);
+    }
+  });
+});
