@@ -8,6 +8,7 @@
  * diskseq) is new — see plugins/dd-writer/wait.ts).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
 import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, whenAllocated, writeFile, type Pty } from "../plugins/dd-writer/helpers.ts";
@@ -38,6 +39,22 @@ function spawnFlk(args: string[]) {
     done: Promise.all([new Response(child.stdout).text(), child.exited, reading]).then(([stdout, code]) => ({ stdout, stderr: stderr.join(""), code })),
   };
 }
+
+/**
+ * Waiting tests use a large (sparse) image and a large loop device: other work on a shared machine attaches
+ * small loop devices at any time, and a disk smaller than the image is waited past, never written.
+ */
+const WAIT_SIZE = 300 << 20;
+function waitImage(): string {
+  const path = s.path("nixos.iso");
+  sh(["truncate", "-s", String(WAIT_SIZE), path]);
+  const fd = openSync(path, "r+");
+  writeSync(fd, new Uint8Array([0x55, 0xaa]), 0, 2, 510);
+  writeSync(fd, randomBytes(1 << 20, false), 0, 1 << 20, 1 << 20);
+  closeSync(fd);
+  return path;
+}
+const waitLoop = () => s.loop(WAIT_SIZE + (20 << 20)).device;
 
 async function until(predicate: () => boolean, what: string, timeoutMs = 20000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -111,19 +128,19 @@ it("on a terminal, several sticks get one progress line each", async () => {
 });
 
 it("--wait-for-device --yes: says 'plug in the USB stick', sees a loop device attached while it waits, writes and verifies it", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const image = waitImage();
   const run = spawnFlk(["write", image, "--wait-for-device", "--yes", "--timeout", "60"]);
   await until(() => run.stderr().includes("plug in the USB stick"), "the plug-in message");
-  const { device } = s.loop(4 << 20);
+  const device = waitLoop();
   const r = await run.done;
   expect(r.code).toBe(0);
-  expect(r.stderr).toContain(`found ${device}: unknown model, 4.0 MiB`);
+  expect(r.stderr).toContain(`found ${device}: unknown model, 320.0 MiB`);
   expect(r.stderr).toContain(`to ${device} in`);
-  expect(cmp(image, device, 1 << 20)).toBe(0);
+  expect(cmp(image, device, WAIT_SIZE)).toBe(0);
 });
 
 it("--wait-for-device: without a terminal it needs --yes; a disk too small is reported and waited past; the timeout ends it with exit 2", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const image = waitImage();
   const noYes = await flk(["write", image, "--wait-for-device"]);
   expect(noYes.code).toBe(2);
   expect(noYes.stderr).toContain("add --yes");
@@ -154,26 +171,26 @@ async function acceptOnly(pty: Pty, device: string, declined = 0): Promise<void>
 }
 
 it("on a terminal: flk waits for the stick, shows each disk that appears and asks before erasing it; 'n' keeps waiting for another", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
+  const image = waitImage();
   const pty = onPty([FLK, "write", image, "--wait-for-device"], { killAfterMs: 90000 });
   await pty.waitFor("plug in the USB stick");
-  const first = s.loop(4 << 20).device;
+  const first = waitLoop();
   const before = sha256Of(first);
-  await pty.waitFor(`erase ${first} (unknown model, 4.0 MiB)? [y/N]`, 30000);
-  expect(pty.screen()).toContain(`found ${first}: unknown model, 4.0 MiB`);
+  await pty.waitFor(`erase ${first} (unknown model, 320.0 MiB)? [y/N]`, 30000);
+  expect(pty.screen()).toContain(`found ${first}: unknown model, 320.0 MiB`);
   pty.type("n\r");
   await pty.waitFor(`not ${first}: still waiting for another disk`);
-  const second = s.loop(4 << 20).device;
+  const second = waitLoop();
   await acceptOnly(pty, second, (pty.screen().match(/erase \S+ \(/g) ?? []).length);
   const r = await pty.done;
   expect(r.code).toBe(0);
-  expect(cmp(image, second, 1 << 20)).toBe(0);
+  expect(cmp(image, second, WAIT_SIZE)).toBe(0);
   expect(sha256Of(first)).toBe(before);
 });
 
 it("on a terminal without a removable disk, the picker offers to wait for a stick; the one that appears is shown and asked about", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
-  s.loop(4 << 20); // a writable candidate, so the picker (not the plain wait) comes up
+  const image = waitImage();
+  waitLoop(); // a writable candidate, so the picker (not the plain wait) comes up
   const pty = onPty([FLK, "write", image], { killAfterMs: 60000 });
   await pty.waitFor(/to which device\?[\s\S]*[●○] cancel/);
   // Move to the "wait" option (just above "cancel") and choose it.
@@ -183,10 +200,10 @@ it("on a terminal without a removable disk, the picker offers to wait for a stic
   }
   pty.type("\r");
   await pty.waitFor("plug in the USB stick");
-  const { device } = s.loop(4 << 20);
+  const device = waitLoop();
   await acceptOnly(pty, device);
   const r = await pty.done;
   expect(r.code).toBe(0);
-  expect(r.screen).toContain(`found ${device}: unknown model, 4.0 MiB`);
-  expect(cmp(image, device, 1 << 20)).toBe(0);
+  expect(r.screen).toContain(`found ${device}: unknown model, 320.0 MiB`);
+  expect(cmp(image, device, WAIT_SIZE)).toBe(0);
 });
