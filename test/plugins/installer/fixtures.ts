@@ -14,14 +14,13 @@ import { resolveConfig } from "../../../core/config.ts";
 import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
 import installer from "../../../plugins/installer/index.ts";
 import { testFlk } from "../../helpers/flk.ts";
+import { SBIN_PATH, sh as sharedSh, type Ran } from "../../helpers/sh.ts";
 
-export const SBIN_PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
+export { SBIN_PATH } from "../../helpers/sh.ts";
 
-/** Run argv, capture output. */
-export async function sh(argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH: SBIN_PATH } });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
+/** Run argv, capture output (test/helpers/sh.ts). */
+export function sh(argv: string[], input?: string): Promise<Ran> {
+  return sharedSh(argv, { input });
 }
 
 async function must(argv: string[]): Promise<string> {

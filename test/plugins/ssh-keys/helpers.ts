@@ -3,6 +3,7 @@
  * with only this plugin, and ssh-keygen as the oracle.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { shSync } from "../../helpers/sh.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFlk } from "../../../core/context.ts";
@@ -45,9 +46,9 @@ export function makeFlk(site: string, options: TestOptions = {}, extra: Array<{ 
 
 /** Run a program; throws with its stderr on failure. */
 export function sh(argv: string[], input?: string): string {
-  const r = Bun.spawnSync(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input) });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString()}`);
-  return r.stdout.toString();
+  const r = shSync(argv, { input });
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
 }
 
 /** Generate a key pair with ssh-keygen; returns the private key path (public is `+ ".pub"`). */
