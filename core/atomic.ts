@@ -2,7 +2,7 @@
  * Atomic file replacement: temp file in the same directory, fsync, rename,
  * fsync the directory. A reader sees the old file or the new one, never half.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, constants } from "node:fs";
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Write `data` to `path` atomically (creating parent directories), with `mode`. */
@@ -43,5 +43,15 @@ function fsyncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Whether anything is at `path` itself, a dangling symlink included (existsSync follows links and says no). */
+export function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -11,7 +11,7 @@ export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, n
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
-export { writeFileAtomic, removeFileDurable } from "./atomic.ts";
+export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "citty";
 export { sha256File, sha256Fd } from "./hash.ts";

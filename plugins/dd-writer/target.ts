@@ -4,10 +4,10 @@
  * devices are identified by device number through /sys/dev/block, so a node
  * made with mknod outside /dev is judged like the kernel's own.
  */
-import { closeSync, constants, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { imageKind, SIGNATURE_BYTES } from "./image.ts";
-import { FlkError, judgeDisk, loopsBackedByFile, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
+import { FlkError, judgeDisk, lexists, loopsBackedByFile, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
 
 /** A regular file (created or replaced) — for images and tests. */
 export interface FileTarget {
@@ -58,14 +58,6 @@ export async function resolveTarget(arg: string, image: FileId, view: SystemView
   return { kind: "block", path, name: disk.name, block: view.blocks.get(disk.name)!, disk };
 }
 
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // A typo like /dev/sdx must never become a regular file in /dev (that is what `dd of=` does: it fills RAM and reports success).
 function missingTarget(path: string): FileTarget {

@@ -7,7 +7,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { FlkError, run, writeFileAtomic, type Step } from "../../core/index.ts";
+import { FlkError, lexists, run, writeFileAtomic, type Step } from "../../core/index.ts";
 import { shQuote } from "./script.ts";
 
 /** The protocol prefix of a data line (fd 3 of a step, see script.ts). */
@@ -73,21 +73,13 @@ function refuseLinks(site: string, file: string): void {
   let at = site;
   for (const part of relative(site, file).split(sep)) {
     at = join(at, part);
-    if (existsSync(at) || lstatExists(at)) {
+    if (existsSync(at) || lexists(at)) {
       if (lstatSync(at).isSymbolicLink())
         throw new FlkError(`${at} is a symbolic link; flk does not write the hardware configuration through links. Nothing was written there. Replace the link with a plain directory or file.`, "E_SYMLINK");
     }
   }
 }
 
-function lstatExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Check `--extra-files DIR`: a directory whose symlinks all point inside it
