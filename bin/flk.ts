@@ -11,7 +11,7 @@ const INTRO = `flk ${pkg.version}: from a NixOS flake to an installed machine
   2. flk iso NixOS                        build the live ISO for hosts/NixOS.nix
   3. flk write result/iso/*.iso /dev/sdX  flash it to a USB stick, verified
   4. flk ssh NixOS                        boot the stick, find it (mDNS, fe80::47), log in
-  5. flk install NixOS                    mount by label and nixos-install --flake`;
+  5. flk install NixOS                    mount by label and nixos-install (the stick's system, offline)`;
 
 async function main(argv: string[]): Promise<number> {
   // `flk --version` is what scripts and shells call most: answer it before

@@ -47,7 +47,7 @@ export function installCommand(flk: Flk) {
       if (args.script) process.stdout.write(report.script);
       else if (flk.flags.json) flk.printJson(report);
       else if (args["dry-run"]) process.stdout.write(formatPlan(report));
-      else if (report.mode === "install") log.success(`installed ${report.flake}${report.target ? ` on ${report.target}` : ""}; reboot into it, or \`flk install --undo\` to unmount first`);
+      else if (report.mode === "install") log.success(`installed ${report.source?.kind === "system" ? `${report.source.toplevel} (the system the stick carries)` : report.flake}${report.target ? ` on ${report.target}` : ""}; reboot into it, or \`flk install --undo\` to unmount first`);
       else log.success(undoneMessage(report.steps.filter((s) => s.status === "ran").length, report.root));
     },
   });

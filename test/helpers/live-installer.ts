@@ -241,6 +241,8 @@ for d in ${top.join(" ")}; do
 done
 mkdir "$live/iso" "$live/mnt"
 mount --bind "$iso" "$live/iso"
+# The live /etc is what the stick's system renders (etc.nix; the fixture's image keeps it under /flk/etc), over this machine's /etc.
+if [ -d "$iso/flk/etc" ]; then mount -t overlay "flk-live-etc:$live" -o "ro,lowerdir=$iso/flk/etc:/etc" "$live/etc"; fi
 # iso-image.nix: the store is the image's squashfs (here its /nix-store directory).
 if [ -d "$iso/nix-store" ]; then mkdir -p "$live/nix/store"; mount --bind "$iso/nix-store" "$live/nix/store"; fi
 # stub-ld.nix: the stub at /lib64's loader; this machine's programs re-pointed at ${LIVE_LOADER} (live-userland.ts).

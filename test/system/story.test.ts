@@ -60,6 +60,8 @@ const story = {
   live: undefined as LiveInstaller | undefined,
 };
 const cleanups = new Cleanups();
+/** A file of the live system as the stick holds it (`/etc/…`, `/iso/…`, `/nix/store/…`). */
+const onStick = (path: string) => readFileSync(stickPath(story.liveRoot, path), "utf8");
 
 /** Run dist/flk in the operator's network namespace, in the site, with the agent holding the operator's key. */
 function flkOnLink(args: string[]): Promise<Ran> {
@@ -134,7 +136,6 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(written.stderr).toMatch(/verif/i);
     // Read back from the device itself, as a machine booting it would.
     await readStick(story.stick, story.liveRoot);
-    const onStick = (p: string) => readFileSync(stickPath(story.liveRoot, p), "utf8");
     expect(onStick("/etc/ssh/authorized_keys.d/nixos")).toContain(readFileSync(`${story.clientKey}.pub`, "utf8").trim());
     // The default users: the keys are for nixos only.
     expect(existsSync(stickPath(story.liveRoot, "/etc/ssh/authorized_keys.d/root"))).toBe(false);
@@ -182,7 +183,12 @@ describe("the operator's story, every step through dist/flk", () => {
     await m.disk("swap", m.labels.swap);
     // As nixos, the plan runs through sudo (passwordless on the live ISO).
     const installed = await flkOnLink(["install", "NixOS", "--target", "nixos@NixOS"]);
-    expect(installed.stderr).toContain("stand-in nixos-install: --flake");
+    // Offline: the stick's /etc/flk/live.json names NixOS's toplevel, which its store carries, and the
+    // flake copy hashes to the recorded narHash: nixos-install gets --system, nothing is evaluated.
+    const toplevel = (JSON.parse(onStick("/etc/flk/live.json")) as { toplevel: string }).toplevel;
+    expect(toplevel).toMatch(/^\/nix\/store\/[a-z0-9]{32}-nixos-system-NixOS-/);
+    expect(existsSync(stickPath(story.liveRoot, toplevel))).toBe(true);
+    expect(installed.stderr).toContain(`stand-in nixos-install: --system ${toplevel}`);
     expect(installed.code).toBe(0);
     // The mounts live in sshd's mount namespace: look from inside, over flk ssh.
     const mountedThere = async () =>
@@ -190,9 +196,8 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(await mountedThere()).toEqual([m.root, `${m.root}/boot`]);
     const devos = LIVE_FLAKE;
     // The stand-in saw the flake copy from the stick, the target root and both filesystems mounted.
-    expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[devos, ["--flake", `${devos}#NixOS`, "--root", m.root]]]);
+    expect(m.calls().map((c) => [c.cwd, c.argv])).toEqual([[devos, ["--system", toplevel, "--root", m.root]]]);
     expect(m.calls()[0]!.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
-    expect(installed.stderr).toContain("stand-in nixos-install: --flake");
     const undone = await flkOnLink(["install", "--undo", "--target", "nixos@NixOS"]);
     expect(undone.code).toBe(0);
     expect(await m.swapping()).toEqual([]);
@@ -235,7 +240,8 @@ describe("the operator's story, every step through dist/flk", () => {
     // It mounted the target itself (step 6 undid its own), and called the stand-in once more, from the flake copy.
     expect(installed.stderr).toContain(`at ${m.root}: mount ${m.devices[0]} ${m.root}`);
     expect(m.calls().length).toBe(2);
-    expect(call.argv).toEqual(["--flake", `${LIVE_FLAKE}#NixOS`, "--root", m.root]);
+    // The same offline decision on the stick itself: the recorded system, no evaluation.
+    expect(call.argv).toEqual(["--system", (JSON.parse(onStick("/etc/flk/live.json")) as { toplevel: string }).toplevel, "--root", m.root]);
     expect(call.cwd).toBe(LIVE_FLAKE);
     expect(call.mounts.sort()).toEqual([`${m.root} ${m.devices[0]}`, `${m.root}/boot ${m.devices[1]}`].sort());
     const undone = await flkOnLink(["ssh", "NixOS", "--", "cd /iso/devos && sudo flk install --undo"]);
