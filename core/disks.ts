@@ -5,7 +5,7 @@
  * a SystemView (sysfs + mounts + swaps), so tests can feed it a recorded tree;
  * `judgeDisk`/`listDisks` read this system and add lsblk's description.
  */
-import { fstatSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync } from "node:fs";
 import { devString, nameOfDev, readSysBlocks, readUsage, type SysBlock, type Usage } from "./blockdev.ts";
 import { FlkError } from "./errors.ts";
 import { diskseqOfFd, loopStatusOfFd } from "./kernel.ts";
@@ -159,6 +159,7 @@ export function usesOf(name: string, view: SystemView, ignore: Set<string> = new
     for (const part of block.partitions) visit(part, undefined);
     for (const holder of block.holders) visit(holder, `stacked on /dev/${node} (dm/LVM/LUKS/md: close or stop it first)`);
     for (const loop of loopsBackedBy(block, view)) visit(loop, `a loop device backed by /dev/${node} (losetup -d /dev/${loop})`);
+    for (const loop of loopsOnFilesOf(block, view)) visit(loop, `a loop device backed by a file on /dev/${node}'s filesystem (losetup -d /dev/${loop})`);
   };
   visit(name, undefined);
   return reasons;
@@ -180,6 +181,47 @@ function loopsBackedBy(block: SysBlock, view: SystemView): string[] {
     }
   }
   return out;
+}
+
+/**
+ * Loop devices backed by a regular file that lies on a filesystem of `block`
+ * (DESIGN.md "Trust rules": such a file is in use). The kernel's own record
+ * (LOOP_GET_STATUS64's lo_device: the backing file's st_dev) is asked, not
+ * the path: after `umount -l` the filesystem no longer shows in any
+ * mountinfo and the path resolves nowhere, yet the loop device keeps the
+ * filesystem alive, and writing the disk would destroy it under it.
+ */
+function loopsOnFilesOf(block: SysBlock, view: SystemView): string[] {
+  if (view.remote) return [];
+  const out: string[] = [];
+  for (const other of view.blocks.values()) {
+    if (!other.backingFile || other.name === block.name) continue;
+    if (backingDevOf(other.name, view) === block.dev) out.push(other.name);
+  }
+  return out;
+}
+
+/** Asked once per loop device and view (a judgement), never across views: loop devices can be re-pointed. */
+const backingDevs = new WeakMap<SystemView, Map<string, string | undefined>>();
+
+/** `major:minor` of the filesystem holding loop device `name`'s backing file, from the kernel; undefined when it cannot be asked. */
+function backingDevOf(name: string, view: SystemView): string | undefined {
+  let known = backingDevs.get(view);
+  if (!known) backingDevs.set(view, (known = new Map()));
+  if (known.has(name)) return known.get(name);
+  let dev: string | undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/dev/${name}`, constants.O_RDONLY);
+    const status = loopStatusOfFd(fd);
+    if (status && status.dev !== 0n) dev = devString(status.dev);
+  } catch {
+    dev = undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  known.set(name, dev);
+  return dev;
 }
 
 /** A file's identity: what the kernel compares, not its path (hard links, bind mounts, `..` all name one inode). */

@@ -113,3 +113,29 @@ it("a loop device mounted only in another mount namespace is refused, and its by
   await holder.exited;
   expect(sha256Of(backing)).toBe(before);
 });
+
+it("a disk whose filesystem still holds a loop device's backing file is refused after `umount -l` hid the mount (exit 2, also with --force), and the disk is unchanged", async () => {
+  // The filesystem on `disk` is lazily unmounted: it is in no mountinfo any more and the backing file's
+  // path resolves nowhere, but the loop device keeps it alive. Writing `disk` would destroy it under that
+  // loop device; only the kernel's record (LOOP_GET_STATUS64: the backing file's st_dev) still tells.
+  const { device: disk, backing } = s.loop(16 << 20);
+  sh(["mkfs.ext4", "-q", "-F", disk]);
+  const at = s.path(`mnt-${basename(disk)}`);
+  mkdirSync(at);
+  sh(["mount", disk, at]);
+  s.defer(() => void Bun.spawnSync(["umount", "-l", at]));
+  sh(["dd", "if=/dev/zero", `of=${at}/inner.img`, "bs=1M", "count=2", "status=none"]);
+  sh(["mount", "-o", "remount,ro", at]);
+  const { device: inner } = s.loop(0, { backing: `${at}/inner.img` });
+  sh(["umount", "-l", at]);
+  // Hidden: no mountinfo of any process names it any more.
+  expect(Bun.spawnSync(["sh", "-c", `grep -h ' ${sh(["sh", "-c", `printf %d:%d 0x$(stat -c %t ${disk}) 0x$(stat -c %T ${disk})`])} ' /proc/[0-9]*/mountinfo`]).stdout.toString()).toBe("");
+  const before = sha256Of(backing);
+  for (const extra of [[], ["--force", "--yes"]]) {
+    const r = await flk(["write", image, disk, "--no-verify", ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${inner} is a loop device backed by a file on ${disk}'s filesystem (losetup -d ${inner})`);
+  }
+  expect(sha256Of(backing)).toBe(before);
+  expect(await verdictOf(disk)).toMatchObject({ verdict: "refused", reason: expect.stringContaining(`backed by a file on ${disk}'s filesystem`) });
+});
