@@ -65,7 +65,8 @@ function statOrUndefined(path: string, follow: boolean) {
 /**
  * The text of a config file, read through one descriptor: refused (exit 2,
  * nothing read) when it is not a regular file, when group or others may
- * write it, or when it is over MAX_CONFIG_BYTES.
+ * write it, when another user owns it (not this user, root, or $SUDO_UID
+ * under sudo), or when it is over MAX_CONFIG_BYTES.
  */
 export function readConfigText(file: string): string {
   let fd: number;
@@ -84,6 +85,15 @@ export function readConfigText(file: string): string {
         "E_CONFIG_PERMISSIONS",
       );
     }
+    const owners = trustedOwners();
+    if (owners && !owners.includes(stat.uid)) {
+      // As ssh does for its config: a file another user owns could have been planted (a /tmp/flake.nix with
+      // its flk.toml becomes the site of anyone who runs flk below /tmp without a site of their own).
+      throw new FlkError(
+        `${file} belongs to user id ${stat.uid}, not to ${ownersText(owners)}, so someone else could have put it there to change what flk builds and installs. Nothing was done. If it is yours: chown $(id -u) ${file}; or run flk inside your own site (--site DIR).`,
+        "E_CONFIG_OWNER",
+      );
+    }
     if (stat.size > MAX_CONFIG_BYTES) throw tooBig(file, stat.size);
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
@@ -94,6 +104,21 @@ export function readConfigText(file: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Who may own a config: this user, root, and under sudo the user who ran it (their site); undefined where uids do not apply. */
+function trustedOwners(): number[] | undefined {
+  if (typeof process.getuid !== "function") return undefined;
+  const owners = [process.getuid(), 0];
+  const sudoUid = process.env.SUDO_UID;
+  if (process.getuid() === 0 && sudoUid && /^\d+$/.test(sudoUid)) owners.push(Number(sudoUid));
+  return [...new Set(owners)];
+}
+
+function ownersText(owners: number[]): string {
+  const [self, , sudo] = owners;
+  if (self === 0) return sudo === undefined ? "you (root)" : `root or the user who ran sudo (user id ${sudo})`;
+  return `you (user id ${self}) or root`;
 }
 
 function tooBig(file: string, size: number): FlkError {

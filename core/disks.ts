@@ -31,11 +31,13 @@ export interface SystemView {
   imageFile?: FileId;
   /** Read on another machine (installer's probe over ssh): its paths are not stat'ed here. */
   remote?: boolean;
+  /** Read from this running kernel (systemView()): its devices may be opened and asked (ioctl); a recorded tree's may not. */
+  live?: boolean;
 }
 
 /** This system's view: sysfs, mounts (every namespace) and swaps. */
 export function systemView(): SystemView {
-  return { blocks: readSysBlocks(), usage: readUsage() };
+  return { blocks: readSysBlocks(), usage: readUsage(), live: true };
 }
 
 /**
@@ -192,11 +194,11 @@ function loopsBackedBy(block: SysBlock, view: SystemView): string[] {
  * filesystem alive, and writing the disk would destroy it under it.
  */
 function loopsOnFilesOf(block: SysBlock, view: SystemView): string[] {
-  if (view.remote) return [];
+  if (!view.live || view.remote) return [];
   const out: string[] = [];
   for (const other of view.blocks.values()) {
     if (!other.backingFile || other.name === block.name) continue;
-    if (backingDevOf(other.name, view) === block.dev) out.push(other.name);
+    if (backingDevOf(other, view) === block.dev) out.push(other.name);
   }
   return out;
 }
@@ -205,7 +207,8 @@ function loopsOnFilesOf(block: SysBlock, view: SystemView): string[] {
 const backingDevs = new WeakMap<SystemView, Map<string, string | undefined>>();
 
 /** `major:minor` of the filesystem holding loop device `name`'s backing file, from the kernel; undefined when it cannot be asked. */
-function backingDevOf(name: string, view: SystemView): string | undefined {
+function backingDevOf(loop: SysBlock, view: SystemView): string | undefined {
+  const name = loop.name;
   let known = backingDevs.get(view);
   if (!known) backingDevs.set(view, (known = new Map()));
   if (known.has(name)) return known.get(name);
@@ -214,7 +217,8 @@ function backingDevOf(name: string, view: SystemView): string | undefined {
   try {
     fd = openSync(`/dev/${name}`, constants.O_RDONLY);
     const status = loopStatusOfFd(fd);
-    if (status && status.dev !== 0n) dev = devString(status.dev);
+    // The device opened is the one the view recorded (same device number, still attached).
+    if (status && status.dev !== 0n && devString(fstatSync(fd).rdev) === loop.dev) dev = devString(status.dev);
   } catch {
     dev = undefined;
   } finally {

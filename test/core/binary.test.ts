@@ -3,7 +3,7 @@
  * built with, flk.toml errors, config discovery, --json, help and completion.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FLK, flk } from "../helpers/binary.ts";
@@ -100,6 +100,25 @@ describe("config comes from the site (attacks through dist/flk)", () => {
     expect(r.stderr).toContain(`${shared}/flk.toml may be written by its group and every user (mode 0666)`);
     expect(r.stderr).toContain(`Fix: chmod go-w ${shared}/flk.toml`);
     expect(snapshot(shared)).toEqual(before);
+  });
+
+  test("a planted flk.toml another user owns is refused (exit 2), also when only its owner may write it; the sudo user's own is read", async () => {
+    const shared = own("shared-owner");
+    chmodSync(shared, 0o1777);
+    writeFileSync(join(shared, "flake.nix"), "{ outputs = _: { }; }\n");
+    writeFileSync(join(shared, "flk.toml"), 'plugins = ["nix-iso"]\n[nix-iso]\nhosts = "evil"\n');
+    chownSync(join(shared, "flk.toml"), 65534, 65534);
+    mkdirSync(join(shared, "work"));
+    const before = snapshot(shared);
+    const r = await flk(["hosts"], { cwd: join(shared, "work"), env: { ...privateTmp(), SUDO_UID: "" } });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`${shared}/flk.toml belongs to user id 65534, not to you (root), so someone else could have put it there`);
+    expect(r.stderr).not.toContain("evil");
+    expect(snapshot(shared)).toEqual(before);
+    // `sudo flk …` in that user's own site: the user who ran sudo owns it, so it is read.
+    const ok = await flk(["plugins", "--json"], { cwd: join(shared, "work"), env: { ...privateTmp(), SUDO_UID: "65534" } });
+    expect(ok.code).toBe(0);
   });
 
   test("a 10 MB flk.toml is refused at once, before parsing (exit 2)", async () => {
