@@ -151,6 +151,11 @@ export async function readStick(stick: string, root: string): Promise<void> {
   mkdirSync(join(root, "iso"), { recursive: true });
   // xorriso refuses a /dev path unless told it is a plain random-access file.
   await extractIso(stick.startsWith("/dev/") ? `stdio:${stick}` : stick, join(root, "iso"));
+  // nixpkgs' make-iso9660-image.sh writes the image with `xorriso -as mkisofs … -r`: Rock Ridge with every
+  // file owned by uid/gid 0, so on the live system /iso/devos belongs to root. The fixture's builder keeps
+  // its build user's ids (-R, for /etc modes); read back, the stick's files get the owner a real stick shows.
+  const chown = Bun.spawnSync(["chown", "-R", "0:0", join(root, "iso")]);
+  if (chown.exitCode !== 0) throw new Error(`chown -R 0:0 ${join(root, "iso")} failed: ${chown.stderr.toString()}`);
 }
 
 /**
