@@ -7,7 +7,7 @@ import { parseBoot } from "./disk-command.ts";
 /** The citty command. */
 export function installCommand(flk: Flk) {
   return defineCommand({
-    meta: { name: "install", description: "Mount by label, overlay the store, nixos-install --flake SITE#HOST (here or --target over ssh)" },
+    meta: { name: "install", description: "Mount by label, overlay the store, nixos-install the system the stick carries (--system) or --flake SITE#HOST, here or --target over ssh" },
     args: {
       host: { type: "positional", required: false, description: "The host to install (nixosConfigurations.HOST); not needed with --undo", valueHint: "HOST" },
       target: { type: "string", description: "Install on a live installer over ssh: USER@ADDRESS, or a name found by mDNS / fe80::47", valueHint: "USER@ADDR" },

@@ -18,7 +18,7 @@ export default definePlugin({
     flk.hooks.commands.tap("installer", (registry) => {
       registry.add("install", () => import("./command.ts").then((m) => m.installCommand(flk)), {
         plugin: "installer",
-        description: "Mount by label, overlay the store, nixos-install --flake SITE#HOST (here or --target over ssh)",
+        description: "Mount by label, overlay the store, nixos-install the system the stick carries (--system) or --flake SITE#HOST, here or --target over ssh",
       });
       registry.add("disk", () => import("./disk-command.ts").then((m) => m.diskCommand(flk)), {
         plugin: "installer",
