@@ -1,6 +1,9 @@
 /**
- * Every hook point of flk, declared once (STYLE.md §2). Plugins tap these;
- * core and the plugin that owns a workflow call them. The tapable class says
+ * Core's hook points, declared once (STYLE.md §2): each is called by core or
+ * one plugin and tapped by another. A hook only its own plugin calls is
+ * declared by that plugin through pluginHooks() below (installer's
+ * `installSteps`, dd-writer's `beforeWrite`/`afterWrite`), so core never
+ * carries its vocabulary. The tapable class says
  * the calling semantics: Sync/AsyncSeries run taps in registration order,
  * Waterfall passes each tap's result to the next, Bail stops at the first
  * tap that returns something other than undefined.
@@ -9,6 +12,7 @@ import { AsyncParallelBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncH
 import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
 import type { LiveInstaller } from "./live.ts";
+import type { Flk } from "./context.ts";
 
 /** A command, or a function that loads it when it is run (`() => import("./commands/x.ts").then(…)`). */
 export type LazyCommand = CommandDef<any> | (() => CommandDef<any> | Promise<CommandDef<any>>);
@@ -83,46 +87,6 @@ export interface Endpoint {
   source: string;
 }
 
-/** What `flk write` is about to do, or did. */
-export interface WriteContext {
-  image: string;
-  device: string;
-  /** Bytes written to the device (decompressed size). */
-  bytes: number;
-  verified?: boolean;
-}
-
-/** One step of the install plan: data, so it can run here or over ssh and be printed by --dry-run. */
-export interface Step {
-  /** Stable id, e.g. `mount-root`; taps insert before/after by id. */
-  id: string;
-  title: string;
-  /** The command to run (argv). */
-  argv: string[];
-  /** Text fed to the command's stdin (e.g. an sfdisk script); absent: no input. */
-  input?: string;
-  /** A command that exits 0 when the step is already done: then it is skipped (idempotence). */
-  unless?: string[];
-  /** The command that reverses the step, for `--undo` and failure advice. */
-  undo?: string[];
-}
-
-/** What `installSteps` taps know about the install. */
-export interface InstallContext {
-  host: string;
-  /** `SITE#HOST` flake reference handed to nixos-install. */
-  flake: string;
-  root: string;
-  labels: Record<string, string>;
-  /** `user@address` when the plan runs over ssh. */
-  target?: string;
-  uefi: boolean;
-  storeOverlay: boolean;
-  impure: boolean;
-  /** Arguments after `--`, passed to nixos-install unchanged. */
-  extraArgs: string[];
-}
-
 /** What an `sshOptions` tap knows: whom flk is about to ssh to. */
 export interface SshTarget {
   host: string;
@@ -174,16 +138,26 @@ export function createHooks() {
     liveInstaller: new SyncWaterfallHook<[LiveInstaller]>(["live"]),
     /** Find a booted live installer: all taps run at once, each returns an Endpoint or undefined; core/reach.ts prefers the lowest stage (mdns) but takes another answer as soon as mDNS has none. Called by ssh and remote install. */
     locate: createLocateHook(),
-    /** Before the first byte goes to the device (after all safety checks). Taps may observe or refuse by throwing. */
-    beforeWrite: new AsyncSeriesHook<[WriteContext]>(["write"]),
-    /** After the image is written, synced and (unless --no-verify) verified. Taps may print a next step. */
-    afterWrite: new AsyncSeriesHook<[WriteContext]>(["write"]),
     /** ssh options for reaching a live installer (e.g. the pinned host key); each tap returns the list with its options added. Called by ssh and remote install. */
     sshOptions: new AsyncSeriesWaterfallHook<[string[], SshTarget]>(["options", "target"]),
-    /** The ordered install plan: each tap returns the step list with its steps inserted. Called by installer. */
-    installSteps: new AsyncSeriesWaterfallHook<[Step[], InstallContext]>(["steps", "install"]),
   });
 }
 
 /** The hooks of one flk instance. */
 export type Hooks = ReturnType<typeof createHooks>;
+
+/**
+ * A plugin's own hook set, one per flk instance, made on first use (webpack's
+ * `NormalModule.getCompilationHooks(compilation)`): the owning plugin exports
+ * `const writerHooks = pluginHooks(() => ({ beforeWrite: new AsyncSeriesHook(…) }))`,
+ * and it and any other plugin call `writerHooks(flk)` to call or tap them.
+ * Keyed weakly on the instance, so a test's flk and its hooks go together.
+ */
+export function pluginHooks<T extends object>(create: () => T): (flk: Flk) => Readonly<T> {
+  const sets = new WeakMap<Flk, Readonly<T>>();
+  return (flk) => {
+    let hooks = sets.get(flk);
+    if (!hooks) sets.set(flk, (hooks = Object.freeze(create())));
+    return hooks;
+  };
+}

@@ -11,6 +11,7 @@ import { readHead } from "./source.ts";
 import { staleResult } from "./stale.ts";
 import { isDeviceArg, resolveTarget, type Target } from "./target.ts";
 import { waitForDisk } from "./wait.ts";
+import { writerHooks } from "./hooks.ts";
 
 /** What the command line (or a test) asks for. */
 export interface WriteOptions {
@@ -76,9 +77,9 @@ export async function writeImages(flk: Flk, options: WriteOptions): Promise<Stic
     else checked.push(await pickTarget(flk, image, options, ask, staleWarning));
     refuseDuplicates(checked);
     const contexts = checked.map((c) => ({ image: image.path, device: c.target.path, bytes: image.size ?? 0 }));
-    for (const context of contexts) await flk.hooks.beforeWrite.promise(context);
+    for (const context of contexts) await writerHooks(flk).beforeWrite.promise(context);
     const results = await executeWrites(flk, image, checked.map((c) => c.target), { verify: options.verify, sha256, beforeVerify: options.beforeVerify });
-    for (const [i, r] of results.entries()) if (r.outcome) await flk.hooks.afterWrite.promise({ ...contexts[i]!, bytes: r.outcome.bytes, verified: r.outcome.verified });
+    for (const [i, r] of results.entries()) if (r.outcome) await writerHooks(flk).afterWrite.promise({ ...contexts[i]!, bytes: r.outcome.bytes, verified: r.outcome.verified });
     if (results.length > 1) summarize(flk, results);
     return results;
   } finally {

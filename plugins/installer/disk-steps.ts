@@ -1,11 +1,11 @@
 /**
  * A layout as plan steps: write the table, make the kernel see the
  * partitions, make each filesystem, check each label and type with blkid.
- * Steps are data (core `Step`), so `flk disk` runs them through the same
+ * Steps are data (the installer's `Step`, hooks.ts), so `flk disk` runs them through the same
  * script and transport as `flk install`, and `flk install --disk` puts them
  * at the front of its one script, here or on a live installer.
  */
-import type { Step } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 import type { Layout } from "./layout.ts";
 
 /**

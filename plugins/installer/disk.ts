@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk, type Step } from "../../core/index.ts";
+import { FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 import { planLayout, parseSize, type Boot, type Layout } from "./layout.ts";
 import { layoutSteps } from "./disk-steps.ts";
 import { checkDiskoDevice, diskoSteps, readDisko, type DiskoHost } from "./disko.ts";

@@ -5,7 +5,8 @@
  * nixos-anywhere runs too) instead of the manual's layout — the host's
  * layout, not ours.
  */
-import { FlkError, nixInfo, run, type Step } from "../../core/index.ts";
+import { FlkError, nixInfo, run } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 
 /** What the host's disko configuration says. */
 export interface DiskoHost {

@@ -7,7 +7,8 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { FlkError, lexists, run, writeFileAtomic, type Step } from "../../core/index.ts";
+import { FlkError, lexists, run, writeFileAtomic } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 import { shQuote } from "./script.ts";
 
 /** The protocol prefix of a data line (fd 3 of a step, see script.ts). */

@@ -4,7 +4,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FlkError, isFlkError, run as runCommand, type Flk, type InstallContext, type Step } from "../../core/index.ts";
+import { FlkError, isFlkError, run as runCommand, type Flk } from "../../core/index.ts";
+import type { InstallContext, Step } from "./hooks.ts";
 import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
 import { preflight, type Preflight } from "./preflight.ts";
 import { baseSteps, planSteps } from "./plan.ts";

@@ -1,11 +1,12 @@
 /**
  * The install plan: the installer's base steps (devos's bootstrapping
- * guide, made checkable), then the `installSteps` waterfall so other plugins
- * (ssh-keys) can insert theirs by id. The base plan is the waterfall's
+ * guide, made checkable), then the installer's own `installSteps` waterfall
+ * (hooks.ts) so another plugin can insert its steps by id. The base plan is the waterfall's
  * initial value rather than a tap, so it is in place whatever order the
  * plugins are applied in.
  */
-import { FlkError, type Flk, type InstallContext, type Step } from "../../core/index.ts";
+import { FlkError, type Flk } from "../../core/index.ts";
+import { installerHooks, type InstallContext, type Step } from "./hooks.ts";
 import type { Preflight, Resolved } from "./preflight.ts";
 
 /** Step ids the protocol can carry in a marker line. */
@@ -83,7 +84,7 @@ export function nixosInstallArgv(ctx: InstallContext, system?: string): string[]
 
 /** Run the `installSteps` waterfall over the base steps and check what the taps returned. */
 export async function planSteps(flk: Flk, ctx: InstallContext, base: Step[]): Promise<Step[]> {
-  const steps = await flk.hooks.installSteps.promise(base, ctx);
+  const steps = await installerHooks(flk).installSteps.promise(base, ctx);
   const seen = new Set<string>();
   for (const step of steps) {
     if (!STEP_ID.test(step.id ?? "") || seen.has(step.id))

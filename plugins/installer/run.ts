@@ -2,7 +2,8 @@
  * Run a rendered plan through a transport and follow its `@flk` markers:
  * each step's status as it happens, logged as it starts.
  */
-import type { Flk, Step } from "../../core/index.ts";
+import type { Flk } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 import { parseMarker, shJoin } from "./script.ts";
 import type { Transport } from "./transport.ts";
 

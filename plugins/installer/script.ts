@@ -10,7 +10,8 @@
  * script arrives on stdin (`sh -s`) no step (nixos-install asks for a root
  * password when stdin is a terminal) can swallow the rest of the script.
  */
-import { shJoin, shQuote, type Step } from "../../core/index.ts";
+import { shJoin, shQuote } from "../../core/index.ts";
+import type { Step } from "./hooks.ts";
 
 /** Shell quoting lives in core/shell.ts; re-exported for this plugin's files. */
 export { shJoin, shQuote };

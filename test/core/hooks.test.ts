@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createFlk, type Flk } from "../../core/context.ts";
-import { baseLiveInstaller, definePlugin, locate, type IsoModule, type Step } from "../../core/index.ts";
+import { AsyncSeriesWaterfallHook } from "tapable";
+import { baseLiveInstaller, definePlugin, locate, pluginHooks, type IsoModule } from "../../core/index.ts";
 
 const noConfig = { file: undefined, enabled: ["alpha", "beta"], options: { alpha: {}, beta: {} } };
 
@@ -22,11 +23,7 @@ function recordingPlugins(order: string[]) {
           query.tried.push(name);
           return name === "beta" ? { address: "fe80::47", scope: "veth0", family: 6, source: name } : undefined;
         });
-        flk.hooks.installSteps.tapPromise(name, async (steps: Step[]) => {
-          order.push(`${name}:installSteps`);
-          return [...steps, { id: name, title: name, argv: ["true"] }];
-        });
-        flk.hooks.beforeWrite.tapPromise(name, async () => void order.push(`${name}:beforeWrite`));
+        flk.hooks.prepareIso.tapPromise(name, async () => void order.push(`${name}:prepareIso`));
       },
     });
   return [make("alpha"), make("beta")];
@@ -38,18 +35,13 @@ describe("hooks", () => {
     const flk = createFlk({ plugins: recordingPlugins(order), config: noConfig });
     flk.hooks.commands.call({ add() {} });
     const module = await flk.hooks.isoModule.promise({ imports: [], settings: {}, files: [], notes: [] }, { host: "NixOS", siteRoot: "/x" });
-    const steps = await flk.hooks.installSteps.promise([], {
-      host: "NixOS", flake: "/x#NixOS", root: "/mnt", labels: {}, uefi: false, storeOverlay: false, impure: false, extraArgs: [],
-    });
-    await flk.hooks.beforeWrite.promise({ image: "a", device: "b", bytes: 1 });
+    await flk.hooks.prepareIso.promise({ host: "NixOS", siteRoot: "/x" });
     expect(order).toEqual([
       "alpha:commands", "beta:commands",
       "alpha:isoModule", "beta:isoModule",
-      "alpha:installSteps", "beta:installSteps",
-      "alpha:beforeWrite", "beta:beforeWrite",
+      "alpha:prepareIso", "beta:prepareIso",
     ]);
     expect(module.notes).toEqual(["alpha", "beta"]);
-    expect(steps.map((s) => s.id)).toEqual(["alpha", "beta"]);
   });
 
   test("locate starts every tap and takes the answer", async () => {
@@ -73,5 +65,60 @@ describe("hooks", () => {
   test("the hook set is frozen", () => {
     const flk = createFlk({ plugins: [], config: { enabled: [], options: {} } });
     expect(Object.isFrozen(flk.hooks)).toBe(true);
+  });
+});
+
+describe("a plugin's own hooks (pluginHooks, webpack's getCompilationHooks)", () => {
+  // A made-up owner: its hook is declared here, not in core/hooks.ts.
+  let made = 0;
+  const ownerHooks = pluginHooks(() => {
+    made++;
+    return { shape: new AsyncSeriesWaterfallHook<[string[]]>(["parts"]) };
+  });
+  const owner = definePlugin({ name: "owner", description: "test: calls its own hook", options: {}, apply() {} });
+  const tapper = (order: string[]) =>
+    definePlugin({
+      name: "tapper",
+      description: "test: taps another plugin's hook",
+      options: {},
+      apply(flk) {
+        ownerHooks(flk).shape.tapPromise("tapper", async (parts) => {
+          order.push("tapper:shape");
+          return [...parts, "tapper"];
+        });
+      },
+    });
+
+  test("made once per flk instance, on first use, frozen; another plugin's tap is called by the owner", async () => {
+    const order: string[] = [];
+    made = 0;
+    const config = { enabled: ["owner", "tapper"], options: { owner: {}, tapper: {} } };
+    const flk = createFlk({ plugins: [owner, tapper(order)], config });
+    expect(made).toBe(1);
+    expect(ownerHooks(flk)).toBe(ownerHooks(flk));
+    expect(Object.isFrozen(ownerHooks(flk))).toBe(true);
+    expect(await ownerHooks(flk).shape.promise(["owner"])).toEqual(["owner", "tapper"]);
+    expect(order).toEqual(["tapper:shape"]);
+    const other = createFlk({ plugins: [owner], config: { enabled: ["owner"], options: { owner: {} } } });
+    expect(made).toBe(1);
+    expect(await ownerHooks(other).shape.promise(["owner"])).toEqual(["owner"]);
+    expect(made).toBe(2);
+    expect(order).toEqual(["tapper:shape"]);
+  });
+
+  test("core's hook set names no plugin's own hook, and core's code (comments aside) no plugin's vocabulary", async () => {
+    const flk = createFlk({ plugins: [], config: { enabled: [], options: {} } });
+    for (const name of ["installSteps", "beforeWrite", "afterWrite"]) expect(Object.keys(flk.hooks)).not.toContain(name);
+    const { Glob } = await import("bun");
+    const root = new URL("../../core/", import.meta.url).pathname;
+    const words = /\b(Step|InstallContext|WriteContext|installSteps|beforeWrite|afterWrite|xorriso|avahi|nixos-install|flk iso)\b/;
+    const found: string[] = [];
+    for await (const file of new Glob("**/*.ts").scan(root)) {
+      // Comments may say who taps a hook (STYLE.md §2); code, types and tables may not name a plugin's things.
+      const code = (await Bun.file(root + file).text()).replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, "")).replace(/(^|\s)\/\/.*$/gm, "$1");
+      const lines = code.split("\n");
+      for (const [i, line] of lines.entries()) if (words.test(line)) found.push(`core/${file}:${i + 1}: ${line.trim()}`);
+    }
+    expect(found).toEqual([]);
   });
 });

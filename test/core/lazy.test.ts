@@ -93,4 +93,23 @@ describe("what plugins see", () => {
       expect(text).not.toContain("flk.registry");
     }
   });
+
+  test("no plugin imports another plugin: a plugin's relative imports stay in its folder or core/", async () => {
+    const { Glob } = await import("bun");
+    const { dirname, resolve, relative } = await import("node:path");
+    const repo = new URL("../../", import.meta.url).pathname;
+    const strays: string[] = [];
+    let seen = 0;
+    for await (const file of new Glob("plugins/*/**/*.ts").scan(repo)) {
+      const own = file.split("/").slice(0, 2).join("/") + "/";
+      const text = await Bun.file(repo + file).text();
+      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*)["'](\.[^"']+)["']/g)) {
+        seen++;
+        const target = relative(repo, resolve(dirname(repo + file), m[1]!));
+        if (!target.startsWith(own) && !target.startsWith("core/")) strays.push(`${file} imports ${target}`);
+      }
+    }
+    expect(seen).toBeGreaterThan(100);
+    expect(strays).toEqual([]);
+  });
 });

@@ -13,6 +13,7 @@ import { openTarget } from "../../../plugins/dd-writer/open.ts";
 import { resolveTarget } from "../../../plugins/dd-writer/target.ts";
 import { writeImage } from "../../../plugins/dd-writer/write-image.ts";
 import { flipByte, randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
+import { writerHooks } from "../../../plugins/dd-writer/hooks.ts";
 
 const it = systemTest(["losetup", "lsblk", "mknod", "sha256sum"]);
 let s: Scratch;
@@ -33,7 +34,7 @@ function filledLoop(): { device: string; majmin: string } {
 /** Run writeImage on `target` with `swap` done between the checks and the open; expect exit 2 with `code`. */
 async function refusedAfterSwap(target: string, swap: () => void, code: string, message: RegExp): Promise<void> {
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async () => swap());
+  writerHooks(flk).beforeWrite.tapPromise("test", async () => swap());
   const run = writeImage(flk, { image, device: target, verify: true, force: false });
   await expect(run).rejects.toMatchObject({ code, exitCode: 2, message: expect.stringMatching(message) });
 }
@@ -116,7 +117,7 @@ it("a loop device re-pointed to another file between the checks and the open (sa
     const { device } = s.loop(0, { backing: first });
     let raced = false;
     const flk = testFlk();
-    flk.hooks.beforeWrite.tapPromise("test", async () => {
+    writerHooks(flk).beforeWrite.tapPromise("test", async () => {
       sh(["losetup", "-d", device]);
       if (Bun.spawnSync(["losetup", device, second]).exitCode !== 0) raced = true;
     });
@@ -152,7 +153,7 @@ it("the image path swapped for a symlink to a disk after the checks: the bytes o
   const target = writeFile(s.path("out.img"), randomBytes(1 << 20));
   const original = sha256Of(image);
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async () => {
+  writerHooks(flk).beforeWrite.tapPromise("test", async () => {
     rmSync(image);
     symlinkSync(secret.device, image);
   });
@@ -166,9 +167,9 @@ it("an image patched in place after the --sha256 check: the write ends with exit
   const target = s.path("out.img");
   const expected = sha256Of(image);
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async () => flipByte(image, 150000));
+  writerHooks(flk).beforeWrite.tapPromise("test", async () => flipByte(image, 150000));
   let after = false;
-  flk.hooks.afterWrite.tapPromise("test", async () => void (after = true));
+  writerHooks(flk).afterWrite.tapPromise("test", async () => void (after = true));
   const error = await writeImage(flk, { image, device: target, sha256: expected, verify: true, force: false }).catch((e) => e);
   expect(error).toMatchObject({ code: "E_SHA256_CHANGED", exitCode: 1, message: expect.stringContaining(`changed while it was written: the bytes written have sha256 ${sha256Of(image)}, not ${expected}`) });
   expect(sha256Of(target)).toBe(sha256Of(image)); // what was written is the patched file, which nobody vouched for
@@ -180,7 +181,7 @@ it("a compressed image patched in place after the --sha256 check is caught too (
   const zst = `${image}.zst`;
   const expected = sha256Of(zst);
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async () => flipByte(zst, statSync(zst).size - 10));
+  writerHooks(flk).beforeWrite.tapPromise("test", async () => flipByte(zst, statSync(zst).size - 10));
   const run = writeImage(flk, { image: zst, device: s.path("out.img"), sha256: expected, verify: true, force: false });
   // zstd may notice the flipped byte itself (checksum): then the image is reported corrupt; either way, never verified.
   await expect(run).rejects.toMatchObject({ exitCode: 1, code: expect.stringMatching(/^E_SHA256_CHANGED$|^E_IMAGE_CORRUPT$/) });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { systemTest } from "../../helpers/require.ts";
 import { writeImage, type WriteOptions } from "../../../plugins/dd-writer/write-image.ts";
 import { cmp, randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
+import { writerHooks } from "../../../plugins/dd-writer/hooks.ts";
 
 const it = systemTest(["losetup", "mkfs.ext4", "mount", "mkswap", "swapon", "zstd", "sha256sum", "cmp"]);
 let s: Scratch;
@@ -148,7 +149,7 @@ it("a mount that races the checks makes the exclusive open fail: busy, exit 2, n
   const { device } = s.loop(8 << 20);
   sh(["mkfs.ext4", "-q", device]);
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async () => {
+  writerHooks(flk).beforeWrite.tapPromise("test", async () => {
     sh(["mkdir", "-p", s.path("race")]);
     sh(["mount", device, s.path("race")]);
     s.defer(() => void Bun.spawnSync(["umount", "-l", s.path("race")]));

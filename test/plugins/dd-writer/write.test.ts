@@ -4,6 +4,7 @@ import { symlinkSync, statSync } from "node:fs";
 import { systemTest } from "../../helpers/require.ts";
 import { writeImage, writeImages } from "../../../plugins/dd-writer/write-image.ts";
 import { bytesAt, cmp, flipByte, randomBytes, Scratch, sh, sha256Of, testFlk, writeFile } from "./helpers.ts";
+import { writerHooks } from "../../../plugins/dd-writer/hooks.ts";
 
 const it = systemTest(["losetup", "cmp", "sha256sum", "zstd", "xz", "gzip"]);
 let s: Scratch;
@@ -99,12 +100,12 @@ it("calls beforeWrite after the checks and afterWrite after the verify, in that 
   const { device } = s.loop(1 << 20);
   const calls: string[] = [];
   const flk = testFlk();
-  flk.hooks.beforeWrite.tapPromise("test", async (w) => void calls.push(`before ${w.device} ${w.bytes}`));
-  flk.hooks.afterWrite.tapPromise("test", async (w) => void calls.push(`after ${w.device} ${w.bytes} ${w.verified}`));
+  writerHooks(flk).beforeWrite.tapPromise("test", async (w) => void calls.push(`before ${w.device} ${w.bytes}`));
+  writerHooks(flk).afterWrite.tapPromise("test", async (w) => void calls.push(`after ${w.device} ${w.bytes} ${w.verified}`));
   await writeImage(flk, { image, device, verify: true, force: false, beforeVerify: () => void calls.push("verify") });
   expect(calls).toEqual([`before ${device} 100000`, "verify", `after ${device} 100000 true`]);
   const refusing = testFlk();
-  refusing.hooks.beforeWrite.tapPromise("test", async () => {
+  writerHooks(refusing).beforeWrite.tapPromise("test", async () => {
     throw new Error("observer says no");
   });
   const other = writeFile(s.path("other.iso"), randomBytes(100000));

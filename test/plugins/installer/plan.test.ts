@@ -4,7 +4,8 @@
  * of facts a live installer could report.
  */
 import { describe, expect, test } from "bun:test";
-import { definePlugin, type InstallContext, type Step } from "../../../core/index.ts";
+import { definePlugin } from "../../../core/index.ts";
+import { installerHooks, type InstallContext, type Step } from "../../../plugins/installer/hooks.ts";
 import { createFlk } from "../../../core/context.ts";
 import { resolveConfig } from "../../../core/config.ts";
 import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
@@ -53,7 +54,7 @@ describe("installSteps waterfall", () => {
       description: `test only: records ${name}'s installSteps call`,
       options: {},
       apply(flk) {
-        flk.hooks.installSteps.tapPromise(name, async (steps, install) => {
+        installerHooks(flk).installSteps.tapPromise(name, async (steps, install) => {
           order.push(`${name}:${install.host}`);
           seen.push(steps.map((s) => s.id));
           const at = steps.findIndex((s) => s.id === "nixos-install");
@@ -75,7 +76,7 @@ describe("installSteps waterfall", () => {
 
   test("a tap returning a step id the script protocol cannot carry is an error naming it", async () => {
     const bad = definePlugin({ name: "bad-tap", description: "test only", options: {}, apply(flk) {
-      flk.hooks.installSteps.tap("bad-tap", (steps) => [...steps, { id: "has space", title: "x", argv: ["true"] }]);
+      installerHooks(flk).installSteps.tap("bad-tap", (steps) => [...steps, { id: "has space", title: "x", argv: ["true"] }]);
     } });
     const error = await planSteps(flkWith([bad, installer]), ctx, []).catch((e) => e);
     expect(error.message).toContain("'has space'");

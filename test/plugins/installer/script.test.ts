@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Step } from "../../../core/index.ts";
+import type { Step } from "../../../plugins/installer/hooks.ts";
 import { parseMarker, renderScript, shQuote } from "../../../plugins/installer/script.ts";
 
 async function runSh(script: string, stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
