@@ -5,7 +5,7 @@
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import type { ConsolaInstance } from "consola";
 import { createLogger, lazyLogger } from "./log.ts";
-import { createFlk, pluginsOf, type Flk, type GlobalFlags } from "./context.ts";
+import { configOf, createFlk, pluginsOf, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
 import { createHooks, type CommandRegistry } from "./hooks.ts";
 import type { FlkPlugin } from "./plugin.ts";
@@ -106,7 +106,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   }
   if (flags.verbose) {
     log.debug(`site: ${flk.site ?? "none (no flake.nix here or above)"}`);
-    log.debug(`config: ${flk.config.file ?? "built-in defaults (no flk.toml)"}`);
+    log.debug(`config: ${flk.configFile ?? "built-in defaults (no flk.toml)"}`);
   }
   try {
     // Also refuses a mistyped subcommand (did-you-mean) and extra positional arguments.
@@ -156,7 +156,7 @@ async function showHelp(command: CommandDef<any>, path: string[], color: boolean
 function unknownCommand(flk: Flk, name: string, commands: Map<string, CommandEntry>): FlkError {
   const owner = disabledOwner(flk, name);
   if (owner) {
-    const file = flk.config.file ? displayPath(flk.config.file) : "flk.toml";
+    const file = flk.configFile ? displayPath(flk.configFile) : "flk.toml";
     return new FlkError(
       `\`${name}\` belongs to ${owner}, which is switched off in ${file}. Nothing was done. To use it, add "${owner}" to \`plugins = [...]\` in ${file}.`,
       "E_PLUGIN_DISABLED",
@@ -177,7 +177,7 @@ function disabledOwner(flk: Flk, name: string): string | undefined {
     const names: string[] = [];
     try {
       const sandbox: Flk = { ...flk, hooks: createHooks() };
-      plugin.apply(sandbox, flk.config.options[plugin.name] as never);
+      plugin.apply(sandbox, configOf(flk).options[plugin.name] as never);
       sandbox.hooks.commands.call({ add: (command, _def, options) => void names.push(command, ...(options?.aliases ?? [])) });
     } catch {
       continue;

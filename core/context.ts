@@ -38,7 +38,8 @@ export interface CreateFlkOptions {
 /** One flk run. */
 export interface Flk {
   readonly hooks: Hooks;
-  readonly config: ResolvedConfig;
+  /** The flk.toml that was read (for messages), or undefined with the built-in defaults. A plugin's options come to its apply(). */
+  readonly configFile: string | undefined;
   readonly flags: GlobalFlags;
   readonly cwd: string;
   readonly env: Record<string, string | undefined>;
@@ -52,12 +53,6 @@ export interface Flk {
   siteRoot(): string;
   /** The site root if there is one (for messages; commands that need it call siteRoot()). */
   readonly site: string | undefined;
-  /**
-   * Options of a plugin, resolved from flk.toml and defaults. A plugin reads
-   * only its own (apply() receives them typed); plugins never read each
-   * other's options (DESIGN.md "Layout").
-   */
-  options<T = Record<string, unknown>>(plugin: string): T;
   /** True when `plugin` is enabled for this site. */
   enabled(plugin: string): boolean;
   /** Register a cleanup for the running command; returns a function that unregisters it. */
@@ -70,13 +65,22 @@ export interface Flk {
   abort(reason: string): void;
 }
 
-const registries = new WeakMap<Flk, PluginRegistry>();
+const registries = new WeakMap<Flk, { registry: PluginRegistry; config: ResolvedConfig }>();
+
+function made(flk: Flk) {
+  const found = registries.get(flk);
+  if (!found) throw new FlkError("internal: not a flk instance made by createFlk", "E_INTERNAL", 1);
+  return found;
+}
 
 /** Every registered plugin, enabled or not: for core's own commands (plugins, doctor), not for plugins. */
 export function pluginsOf(flk: Flk): PluginRegistry {
-  const registry = registries.get(flk);
-  if (!registry) throw new FlkError("internal: not a flk instance made by createFlk", "E_INTERNAL", 1);
-  return registry;
+  return made(flk).registry;
+}
+
+/** The resolved config, every plugin's options included: for core (`flk plugins`, the CLI), not for plugins (each gets its own options in apply()). */
+export function configOf(flk: Flk): ResolvedConfig {
+  return made(flk).config;
 }
 
 /** Create a flk instance: resolve the config, then apply each enabled plugin in order. */
@@ -97,7 +101,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
 
   const flk: Flk = {
     hooks,
-    config,
+    configFile: config.file,
     flags,
     cwd,
     env,
@@ -108,11 +112,6 @@ export function createFlk(options: CreateFlkOptions): Flk {
       return site ?? requireSiteRoot(cwd);
     },
     site,
-    options<T>(plugin: string) {
-      const found = config.options[plugin];
-      if (!found) throw new FlkError(`internal: no options for plugin '${plugin}'`, "E_INTERNAL", 1);
-      return found as T;
-    },
     enabled: (plugin) => config.enabled.includes(plugin),
     onCleanup(cleanup) {
       cleanups.push(cleanup);
@@ -138,7 +137,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
       controller.abort(new FlkError(reason, "E_ABORTED", 130));
     },
   };
-  registries.set(flk, registry);
+  registries.set(flk, { registry, config });
   // --verbose: every external command run() starts is logged (DESIGN.md "Commands").
   setCommandTrace(flags.verbose ? (argv) => base().withTag("exec").debug(`$ ${shJoin(argv)}`) : undefined);
   for (const name of config.enabled) {

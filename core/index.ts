@@ -2,7 +2,7 @@
  * The public surface for plugins: a plugin imports only from here.
  */
 export { FlkError, ExitCode, isFlkError, messageOf } from "./errors.ts";
-export { definePlugin, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
+export { definePlugin, ownOptions, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
 export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
 export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, SshTarget, Hooks } from "./hooks.ts";
 export { pluginHooks } from "./hooks.ts";

@@ -59,6 +59,31 @@ export function definePlugin<const S extends OptionsSchema>(plugin: FlkPlugin<S>
   return plugin;
 }
 
+/**
+ * A plugin's own typed options, kept per flk instance: the plugin declares
+ * its schema once (`export const installerOptions = ownOptions({ root: … })`),
+ * uses `installerOptions.schema` as definePlugin's `options`, hands apply()'s
+ * resolved options to `keep(flk, options)`, and its library functions read
+ * them back with `of(flk)`, typed from the schema (no name, no cast). No other
+ * plugin can read them: plugins never import each other.
+ */
+export function ownOptions<const S extends OptionsSchema>(schema: S) {
+  const kept = new WeakMap<Flk, OptionsOf<S>>();
+  return {
+    schema,
+    /** Called by the plugin's apply() with the options it received. */
+    keep(flk: Flk, options: OptionsOf<S>): void {
+      kept.set(flk, options);
+    },
+    /** The options apply() kept for this flk; an internal error when the plugin was not applied to it. */
+    of(flk: Flk): OptionsOf<S> {
+      const options = kept.get(flk);
+      if (!options) throw new FlkError("internal: this plugin was not applied to this flk instance (is it enabled?)", "E_INTERNAL", 1);
+      return options;
+    },
+  };
+}
+
 /** Built-in plugins by name, checked for missing and duplicate names. */
 export class PluginRegistry {
   readonly #plugins = new Map<string, FlkPlugin<any>>();

@@ -1,6 +1,6 @@
 /** `flk plugins`: every built-in plugin, enabled or not for this site, with its options. */
 import { defineCommand } from "citty";
-import { pluginsOf, type Flk } from "../context.ts";
+import { configOf, pluginsOf, type Flk } from "../context.ts";
 
 /** One line for `flk --help`. */
 export const PLUGINS_DESCRIPTION = "List plugins, enabled or not for this site, with their options";
@@ -19,7 +19,7 @@ export function listPlugins(flk: Flk): PluginRow[] {
     name: plugin.name,
     enabled: flk.enabled(plugin.name),
     description: plugin.description,
-    options: flk.config.options[plugin.name] ?? {},
+    options: configOf(flk).options[plugin.name] ?? {},
   }));
 }
 
@@ -29,7 +29,7 @@ export function pluginsCommand(flk: Flk) {
     run() {
       const rows = listPlugins(flk);
       if (flk.flags.json) return flk.printJson(rows);
-      const source = flk.config.file ? `from ${flk.config.file}` : "built-in defaults: no flk.toml in the site";
+      const source = flk.configFile ? `from ${flk.configFile}` : "built-in defaults: no flk.toml in the site";
       process.stdout.write(`plugins (${source}):\n`);
       for (const row of rows) {
         process.stdout.write(`  ${row.enabled ? "on " : "off"}  ${row.name.padEnd(10)} ${row.description}\n`);

@@ -13,7 +13,7 @@ import { checkDiskoDevice, diskoSteps, readDisko, type DiskoHost } from "./disko
 import { renderScript } from "./script.ts";
 import { localTransport, type Transport } from "./transport.ts";
 import { runSteps, type RanStep } from "./run.ts";
-import type { InstallerConfig } from "./install.ts";
+import { installerOptions } from "./options.ts";
 import { readLiveRecord } from "./live-record.ts";
 
 /** What `flk disk` was asked to do. */
@@ -66,7 +66,7 @@ export interface DiskPlan {
 
 /** Plan the disk: the host's disko when it has one, else the manual's layout. Pure apart from asking nix about the host. */
 export async function planDisk(flk: Flk, disk: DiskFacts, boot: Boot, options: { host?: string; swap?: string; site?: string; prebuilt?: string }): Promise<DiskPlan> {
-  const config = flk.options<InstallerConfig>("installer");
+  const config = installerOptions.of(flk);
   const swap = options.swap === undefined ? 0 : parseSize(options.swap);
   if (options.host && options.site) {
     const disko = await readDisko(options.site, options.host);
@@ -91,7 +91,7 @@ export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> 
   const live = options.host ? readLiveRecord(options.liveRecord) : undefined;
   const prebuilt = live && live.host === options.host ? (live.diskoScript ?? undefined) : undefined;
   const plan = await planDisk(flk, judged, boot, { host: options.host, swap: options.swap, site, prebuilt });
-  const config = flk.options<InstallerConfig>("installer");
+  const config = installerOptions.of(flk);
   const script = renderScript(plan.steps, "install", { title: `flk disk ${judged.path}`, root: config.root, store: "/nix/store", guards: [], cwd: "/" });
   const report: DiskReport = {
     device: judged.path,

@@ -1,20 +1,18 @@
 import { definePlugin } from "../../core/index.ts";
+import { installerOptions } from "./options.ts";
 
 /** installer: `flk install HOST`: mount by label, overlay the store, nixos-install. */
 export default definePlugin({
   name: "installer",
   description: "Mount by label and run nixos-install, here or over ssh (flk install)",
-  options: {
-    root: { type: "string", default: "/mnt", description: "Where the target root is mounted" },
-    labels: { type: "table", default: { root: "nixos", boot: "boot", swap: "swap" }, description: "Filesystem labels of root, boot and swap" },
-    liveFlake: { type: "string", default: "/iso/devos", description: "The site's copy on the live installer (nix-iso copyTo), used over ssh and when no site is found" },
-  },
+  options: installerOptions.schema,
   requires: {
     programs: { blkid: "finding filesystems by label", mount: "mounting the target", findmnt: "checking what is mounted", swapon: "swap on the target" },
     root: "flk install",
     install: { "nixos-install": "the NixOS live installer (it ships nixos-install); boot the ISO that `flk iso` built" },
   },
-  apply(flk) {
+  apply(flk, options) {
+    installerOptions.keep(flk, options);
     flk.hooks.commands.tap("installer", (registry) => {
       registry.add("install", () => import("./command.ts").then((m) => m.installCommand(flk)), {
         plugin: "installer",

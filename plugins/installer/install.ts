@@ -17,13 +17,7 @@ import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
 import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
 import { chooseSource, type Source } from "./offline.ts";
-
-/** The installer's options from flk.toml. */
-export interface InstallerConfig {
-  root: string;
-  labels: Record<string, string>;
-  liveFlake: string;
-}
+import { installerOptions, type InstallerOptions } from "./options.ts";
 
 /** What `flk install` was asked to do. */
 export interface InstallOptions {
@@ -91,7 +85,7 @@ const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9_'-]*$/;
 
 /** Probe, judge, plan; run the plan unless `dryRun`. Throws FlkError (2 refused, 1 failed). */
 export async function install(flk: Flk, options: InstallOptions): Promise<InstallReport> {
-  const config = flk.options<InstallerConfig>("installer");
+  const config = installerOptions.of(flk);
   const mode: ScriptMode = options.undo ? "undo" : "install";
   const host = checkHost(options.host, mode);
   const paths = { ...DEFAULT_PATHS, ...options.paths };
@@ -171,7 +165,7 @@ function checkHost(host: string | undefined, mode: ScriptMode): string | undefin
 }
 
 /** The site here, else (on the live installer, where no site is checked out) the ISO's copy at liveFlake. */
-function localFlake(flk: Flk, config: InstallerConfig, paths: ProbePaths, mode: ScriptMode): string {
+function localFlake(flk: Flk, config: InstallerOptions, paths: ProbePaths, mode: ScriptMode): string {
   try {
     return flk.siteRoot();
   } catch (error) {

@@ -16,7 +16,7 @@ export default definePlugin({
   apply(flk, options) {
     const log = flk.logger("ipv6-lla");
     // Checked when used, so a bad address only stops what needs it (not `flk write`).
-    const where = `${flk.config.file ?? "flk.toml"}: [ipv6-lla] address`;
+    const where = `${flk.configFile ?? "flk.toml"}: [ipv6-lla] address`;
     const address = () => staticAddress(options.address, where);
     flk.hooks.commands.tap("ipv6-lla", (registry) =>
       registry.add("lla", () => import("./commands/lla.ts").then((m) => m.llaCommand(flk, address)), {

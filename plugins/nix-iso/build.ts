@@ -11,7 +11,7 @@ import { attrArg, attrsExprText, attrsFileText, nixBuildArgv, nixBuildExprArgv, 
 import { checkSiteFiles, flakeHosts, lastLines, siteFlake, siteInputs, type SiteFlake } from "./flake.ts";
 import { pickHosts, siteHosts } from "./hosts.ts";
 import { isoTarget, ownContribution, referencedFiles, renderModule } from "./module.ts";
-import type { NixIsoOptions } from "./options.ts";
+import { nixIsoOptions } from "./options.ts";
 
 /** What `flk iso` was asked for. */
 export interface IsoRequest {
@@ -60,7 +60,7 @@ export interface IsoResult {
 
 /** Check everything and render each host's module; nothing is built or written (modules go to a temp dir on write). */
 export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
-  const options = flk.options<NixIsoOptions>("nix-iso");
+  const options = nixIsoOptions.of(flk);
   isoTarget(options.copyTo);
   const root = flk.siteRoot();
   const env = request.env ?? flk.env;
@@ -261,7 +261,7 @@ async function refuseMissingConfigurations(flk: Flk, plan: IsoPlan, failures: Ma
   const missing = [...failures].filter(([host, why]) => why.includes(`flk: the flake has no nixosConfigurations.${host}:`)).map(([host]) => host);
   if (missing.length === 0 || missing.length !== failures.size) return;
   const has = await flakeHosts(plan.flake, plan.info, env);
-  const hostsDir = flk.options<NixIsoOptions>("nix-iso").hosts;
+  const hostsDir = nixIsoOptions.of(flk).hosts;
   const files = new Map(siteHosts(flk).map((h) => [h.name, h.file]));
   throw new FlkError(
     missing.map((host) => `${files.get(host) ?? `${hostsDir}/${host}.nix`} exists, but the flake has no nixosConfigurations.${host} (it has: ${has.join(", ") || "none"}).`).join(" ") +

@@ -6,11 +6,11 @@
  */
 import { FlkError, listHosts, resolveHost, type Flk, type HostEntry, type NixInfo } from "../../core/index.ts";
 import { flakeHosts, type SiteFlake } from "./flake.ts";
-import type { NixIsoOptions } from "./options.ts";
+import { nixIsoOptions } from "./options.ts";
 
 /** The site's hosts from the configured hosts directory, sorted; dangling symlinks are skipped with a warning. */
 export function siteHosts(flk: Flk): HostEntry[] {
-  const options = flk.options<NixIsoOptions>("nix-iso");
+  const options = nixIsoOptions.of(flk);
   const log = flk.logger("nix-iso");
   return listHosts(flk.siteRoot(), options.hosts, (file, why) => log.warn(`skipping ${file}: ${why}`));
 }
@@ -27,7 +27,7 @@ export async function pickHosts(
   all: boolean,
   env?: Record<string, string | undefined>,
 ): Promise<string[]> {
-  const hostsDir = flk.options<NixIsoOptions>("nix-iso").hosts;
+  const hostsDir = nixIsoOptions.of(flk).hosts;
   const files = siteHosts(flk).map((h) => h.name);
   if (all) {
     if (names.length > 0) throw new FlkError(`give host names or --all, not both (got --all and ${names.join(", ")})`, "E_USAGE");

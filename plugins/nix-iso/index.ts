@@ -1,4 +1,5 @@
 import { definePlugin } from "../../core/index.ts";
+import { nixIsoOptions } from "./options.ts";
 
 /**
  * nix-iso: `flk hosts`, `flk iso HOST`: the bespoke live-installer ISO.
@@ -9,12 +10,10 @@ import { definePlugin } from "../../core/index.ts";
 export default definePlugin({
   name: "nix-iso",
   description: "Build the live installer ISO of a host (flk hosts, flk iso)",
-  options: {
-    hosts: { type: "string", default: "hosts", description: "Directory of hosts/*.nix (default.nix excluded)" },
-    copyTo: { type: "string", default: "/iso/devos", description: "Where the flake source appears on the live system" },
-  },
+  options: nixIsoOptions.schema,
   requires: { programs: { nix: "building the ISO", git: "seeing which files a git flake tracks (only those reach the stick)" } },
   apply(flk, options) {
+    nixIsoOptions.keep(flk, options);
     flk.hooks.hostsDir.tap("nix-iso", () => options.hosts);
     flk.hooks.commands.tap("nix-iso", (registry) => {
       registry.add("hosts", () => import("./hosts-command.ts").then((m) => m.hostsCommand(flk)), {

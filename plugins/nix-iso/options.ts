@@ -1,7 +1,7 @@
-/** nix-iso's options (declared in index.ts, resolved from flk.toml). */
-export interface NixIsoOptions {
-  /** Directory of hosts/*.nix, site-relative. */
-  hosts: string;
-  /** Where the flake source appears on the live system. */
-  copyTo: string;
-}
+/** nix-iso's options (`[nix-iso]` in flk.toml): declared once, read typed through `nixIsoOptions.of(flk)`. */
+import { ownOptions } from "../../core/index.ts";
+
+export const nixIsoOptions = ownOptions({
+  hosts: { type: "string", default: "hosts", description: "Directory of hosts/*.nix (default.nix excluded)" },
+  copyTo: { type: "string", default: "/iso/devos", description: "Where the flake source appears on the live system" },
+});

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { definePlugin, PluginRegistry, validateOptions, defaultOptions } from "../../core/plugin.ts";
+import { definePlugin, ownOptions, PluginRegistry, validateOptions, defaultOptions } from "../../core/plugin.ts";
+import { createFlk } from "../../core/context.ts";
 import { FlkError } from "../../core/errors.ts";
 
 const schema = {
@@ -66,5 +67,25 @@ describe("option validation", () => {
     expect(thrown(() => validateOptions(schema, { backend: "avahii" }, "f: [p]")).message).toContain('expected one of "resolved", "avahi", got "avahii". Did you mean `avahi`?');
     expect(thrown(() => validateOptions(schema, { timeout: 0 }, "f: [p]")).message).toContain("expected a number from 1 to ∞, got 0");
     expect(thrown(() => validateOptions(schema, { labels: { rot: "x" } }, "f: [p]")).message).toContain("unknown key 'rot'. Did you mean `root`?");
+  });
+});
+
+describe("a plugin's own options (ownOptions)", () => {
+  const own = ownOptions({ depth: { type: "number", default: 3, description: "" }, mode: { type: "string", default: "a", enum: ["a", "b"], description: "" } });
+  const plugin = definePlugin({ name: "owner", description: "", options: own.schema, apply: (flk, options) => own.keep(flk, options) });
+
+  test("what apply() received, per flk instance, typed from the schema", () => {
+    const one = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: ["owner"], options: { owner: { depth: 7, mode: "b" } } } });
+    const two = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: ["owner"], options: { owner: { depth: 1, mode: "a" } } } });
+    const depth: number = own.of(one).depth;
+    const mode: "a" | "b" = own.of(one).mode;
+    expect([depth, mode]).toEqual([7, "b"]);
+    expect(own.of(two)).toEqual({ depth: 1, mode: "a" });
+  });
+
+  test("a flk the plugin was not applied to (switched off) has none: an internal error, not a default", () => {
+    const off = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: [], options: { owner: { depth: 3, mode: "a" } } } });
+    const e = thrown(() => own.of(off));
+    expect([e.code, e.exitCode]).toEqual(["E_INTERNAL", 1]);
   });
 });

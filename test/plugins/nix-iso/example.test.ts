@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { createFlk } from "../../../core/context.ts";
+import { configOf, createFlk } from "../../../core/context.ts";
 import { ALL_PLUGINS } from "../../helpers/iso.ts";
 import { siteHosts } from "../../../plugins/nix-iso/hosts.ts";
 import { systemTest } from "../../helpers/require.ts";
@@ -36,8 +36,8 @@ describe("examples/devos", () => {
 
   test("has a valid flk.toml with every plugin on, and NixOS as its host", () => {
     const flk = createFlk({ plugins: ALL_PLUGINS, cwd: EXAMPLE });
-    expect(flk.config.file).toBe(join(EXAMPLE, "flk.toml"));
-    expect(flk.config.enabled).toEqual(["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]);
+    expect(flk.configFile).toBe(join(EXAMPLE, "flk.toml"));
+    expect(configOf(flk).enabled).toEqual(["nix-iso", "dd-writer", "mdns", "ipv6-lla", "ssh-keys", "installer"]);
     expect(siteHosts(flk)).toEqual([{ name: "NixOS", file: "hosts/NixOS.nix" }]);
   });
 
