@@ -11,6 +11,8 @@ export { reach, locate, liveInstaller, siteHost, parseTarget, parseUser, sshFlag
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";
+export { checkHosts, checkHost, hostsDirOf, type CheckHostsOptions } from "./hosts.ts";
+export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";

@@ -8,7 +8,8 @@ import { ExitCode, FlkError, isFlkError, messageOf } from "./errors.ts";
 import type { Endpoint, LocateReport, SshTarget } from "./hooks.ts";
 import { baseLiveInstaller, LIVE_USER, type LiveInstaller } from "./live.ts";
 import { isLinkLocalText, parseLiteralAddress, withScope } from "./net.ts";
-import { resolveHost, type HostEntry } from "./site.ts";
+import { checkHosts, checkHost } from "./hosts.ts";
+import type { HostEntry } from "./site.ts";
 
 /**
  * How long a less preferred answer (fe80::47, EUI-64) waits for mDNS. A
@@ -23,9 +24,9 @@ export function liveInstaller(flk: Flk, host: string): LiveInstaller {
   return flk.hooks.liveInstaller.call(baseLiveInstaller(host));
 }
 
-/** The site's host `name` (exact), or exit 2 with a did-you-mean; reads the hosts directory from the `hostsDir` hook. */
-export function siteHost(flk: Flk, name: string): HostEntry {
-  return resolveHost(flk.siteRoot(), name, { hostsDir: flk.hooks.hostsDir.call("hosts") });
+/** The site's host `name` (exact: hosts/ or the flake's nixosConfigurations), or exit 2 with a did-you-mean (core/hosts.ts). */
+export function siteHost(flk: Flk, name: string): Promise<HostEntry> {
+  return checkHost(flk, name);
 }
 
 /** Login names ssh and NixOS accept (shadow's rule, as users-groups.nix checks; at most 32 characters). */
@@ -92,8 +93,11 @@ export async function reach(flk: Flk, host: string | undefined, options: ReachOp
   const spec = options.target !== undefined ? parseTarget(options.target) : undefined;
   const user = spec?.user ?? (options.user !== undefined ? parseUser(options.user) : LIVE_USER);
   const literal = spec ? parseLiteralAddress(spec.host) : undefined;
-  const name = spec && !literal ? siteHost(flk, stripLocal(spec.host)).name : undefined;
-  const pinned = host ? siteHost(flk, host).name : name;
+  // Every name is checked (one evaluation at most) before a packet is sent.
+  const named = spec && !literal ? stripLocal(spec.host) : undefined;
+  const checked = await checkHosts(flk, [...(named !== undefined ? [named] : []), ...(host ? [host] : [])]);
+  const name = named !== undefined ? checked[0]!.name : undefined;
+  const pinned = host ? checked[checked.length - 1]!.name : name;
   const live = pinned ? liveInstaller(flk, pinned) : undefined;
   const tried: string[] = [];
   let endpoint: Endpoint | undefined;

@@ -76,6 +76,8 @@ export interface ResolveHostOptions {
    * a name found there is a host too, and suggestions draw on both.
    */
   configurations?: readonly string[];
+  /** Why the flake's nixosConfigurations could not be listed (nix missing, evaluation failed): said in the refusal. */
+  unasked?: string;
 }
 
 /**
@@ -102,8 +104,9 @@ export function resolveHost(siteRoot: string, name: string, options: ResolveHost
   const hint = elsewhere
     ? ` ${elsewhere.file} exists: if your hosts live in ${elsewhere.dir}/, set \`[nix-iso] hosts = "${elsewhere.dir}"\` in flk.toml.`
     : "";
-  const known = names.length ? ` Hosts: ${names.join(", ")}.` : ` There are no hosts in ${hostsDir}/ (${hostsDir}/NAME.nix or ${hostsDir}/NAME/default.nix). Add one, e.g. ${hostsDir}/${/^[A-Za-z0-9_-]{1,63}$/.test(name) ? name : "NixOS"}.nix.`;
-  throw new FlkError(`unknown host '${name.slice(0, 80)}'.${suggestion}${known}${hint} Nothing was done.`, "E_UNKNOWN_HOST", 2);
+  const known = names.length ? ` Hosts: ${names.join(", ")}.` : ` There are no hosts in ${hostsDir}/ (${hostsDir}/NAME.nix or ${hostsDir}/NAME/default.nix)${options.configurations ? " and none in the flake's nixosConfigurations" : ""}. Add one, e.g. ${hostsDir}/${/^[A-Za-z0-9_-]{1,63}$/.test(name) ? name : "NixOS"}.nix.`;
+  const unasked = options.unasked ? ` flk looked only in ${hostsDir}/: it could not ask the flake for its nixosConfigurations (${options.unasked}).` : "";
+  throw new FlkError(`unknown host '${name.slice(0, 80)}'.${suggestion}${known}${hint}${unasked} Nothing was done.`, "E_UNKNOWN_HOST", 2);
 }
 
 /**

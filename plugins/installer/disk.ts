@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk } from "../../core/index.ts";
+import { checkHost, FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk } from "../../core/index.ts";
 import type { Step } from "./hooks.ts";
 import { planLayout, parseSize, type Boot, type Layout } from "./layout.ts";
 import { layoutSteps } from "./disk-steps.ts";
@@ -84,6 +84,8 @@ export async function planDisk(flk: Flk, disk: DiskFacts, boot: Boot, options: {
 
 /** Judge, plan, confirm and (unless dryRun) write. Throws FlkError: 2 refused (nothing written), 1 failed. */
 export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> {
+  // The host name before the disk is looked at (core/hosts.ts: hosts/, else nixosConfigurations).
+  if (options.host) await checkHost(flk, options.host);
   const judged = await judge(options.device);
   const firmware = options.firmware ?? "/sys/firmware";
   const boot: Boot = options.boot ?? (existsSync(join(firmware, "efi")) ? "uefi" : "bios");

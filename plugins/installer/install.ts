@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FlkError, isFlkError, run as runCommand, type Flk } from "../../core/index.ts";
+import { checkHost as checkSiteHost, FlkError, isFlkError, run as runCommand, type Flk } from "../../core/index.ts";
 import type { InstallContext, Step } from "./hooks.ts";
 import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
 import { preflight, type Preflight } from "./preflight.ts";
@@ -89,10 +89,12 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   const mode: ScriptMode = options.undo ? "undo" : "install";
   const host = checkHost(options.host, mode);
   const paths = { ...DEFAULT_PATHS, ...options.paths };
+  const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
+  // The host name before anything else (hosts/, else the flake's nixosConfigurations; core/hosts.ts); over --target reach() checks it.
+  if (host && mode === "install" && !options.target) await checkSiteHost(flk, host, { root: flakeDir });
   const transport = options.target
     ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs, sshArgs: options.sshArgs })
     : localTransport();
-  const flakeDir = options.target ? config.liveFlake : localFlake(flk, config, paths, mode);
   const extraDir = options.extraFiles !== undefined && mode === "install" ? checkExtraFiles(options.extraFiles) : undefined;
   const disk = mode === "install" ? options.disk : undefined;
   const request = { labels: config.labels, paths, flakeDir, host, root: config.root, extra: disk ? diskProbeLines(disk.device) : [] };

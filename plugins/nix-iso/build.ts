@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, wri
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
-import { ExitCode, FlkError, nixInfo, run, sha256File, which, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
+import { ExitCode, FlkError, flakeHostNames, nixInfo, run, sha256File, which, type Flk, type IsoModule, type NixInfo } from "../../core/index.ts";
 import { attrArg, attrsExprText, attrsFileText, nixBuildArgv, nixBuildExprArgv, outLinkOf, type NixBuildPlan } from "./command.ts";
-import { checkSiteFiles, flakeHosts, lastLines, siteFlake, siteInputs, type SiteFlake } from "./flake.ts";
+import { checkSiteFiles, lastLines, siteFlake, siteInputs, type SiteFlake } from "./flake.ts";
 import { pickHosts, siteHosts } from "./hosts.ts";
 import { isoTarget, ownContribution, referencedFiles, renderModule } from "./module.ts";
 import { nixIsoOptions } from "./options.ts";
@@ -66,7 +66,7 @@ export async function planIso(flk: Flk, request: IsoRequest): Promise<IsoPlan> {
   const env = request.env ?? flk.env;
   const info = await nixInfo();
   const flake = await siteFlake(root);
-  const picked = await pickHosts(flk, flake, info, request.hosts ?? [], request.all ?? false, env);
+  const picked = await pickHosts(flk, flake, request.hosts ?? [], request.all ?? false, env);
   const inputs = await siteInputs(flake, info, env);
   const flkBinary = compiledFlk();
   const workDir = join(tmpdir(), `flk-iso-${randomBytes(6).toString("hex")}`);
@@ -260,7 +260,7 @@ function readLink(path: string): string | undefined {
 async function refuseMissingConfigurations(flk: Flk, plan: IsoPlan, failures: Map<string, string>, env: Record<string, string | undefined>): Promise<void> {
   const missing = [...failures].filter(([host, why]) => why.includes(`flk: the flake has no nixosConfigurations.${host}:`)).map(([host]) => host);
   if (missing.length === 0 || missing.length !== failures.size) return;
-  const has = await flakeHosts(plan.flake, plan.info, env);
+  const has = await flakeHostNames(plan.flake, env, plan.info);
   const hostsDir = nixIsoOptions.of(flk).hosts;
   const files = new Map(siteHosts(flk).map((h) => [h.name, h.file]));
   throw new FlkError(

@@ -1,69 +1,13 @@
 /**
- * How Nix sees the site: the flake reference flk hands to `builtins.getFlake`,
- * which files of it Nix can see (git-tracked ones, in a git flake), and what
- * the flake offers (hosts, inputs, a devShell) from one `nix eval`.
+ * How Nix sees the site: which files of it Nix can see (git-tracked ones, in
+ * a git flake) and which inputs it locks. The flake reference and the host
+ * names are core's (core/flake.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
-import { ExitCode, FlkError, renderString, run, which, type NixInfo } from "../../core/index.ts";
+import { join } from "node:path";
+import { ExitCode, FlkError, renderString, run, type NixInfo, type SiteFlake } from "../../core/index.ts";
 
-/** The site as a flake. */
-export interface SiteFlake {
-  /** Absolute site root (holds flake.nix). */
-  root: string;
-  /** `git+file:///repo?dir=sub` for a site in a git work tree, else `path:/site`. */
-  ref: string;
-  /** The git work tree holding the site, when there is one. */
-  gitTop?: string;
-  /** The site's directory inside the flake source ("" when the site is the repo root). */
-  subdir: string;
-}
-
-/**
- * A site inside a git work tree is a git flake: Nix copies only the files
- * git tracks, exactly what `nixos-install --flake SITE#HOST` will see later.
- * `path:` would also copy `.git`, untracked files and `result` links into
- * the store and onto the stick, so it is used only outside git.
- */
-export async function siteFlake(root: string): Promise<SiteFlake> {
-  const gitTop = await gitToplevel(root);
-  if (!gitTop) return { root, ref: `path:${urlPath(root)}`, subdir: "" };
-  const subdir = relative(gitTop, root);
-  const ref = `git+file://${urlPath(gitTop)}${subdir ? `?dir=${urlPath(subdir)}` : ""}`;
-  return { root, ref, gitTop, subdir };
-}
-
-/** A path inside a flake URL: each segment percent-encoded (a space is %20; nix decodes it), `/` kept. */
-function urlPath(path: string): string {
-  return path.split("/").map(encodeURIComponent).join("/");
-}
-
-/**
- * The git work tree holding `dir`. Without git, a site inside a work tree
- * is refused rather than taken as `path:` (which would copy untracked files,
- * `.git` and `result` links onto the stick).
- */
-async function gitToplevel(dir: string): Promise<string | undefined> {
-  if (!which("git")) {
-    const repo = enclosingRepo(dir);
-    if (repo)
-      throw new FlkError(
-        `${dir} is inside the git work tree ${repo}, but \`git\` is not installed, so flk cannot tell which files the flake tracks (Nix copies only those). Nothing was built. Install git (\`flk doctor\` lists what is missing) and try again.`,
-        "E_GIT_MISSING",
-      );
-    return undefined;
-  }
-  const result = await run(["git", "-C", dir, "rev-parse", "--show-toplevel"]);
-  return result.code === 0 ? result.stdout.trim() : undefined;
-}
-
-/** The nearest directory at or above `dir` holding `.git`, found without git. */
-function enclosingRepo(dir: string): string | undefined {
-  for (let at = dir; ; at = dirname(at)) {
-    if (existsSync(join(at, ".git"))) return at;
-    if (dirname(at) === at) return undefined;
-  }
-}
+export { siteFlake, type SiteFlake } from "../../core/index.ts";
 
 /** Site files Nix would not see: missing ones, and (in a git flake) untracked ones. */
 export interface InvisibleFiles {
@@ -174,22 +118,6 @@ async function declaredInputs(flake: SiteFlake, info: NixInfo, env?: Record<stri
   if (result.code !== 0)
     throw new FlkError(
       `nix could not read ${join(flake.root, "flake.nix")} (exit ${result.code}). Nothing was built. Nix said:\n${lastLines(result.stderr, 15)}`,
-      "E_NIX_EVAL",
-      ExitCode.failure,
-    );
-  return JSON.parse(result.stdout) as string[];
-}
-
-/**
- * The names in the flake's `nixosConfigurations` (one `nix eval`). Used only
- * when a host name is not in hosts/ (the fast path needs no evaluation).
- */
-export async function flakeHosts(flake: SiteFlake, info: NixInfo, env?: Record<string, string | undefined>): Promise<string[]> {
-  const expr = `builtins.attrNames ((builtins.getFlake ${renderString(flake.ref)}).nixosConfigurations or { })`;
-  const result = await run(["nix", ...info.flags, "eval", "--impure", "--json", "--expr", expr], { env });
-  if (result.code !== 0)
-    throw new FlkError(
-      `nix could not evaluate the flake ${flake.ref} (exit ${result.code}). Nothing was built. Nix said:\n${lastLines(result.stderr, 15)}`,
       "E_NIX_EVAL",
       ExitCode.failure,
     );

@@ -1,11 +1,9 @@
 /**
- * Hosts of the site, and picking the ones a command names. Host names are
- * the flake's `nixosConfigurations`; hosts/*.nix (minus default.nix) and
- * hosts/NAME/default.nix are the fast path: a name found there needs no
- * evaluation, any other name is looked up in nixosConfigurations.
+ * Hosts of the site, and picking the ones `flk iso` names. Host names are
+ * core's (core/hosts.ts: hosts/ as the fast path, else the flake's
+ * nixosConfigurations); `--all` is every configuration the flake can build.
  */
-import { FlkError, listHosts, resolveHost, type Flk, type HostEntry, type NixInfo } from "../../core/index.ts";
-import { flakeHosts, type SiteFlake } from "./flake.ts";
+import { checkHosts, flakeHostNames, FlkError, listHosts, type Flk, type HostEntry, type SiteFlake } from "../../core/index.ts";
 import { nixIsoOptions } from "./options.ts";
 
 /** The site's hosts from the configured hosts directory, sorted; dangling symlinks are skipped with a warning. */
@@ -22,28 +20,25 @@ export function siteHosts(flk: Flk): HostEntry[] {
 export async function pickHosts(
   flk: Flk,
   flake: SiteFlake,
-  info: NixInfo,
   names: readonly string[],
   all: boolean,
   env?: Record<string, string | undefined>,
 ): Promise<string[]> {
   const hostsDir = nixIsoOptions.of(flk).hosts;
-  const files = siteHosts(flk).map((h) => h.name);
   if (all) {
     if (names.length > 0) throw new FlkError(`give host names or --all, not both (got --all and ${names.join(", ")})`, "E_USAGE");
     // Every host the flake can build: a hosts/ file without a configuration is no host to build.
-    const every = [...(await flakeHosts(flake, info, env))].sort();
+    const every = [...(await flakeHostNames(flake, env))].sort();
     if (every.length === 0) throw noHosts(hostsDir);
     return every;
   }
   if (names.length === 0) {
+    const files = siteHosts(flk).map((h) => h.name);
     if (files.length === 0) throw noHosts(hostsDir);
     throw new FlkError(`name a host to build, or --all. Hosts: ${files.join(", ")}.`, "E_USAGE");
   }
   const wanted = [...new Set(names)];
-  if (wanted.every((name) => files.includes(name))) return wanted;
-  const configurations = await flakeHosts(flake, info, env);
-  for (const name of wanted) resolveHost(flk.siteRoot(), name, { hostsDir, configurations });
+  await checkHosts(flk, wanted, { flake, env });
   return wanted;
 }
 

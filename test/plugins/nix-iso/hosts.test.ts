@@ -69,9 +69,8 @@ describe("siteHosts: a dangling symlink", () => {
 });
 
 describe("pickHosts (fast path: every name in hosts/, no evaluation)", () => {
-  const info = { version: "2.8.0", flags: [] };
   const flake = { root: "/nowhere", ref: "path:/nowhere", subdir: "" };
-  const pick = (dir: string, names: string[], all = false) => pickHosts(flkAt(dir), flake, info, names, all);
+  const pick = (dir: string, names: string[], all = false) => pickHosts(flkAt(dir), flake, names, all);
 
   test("names found in hosts/ are taken without running nix, once each, in the order given", async () => {
     const dir = site({ "hosts/NixOS.nix": "{}", "hosts/Other/default.nix": "{}" });
