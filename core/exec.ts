@@ -1,6 +1,7 @@
 /**
  * Spawn helpers over Bun.spawn: captured or streamed output, exit status, and
- * a FlkError that names the package when a program is missing.
+ * a FlkError that names the package when a program is missing. Every child
+ * flk starts goes through here, so `--verbose` shows each one.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { ExitCode, FlkError } from "./errors.ts";
@@ -49,6 +50,29 @@ let trace: ((argv: readonly string[]) => void) | undefined;
 /** Report every command run() starts (flk --verbose), or stop with undefined. */
 export function setCommandTrace(fn: ((argv: readonly string[]) => void) | undefined): void {
   trace = fn;
+}
+
+/**
+ * Bun.spawn, reported under --verbose like run(): for a child flk drives
+ * itself (a terminal handed to ssh, a decompressor it feeds). The trace shows
+ * `argv` as given (a program name, not its resolved path).
+ */
+export function spawn<const In extends Bun.SpawnOptions.Writable = "ignore", const Out extends Bun.SpawnOptions.Readable = "pipe", const Err extends Bun.SpawnOptions.Readable = "inherit">(
+  argv: string[],
+  options?: Bun.SpawnOptions.SpawnOptions<In, Out, Err>,
+  shown: readonly string[] = argv,
+): Bun.Subprocess<In, Out, Err> {
+  trace?.(shown);
+  return Bun.spawn(argv, options);
+}
+
+/** Bun.spawnSync, reported under --verbose (see spawn). */
+export function spawnSync<const In extends Bun.SpawnOptions.Writable = "ignore", const Out extends Bun.SpawnOptions.Readable = "pipe", const Err extends Bun.SpawnOptions.Readable = "pipe">(
+  argv: string[],
+  options?: Bun.SpawnOptions.SpawnSyncOptions<In, Out, Err>,
+): Bun.SyncSubprocess<Out, Err> {
+  trace?.(argv);
+  return Bun.spawnSync(argv, options);
 }
 
 /** The absolute path of `program` on PATH, or undefined. */

@@ -9,7 +9,7 @@ export { pluginHooks } from "./hooks.ts";
 export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstaller, type NetworkUnit } from "./live.ts";
 export { reach, locate, liveInstaller, siteHost, parseTarget, parseUser, sshFlags, SSH_FLAG_ARGS, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
-export { run, runChecked, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
+export { run, runChecked, spawn, spawnSync, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";
 export { checkHosts, checkHost, hostsDirOf, type CheckHostsOptions } from "./hosts.ts";
 export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";

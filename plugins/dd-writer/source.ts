@@ -13,7 +13,7 @@
  */
 import { readSync } from "node:fs";
 import { read } from "node:fs";
-import { FlkError, requireProgram } from "../../core/index.ts";
+import { FlkError, requireProgram, spawn } from "../../core/index.ts";
 import type { ImageFormat, ImageInfo } from "./image.ts";
 
 /** A sequential reader of the image's (decompressed) bytes. */
@@ -61,7 +61,7 @@ const FEED = 1 << 20;
 
 function decompressSource(image: ImageInfo, program: string, hasher: Bun.CryptoHasher | undefined): ImageSource {
   const binary = requireProgram(program, `decompressing ${image.path}`);
-  const child = Bun.spawn([binary, "-dc"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const child = spawn([binary, "-dc"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" }, [program, "-dc"]);
   let stopped = false;
   let fed = false;
   // flk reads the fd and pipes the bytes in: the decompressor never opens a path that may have changed.

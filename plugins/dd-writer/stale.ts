@@ -14,7 +14,7 @@
  */
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { findSiteRoot } from "../../core/index.ts";
+import { findSiteRoot, spawnSync } from "../../core/index.ts";
 
 /** Without git: the files that decide what `flk iso` builds. */
 const SOURCES = ["flake.nix", "flake.lock", "flk.toml", "hosts", "secrets"];
@@ -46,7 +46,7 @@ export function staleResult(cwd: string, image: string): string | undefined {
 }
 
 function sourceFiles(site: string): string[] {
-  const git = Bun.which("git") ? Bun.spawnSync(["git", "-C", site, "ls-files", "-z"], { stdout: "pipe", stderr: "ignore" }) : undefined;
+  const git = Bun.which("git") ? spawnSync(["git", "-C", site, "ls-files", "-z"], { stdout: "pipe", stderr: "ignore" }) : undefined;
   if (git?.exitCode === 0) return git.stdout.toString().split("\0").filter(Boolean);
   const out: string[] = [];
   const walk = (rel: string, depth: number) => {

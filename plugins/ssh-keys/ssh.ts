@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { FlkError, reach, requireProgram, type Endpoint, type Flk } from "../../core/index.ts";
+import { FlkError, reach, requireProgram, spawn, spawnSync, type Endpoint, type Flk } from "../../core/index.ts";
 import { loadStore } from "./store.ts";
 import { readKeyText } from "./text.ts";
 
@@ -67,7 +67,6 @@ export async function sshToHost(flk: Flk, options: SshOptions, keyFiles: readonl
   if (!pinned)
     log.warn(`no pinned host key for ${options.host}: ssh will ask you to trust the installer's key on first use. Set pinHostKey = true and rebuild the ISO to avoid that.`);
   log.info(`${destination} (${endpoint.source === "target" ? "as given" : `found by ${endpoint.source}`})`);
-  log.debug(argv.join(" "));
   const { code, stderr } = await runSsh(argv, flk.signal, pinned);
   if (code === SSH_FAILED) {
     const why = explainFailure(flk, { host: options.host, destination, stderr, pinned, argv, keyFiles });
@@ -88,7 +87,7 @@ const SSH_FAILED = 255;
 const SSH_KEYGEN_ADVICE = /ssh-keygen -R|Add correct host key in|Offending \S+ key in|remove with:/;
 
 async function runSsh(argv: string[], signal: AbortSignal, pinned: boolean): Promise<{ code: number; stderr: string }> {
-  const child = Bun.spawn([requireProgram("ssh"), ...argv.slice(1)], { stdin: "inherit", stdout: "inherit", stderr: "pipe", env: process.env });
+  const child = spawn([requireProgram("ssh"), ...argv.slice(1)], { stdin: "inherit", stdout: "inherit", stderr: "pipe", env: process.env }, argv);
   const onAbort = () => child.kill("SIGTERM");
   signal.addEventListener("abort", onAbort, { once: true });
   let kept = "";
@@ -172,7 +171,7 @@ function offeredKeys(argv: string[]): { keys: Array<{ fingerprint: string; what:
   }
   if (argv.some((a) => /^IdentitiesOnly=yes$/i.test(a))) return { keys, notes };
   if (process.env.SSH_AUTH_SOCK) {
-    const agent = Bun.spawnSync(["ssh-add", "-L"], { stdout: "pipe", stderr: "ignore" });
+    const agent = spawnSync(["ssh-add", "-L"], { stdout: "pipe", stderr: "ignore" });
     if (agent.exitCode === 0) add(agent.stdout.toString(), "ssh-agent");
     else notes.push("the ssh-agent holds no keys");
   } else notes.push("no ssh-agent is running (SSH_AUTH_SOCK is unset)");
