@@ -2,12 +2,12 @@
  * The command line: global flags, config, plugins, citty dispatch, and the
  * exit-code contract (0 ok, 1 failure, 2 refused, 130/143 signals).
  */
-import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
+import type { CommandDef } from "citty";
 import type { ConsolaInstance } from "consola";
 import { createLogger, lazyLogger } from "./log.ts";
 import { configOf, createFlk, pluginsOf, type Flk, type GlobalFlags } from "./context.ts";
 import { ExitCode, FlkError, isFlkError } from "./errors.ts";
-import { createHooks, type CommandRegistry } from "./hooks.ts";
+import type { CommandRegistry, Hooks } from "./hooks.ts";
 import type { FlkPlugin } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
 import { pluginsCommand, PLUGINS_DESCRIPTION } from "./commands/plugins.ts";
@@ -24,18 +24,18 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Global flags, in the order help shows them. */
-export const GLOBAL_ARGS = {
-  config: { type: "string", description: "Read this flk.toml (else $FLK_CONFIG, else the nearest flk.toml upwards)", valueHint: "FILE" },
-  site: { type: "string", description: "The site: directory with flake.nix (else found upwards)", valueHint: "DIR" },
-  json: { type: "boolean", description: "Machine output on stdout, logs on stderr" },
-  verbose: { type: "boolean", description: "Debug logs and stack traces" },
-  yes: { type: "boolean", description: "Answer prompts with their default; never skips --force" },
-  color: { type: "boolean", description: "Colour output (--no-color to turn off)", default: true },
-} as const;
+/** Global flags as typed, with their help line, in the order `flk --help` shows them. */
+const GLOBAL_FLAGS: ReadonlyArray<readonly [usage: string, description: string]> = [
+  ["--config FILE", "Read this flk.toml (else $FLK_CONFIG, else flk.toml in the site root)"],
+  ["--site DIR", "The site: directory with flake.nix (else the nearest one upwards)"],
+  ["--json", "Machine output on stdout, logs on stderr"],
+  ["--verbose", "Debug logs and stack traces"],
+  ["--yes, -y", "Answer prompts with their default; never skips --force"],
+  ["--no-color", "No colours (also off when $NO_COLOR is set or output is not a terminal)"],
+];
 
-/** Global flags as typed, for did-you-mean on a mistyped one. */
-const GLOBAL_FLAG_SPELLINGS = ["--config", "--site", "--json", "--verbose", "--yes", "--no-color"];
+/** Global flags as typed, for did-you-mean on a mistyped one and for completion. */
+const GLOBAL_FLAG_SPELLINGS = GLOBAL_FLAGS.map(([usage]) => usage.split(/[ ,]/)[0]!);
 
 /** Split argv into global flags, the rest, and what follows `--`. */
 export function splitArgs(argv: readonly string[]): { flags: Partial<GlobalFlags>; rest: string[]; passthrough: string[]; error?: string } {
@@ -70,24 +70,24 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     print(options.version);
     return ExitCode.ok;
   }
+  // `flk help iso` is `flk iso --help`.
+  const [name, ...args] = rest[0] === "help" && rest.length > 1 ? [...rest.slice(1), "--help"] : rest;
+  const listing = name === undefined || name === "--help" || name === "-h" || name === "help";
   let flk: Flk;
   let commands: Map<string, CommandEntry>;
   try {
-    flk = createFlk({ plugins: options.plugins, flags, cwd: options.cwd, env: options.env });
+    // The site and its flk.toml are read either way: help lists only the
+    // commands of enabled plugins, and a bad flk.toml is refused (exit 2)
+    // with its fix, as for every command. Listing runs no hook but `commands`.
+    flk = createFlk({ plugins: options.plugins, flags, cwd: options.cwd, env: options.env, hooks: listing ? listingHooks() : undefined });
     flk.passthrough = passthrough;
     commands = collectCommands(flk);
   } catch (err) {
     return fail(err, flags, log);
   }
-  // `flk help iso` is `flk iso --help`.
-  const [name, ...args] = rest[0] === "help" && rest.length > 1 ? [...rest.slice(1), "--help"] : rest;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    const main = defineCommand({
-      meta: { name: "flk", version: options.version, description: "From a NixOS flake to an installed machine" },
-      args: GLOBAL_ARGS,
-      subCommands: await helpStubs(commands),
-    });
-    print((name === undefined && options.intro ? options.intro + "\n\n" : "") + plain(await renderUsage(main), flags.color));
+  if (listing) {
+    const help = renderMainHelp(options.version, await helpLines(commands), useColor(flags.color));
+    print((name === undefined && options.intro ? options.intro + "\n\n" : "") + help);
     return ExitCode.ok;
   }
   const entry = commands.get(name);
@@ -116,6 +116,8 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   } catch (err) {
     return fail(err, flags, log);
   }
+  // citty parses and runs the command; imported here, not at the top: see core/command.ts.
+  const { runCommand } = await import("citty");
   const stopSignals = installSignalHandlers(flk);
   try {
     await runCommand(command, { rawArgs: args });
@@ -129,10 +131,72 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   }
 }
 
+/**
+ * Hooks for listing commands (`flk --help`, and finding a switched-off
+ * plugin's command): `commands` calls its taps in order; every other hook
+ * takes taps and never runs them. Real hooks are tapable's, whose import
+ * loads `node:util` (~4 ms, bench/startup.ts), and listing runs no other hook.
+ */
+function listingHooks(): Hooks {
+  const taps: Array<(registry: CommandRegistry) => void> = [];
+  const commands = {
+    tap: (_name: unknown, fn: (registry: CommandRegistry) => void) => void taps.push(fn),
+    call: (registry: CommandRegistry) => taps.forEach((fn) => fn(registry)),
+  };
+  const inert = { tap() {}, tapPromise() {}, tapAsync() {}, intercept() {} };
+  return new Proxy({}, { get: (_target, key) => (key === "commands" ? commands : inert) }) as Hooks;
+}
+
+/** Colour on a terminal, unless --no-color, $NO_COLOR (in splitArgs) or TERM=dumb says otherwise. */
+function useColor(color = true): boolean {
+  return color && process.env.TERM !== "dumb" && stdoutIsTerminal();
+}
+
+/**
+ * Whether stdout is a terminal, asked of Bun's implementation of Node's
+ * `tty_wrap` binding: loading node:tty for its isatty() costs ~7 ms of
+ * start-up and touching process.stdout ~30 ms (bench/startup.ts, Bun 1.4.5).
+ */
+function stdoutIsTerminal(): boolean {
+  try {
+    return Boolean((process as unknown as { binding(name: string): { isTTY(fd: number): boolean } }).binding("tty_wrap").isTTY(1));
+  } catch {
+    return (require("node:tty") as typeof import("node:tty")).isatty(1);
+  }
+}
+
+/**
+ * `flk --help`: the global flags and every visible command, laid out like
+ * citty's usage (which shows a command's own help) but rendered here, so
+ * listing commands never loads citty (bench/startup.ts).
+ */
+export function renderMainHelp(version: string, commands: ReadonlyArray<readonly [name: string, description: string]>, color: boolean): string {
+  const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const heading = (text: string) => paint("4;1", text);
+  const table = (rows: ReadonlyArray<readonly [string, string]>) => {
+    const width = Math.max(...rows.map(([left]) => left.length));
+    return rows.map(([left, right]) => `  ${paint("36", left.padEnd(width))}  ${right}`.trimEnd()).join("\n");
+  };
+  return [
+    paint("90", `From a NixOS flake to an installed machine (flk v${version})`),
+    "",
+    `${heading("USAGE")} ${paint("36", "flk [OPTIONS] COMMAND [ARGS]")}`,
+    "",
+    heading("OPTIONS"),
+    "",
+    table(GLOBAL_FLAGS),
+    "",
+    heading("COMMANDS"),
+    "",
+    table(commands),
+    "",
+    `Use ${paint("36", "flk COMMAND --help")} for more information about a command.`,
+  ].join("\n");
+}
+
 /** citty colours usage by its own rules; honour --no-color and pipes here. */
 function plain(usage: string, color = true): string {
-  const { isatty } = require("node:tty") as typeof import("node:tty");
-  return color && isatty(1) ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "");
+  return useColor(color) ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 /**
@@ -147,6 +211,7 @@ function print(text: string): void {
 
 /** Print a command's usage; citty names a command by its parent's name, so the parent is the whole path ("flk lla"). */
 async function showHelp(command: CommandDef<any>, path: string[], color: boolean | undefined): Promise<number> {
+  const { defineCommand, renderUsage } = await import("citty");
   const parent = defineCommand({ meta: { name: path.slice(0, -1).join(" ") } });
   print(plain(await renderUsage(command, parent), color));
   return ExitCode.ok;
@@ -176,7 +241,7 @@ function disabledOwner(flk: Flk, name: string): string | undefined {
     if (flk.enabled(plugin.name)) continue;
     const names: string[] = [];
     try {
-      const sandbox: Flk = { ...flk, hooks: createHooks() };
+      const sandbox: Flk = { ...flk, hooks: listingHooks() };
       plugin.apply(sandbox, configOf(flk).options[plugin.name] as never);
       sandbox.hooks.commands.call({ add: (command, _def, options) => void names.push(command, ...(options?.aliases ?? [])) });
     } catch {
@@ -233,14 +298,15 @@ export function collectCommands(flk: Flk): Map<string, CommandEntry> {
   return commands;
 }
 
-/** What `flk --help` lists: each command's name and description, loading only those registered without one. */
-async function helpStubs(commands: Map<string, CommandEntry>): Promise<Record<string, CommandDef<any>>> {
-  const stubs: Record<string, CommandDef<any>> = {};
+/** What `flk --help` lists: each visible command's name and description, loading only those registered without one. */
+async function helpLines(commands: Map<string, CommandEntry>): Promise<Array<[string, string]>> {
+  const lines: Array<[string, string]> = [];
   for (const [name, entry] of commands) {
+    if (entry.hidden) continue;
     const description = entry.description ?? ((await entry.load()).meta as { description?: string } | undefined)?.description;
-    stubs[name] = { meta: { name, description, hidden: entry.hidden } };
+    lines.push([name, description ?? ""]);
   }
-  return stubs;
+  return lines;
 }
 
 async function resolveHelpTarget(command: CommandDef<any>, args: string[], path: string[]): Promise<{ command: CommandDef<any>; path: string[] }> {

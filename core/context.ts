@@ -33,6 +33,8 @@ export interface CreateFlkOptions {
   env?: Record<string, string | undefined>;
   /** Use this config instead of discovering one (tests). */
   config?: ResolvedConfig;
+  /** Use these hooks instead of new ones (the CLI lists commands without loading tapable). */
+  hooks?: Hooks;
 }
 
 /** One flk run. */
@@ -93,7 +95,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
   // fail), then its config: never a flk.toml from above the site.
   const site = flags.site !== undefined ? requireSiteRoot(cwd, flags.site) : findSiteRoot(cwd);
   const config = options.config ?? loadConfig(registry, { explicit: flags.config, env: env.FLK_CONFIG, cwd, site });
-  const hooks = createHooks();
+  const hooks = options.hooks ?? createHooks();
   const cleanups: Cleanup[] = [];
   const controller = new AbortController();
   let root: ConsolaInstance | undefined;

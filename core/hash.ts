@@ -4,7 +4,6 @@
  * it stays for small things (key fingerprints).
  */
 import { constants, read } from "node:fs";
-import { open } from "node:fs/promises";
 
 /** Read size: 8 MiB, dd-writer's chunk (Bun.file().stream() hands out far smaller pieces). */
 const CHUNK = 8 << 20;
@@ -14,6 +13,8 @@ const CHUNK = 8 << 20;
  * into memory). With `noFollow` a symlink at `path` is refused (ELOOP).
  */
 export async function sha256File(path: string, options: { noFollow?: boolean } = {}): Promise<string> {
+  // Required here: node:fs/promises is ~1.5 ms of start-up that plugins load through core/index.ts (bench/startup.ts).
+  const { open } = require("node:fs/promises") as typeof import("node:fs/promises");
   const handle = await open(path, constants.O_RDONLY | (options.noFollow ? constants.O_NOFOLLOW : 0));
   try {
     const hasher = new Bun.CryptoHasher("sha256");

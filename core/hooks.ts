@@ -8,11 +8,14 @@
  * Waterfall passes each tap's result to the next, Bail stops at the first
  * tap that returns something other than undefined.
  */
-import { AsyncParallelBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } from "tapable";
+import type * as Tapable from "tapable";
 import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
 import type { LiveInstaller } from "./live.ts";
 import type { Flk } from "./context.ts";
+
+/** tapable, required when hooks are made: it loads `node:util` (~4 ms), which `flk --help` never needs (bench/startup.ts). */
+const tapable = (): typeof Tapable => require("tapable");
 
 /** A command, or a function that loads it when it is run (`() => import("./commands/x.ts").then(…)`). */
 export type LazyCommand = CommandDef<any> | (() => CommandDef<any> | Promise<CommandDef<any>>);
@@ -101,6 +104,7 @@ export interface SshTarget {
  * core/reach.ts races the reports: lowest stage preferred.
  */
 function createLocateHook() {
+  const { AsyncParallelBailHook } = tapable();
   const hook = new AsyncParallelBailHook<[LocateQuery], Endpoint | undefined>(["query"]);
   hook.intercept({
     register(tap) {
@@ -125,6 +129,7 @@ function createLocateHook() {
 
 /** Create a fresh, frozen set of hooks (one per flk instance). */
 export function createHooks() {
+  const { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } = tapable();
   return Object.freeze({
     /** Every plugin adds its subcommands here; called once by the CLI before parsing. */
     commands: new SyncHook<[CommandRegistry]>(["registry"]),

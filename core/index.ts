@@ -16,7 +16,7 @@ export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
 export { closest, didYouMean } from "./suggest.ts";
-export { defineCommand } from "citty";
+export { defineCommand } from "./command.ts";
 export { sha256File, sha256Fd } from "./hash.ts";
 export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, unescapeMount, type MountEntry } from "./mountinfo.ts";
 export { readSysBlocks, readUsage, parseSwaps, devString, nameOfDev, rdevOf, type SysBlock, type Usage } from "./blockdev.ts";

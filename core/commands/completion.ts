@@ -3,7 +3,8 @@
  * commands the enabled plugins registered (subcommands, their flags, and
  * second-level subcommands such as `keys add`).
  */
-import { defineCommand, type CommandDef } from "citty";
+import type { CommandDef } from "citty";
+import { defineCommand } from "../command.ts";
 import { FlkError } from "../errors.ts";
 import { didYouMean } from "../suggest.ts";
 import type { Flk } from "../context.ts";

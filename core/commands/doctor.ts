@@ -1,5 +1,5 @@
 /** `flk doctor`: is this machine ready for the enabled plugins? */
-import { defineCommand } from "citty";
+import { defineCommand } from "../command.ts";
 import { pluginsOf, type Flk } from "../context.ts";
 import { ExitCode, FlkError, messageOf } from "../errors.ts";
 import { providerOf, which } from "../exec.ts";

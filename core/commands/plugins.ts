@@ -1,5 +1,5 @@
 /** `flk plugins`: every built-in plugin, enabled or not for this site, with its options. */
-import { defineCommand } from "citty";
+import { defineCommand } from "../command.ts";
 import { configOf, pluginsOf, type Flk } from "../context.ts";
 
 /** One line for `flk --help`. */

@@ -3,7 +3,6 @@
  * optional options prefix, the key type, the base64 blob, a comment. Parsed
  * strictly, fingerprinted exactly as `ssh-keygen -lf` does.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
 import { REFUSED, algorithmOf, readKeyBlob } from "./algorithms.ts";
 import { WireError, WireReader } from "./wire.ts";
 import { KeyOptionError, parseOptions, type KeyOption } from "./options.ts";
@@ -42,6 +41,10 @@ export class KeyLineError extends Error {
 
 /** `SHA256:` + unpadded base64 of the sha256 of a key blob (sshkey_fingerprint, SSH_FP_BASE64). */
 export function fingerprintOf(blob: Uint8Array): string {
+  // Required here, not imported: @noble/hashes builds its SHA-2 tables when
+  // loaded (~4 ms), which every start-up would pay, `flk --help` included,
+  // through this plugin's index (bench/startup.ts).
+  const { sha256 } = require("@noble/hashes/sha2.js") as typeof import("@noble/hashes/sha2.js");
   return "SHA256:" + Buffer.from(sha256(blob)).toString("base64").replace(/=+$/, "");
 }
 
