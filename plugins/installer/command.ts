@@ -3,6 +3,7 @@ import { defineCommand, FlkError, type Flk, sshFlags, SSH_FLAG_ARGS } from "../.
 import { install, type InstallOptions, type InstallReport } from "./install.ts";
 import { shJoin } from "./script.ts";
 import { parseBoot } from "./disk-command.ts";
+import { parseBackend } from "./facter.ts";
 
 /** The citty command. */
 export function installCommand(flk: Flk) {
@@ -18,7 +19,8 @@ export function installCommand(flk: Flk) {
       disk: { type: "string", description: "Partition and format this disk first (flk disk's checks, confirmation and layout), in the same script", valueHint: "DEVICE" },
       boot: { type: "string", description: "With --disk: uefi or bios (default: what the machine being installed booted with)", valueHint: "uefi|bios" },
       swap: { type: "string", description: "With --disk: a swap partition of this size, e.g. 8G", valueHint: "SIZE" },
-      "hardware-config": { type: "boolean", description: "Capture nixos-generate-config --show-hardware-config from the target into hosts/HOST/hardware-configuration.nix" },
+      "hardware-config": { type: "boolean", description: "Capture the target's hardware: nixos-generate-config --show-hardware-config into hosts/HOST/hardware-configuration.nix, or, when the host sets hardware.facter.reportPath, nixos-facter's report there" },
+      "hardware-backend": { type: "string", description: "With --hardware-config: the tool, nixos-facter or nixos-generate-config (default: nixos-facter when the host sets hardware.facter.reportPath, else nixos-generate-config); implies --hardware-config", valueHint: "nixos-facter|nixos-generate-config" },
       "git-add": { type: "boolean", description: "With --hardware-config: git add the file (Nix sees only tracked files of a git flake)" },
       "extra-files": { type: "string", description: "Copy this directory's tree into the target root before nixos-install (modes and ownership kept)", valueHint: "DIR" },
       rebuild: { type: "boolean", description: "Always nixos-install --flake, even when the stick carries this host's built system" },
@@ -36,7 +38,8 @@ export function installCommand(flk: Flk) {
         storeOverlay: args["store-overlay"] as boolean | undefined,
         extraArgs: flk.passthrough,
         ...diskOption(args),
-        hardwareConfig: Boolean(args["hardware-config"]),
+        hardwareConfig: Boolean(args["hardware-config"] || args["hardware-backend"]),
+        hardwareBackend: parseBackend(args["hardware-backend"]),
         gitAdd: Boolean(args["git-add"]),
         ...(args["extra-files"] ? { extraFiles: args["extra-files"] as string } : {}),
         rebuild: Boolean(args.rebuild),

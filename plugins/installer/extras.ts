@@ -40,6 +40,8 @@ export function hardwarePath(site: string, host: string): { file: string; hostFi
 
 /** What writing the hardware configuration did. */
 export interface HardwareWritten {
+  /** The tool whose output this is. */
+  backend: "nixos-generate-config" | "nixos-facter";
   file: string;
   bytes: number;
   imported: boolean;
@@ -56,21 +58,26 @@ export async function writeHardwareConfig(site: string, host: string, text: stri
   const rel = relative(site, file);
   const imported = existsSync(hostFile) && readFileSync(hostFile, "utf8").includes("hardware-configuration.nix");
   if (!imported) warnings.push(`${relative(site, hostFile)} does not import the hardware configuration: add \`imports = [ ${importLine} ];\` to it.`);
-  const git = existsSync(join(site, ".git"));
-  let gitAdded = false;
-  if (git && gitAdd) {
+  const git = await trackInGit(site, rel, gitAdd);
+  if (git.warning) warnings.push(git.warning);
+  return { backend: "nixos-generate-config", file, bytes: new TextEncoder().encode(text).length, imported, gitAdded: git.gitAdded, warnings };
+}
+
+/** `git add` a file the site now holds (asked), or say that git does not track it (Nix sees only tracked files of a git flake). */
+export async function trackInGit(site: string, rel: string, gitAdd: boolean): Promise<{ gitAdded: boolean; warning?: string }> {
+  if (!existsSync(join(site, ".git"))) return { gitAdded: false };
+  if (gitAdd) {
     const added = await run(["git", "-C", site, "add", "--", rel]);
     if (added.code !== 0) throw new FlkError(`wrote ${rel}, but \`git -C ${shQuote(site)} add -- ${rel}\` failed: ${added.stderr.trim()}`, "E_GIT_ADD", 1);
-    gitAdded = true;
-  } else if (git) {
-    const tracked = await run(["git", "-C", site, "ls-files", "--error-unmatch", "--", rel]);
-    if (tracked.code !== 0) warnings.push(`${rel} is not tracked by git, so Nix cannot see it: run \`git -C ${shQuote(site)} add ${rel}\` (or pass --git-add).`);
+    return { gitAdded: true };
   }
-  return { file, bytes: new TextEncoder().encode(text).length, imported, gitAdded, warnings };
+  const tracked = await run(["git", "-C", site, "ls-files", "--error-unmatch", "--", rel]);
+  if (tracked.code === 0) return { gitAdded: false };
+  return { gitAdded: false, warning: `${rel} is not tracked by git, so Nix cannot see it: run \`git -C ${shQuote(site)} add ${rel}\` (or pass --git-add).` };
 }
 
 /** Nothing on the way from the site to the file may be a symlink (DESIGN.md "Files in the site"). */
-function refuseLinks(site: string, file: string): void {
+export function refuseLinks(site: string, file: string): void {
   let at = site;
   for (const part of relative(site, file).split(sep)) {
     at = join(at, part);

@@ -3,7 +3,7 @@
  * print), here or over ssh. Tests call `install()` without argv.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { checkHost as checkSiteHost, FlkError, isFlkError, run as runCommand, type Flk } from "../../core/index.ts";
 import type { InstallContext, Step } from "./hooks.ts";
 import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
@@ -18,6 +18,7 @@ import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
 import { chooseSource, type Source } from "./offline.ts";
 import { installerOptions, type InstallerOptions } from "./options.ts";
+import { facterStep, planHardware, writeFacterReport, type HardwareBackend, type HardwarePlan } from "./facter.ts";
 
 /** What `flk install` was asked to do. */
 export interface InstallOptions {
@@ -43,8 +44,10 @@ export interface InstallOptions {
   disk?: { device: string; boot?: Boot; swap?: string };
   /** Ask on the terminal for the disk confirmation (default: stdin and stderr are terminals). */
   interactive?: boolean;
-  /** `--hardware-config`: capture nixos-generate-config's output into the site; `gitAdd`: and `git add` it. */
+  /** `--hardware-config`: capture nixos-generate-config's output, or nixos-facter's report for a host that uses it, into the site; `gitAdd`: and `git add` it. */
   hardwareConfig?: boolean;
+  /** `--hardware-backend`: the tool, instead of deciding from the host's facter reportPath (facter.ts). */
+  hardwareBackend?: HardwareBackend;
   gitAdd?: boolean;
   /** `--extra-files DIR`: copied into the target root before nixos-install. */
   extraFiles?: string;
@@ -96,6 +99,8 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     ? await remoteTransport(flk, host ?? "", options.target, { ssh: options.ssh, timeoutMs: options.locateTimeoutMs, sshArgs: options.sshArgs })
     : localTransport();
   const extraDir = options.extraFiles !== undefined && mode === "install" ? checkExtraFiles(options.extraFiles) : undefined;
+  // Decided on the operator's side, where the site is, before anything runs: a reportPath outside the site is exit 2 here.
+  const hardware = options.hardwareConfig && mode === "install" && host ? await planHardware(flk.siteRoot(), host, options.hardwareBackend) : undefined;
   const disk = mode === "install" ? options.disk : undefined;
   const request = { labels: config.labels, paths, flakeDir, host, root: config.root, extra: disk ? diskProbeLines(disk.device) : [] };
   const { facts, stdout: probed } = await probe(transport, request, flk.signal);
@@ -123,7 +128,7 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     extraArgs: options.extraArgs ?? [],
   };
   const extras: Step[] = [];
-  if (options.hardwareConfig && mode === "install") extras.push(hardwareStep(root));
+  if (hardware) extras.push(hardware.backend === "nixos-facter" ? facterStep(relative(flk.siteRoot(), hardware.file)) : hardwareStep(root));
   if (extraDir) extras.push(extraFilesStep(extraDir, root, await packExtraFiles(extraDir)));
   const base = baseSteps(ctx, found, paths.store, { system: source?.kind === "system" ? source.toplevel : undefined, beforeInstall: extras });
   const steps = await planSteps(flk, ctx, [...(diskPlan?.steps ?? []), ...base]);
@@ -139,19 +144,21 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     // Check, then prove: the question may have waited; judge the disk again where it is.
     if (!options.target) await judge(judged.path);
   }
-  const hardware = await execute(flk, transport, report, options);
-  if (options.hardwareConfig && host) report.hardwareConfig = await saveHardware(flk, host, hardware, options.gitAdd ?? false, options.target);
+  const captured = await execute(flk, transport, report, options);
+  if (hardware && host) report.hardwareConfig = await saveHardware(flk, host, hardware, captured, options.gitAdd ?? false, options.target);
   return report;
 }
 
 /** Write what `hardware-config` sent back into the site (the operator's, also over --target). */
-async function saveHardware(flk: Flk, host: string, text: string, gitAdd: boolean, target?: string): Promise<HardwareWritten | null> {
+async function saveHardware(flk: Flk, host: string, plan: HardwarePlan, text: string, gitAdd: boolean, target?: string): Promise<HardwareWritten | null> {
   const log = flk.logger("installer");
   if (!text.trim()) {
-    log.warn(`--hardware-config: nixos-generate-config sent nothing back${target ? ` from ${target}` : ""}; the site was not changed.`);
+    log.warn(`--hardware-config: ${plan.backend} sent nothing back${target ? ` from ${target}` : ""}; the site was not changed.`);
     return null;
   }
-  const written = await writeHardwareConfig(flk.siteRoot(), host, text, gitAdd);
+  const written = plan.backend === "nixos-facter"
+    ? await writeFacterReport(flk.siteRoot(), host, plan.file, text, plan.facter !== null, gitAdd)
+    : await writeHardwareConfig(flk.siteRoot(), host, text, gitAdd);
   log.success(`wrote ${written.file} (${written.bytes} bytes${target ? `, from ${target}` : ""})${written.gitAdded ? " and staged it (git add)" : ""}`);
   for (const warning of written.warnings) log.warn(warning);
   return written;
@@ -231,7 +238,7 @@ function makeReport(mode: ScriptMode, ctx: InstallContext, found: Preflight, ste
 function needsOf(step: Step, facts: Facts): { needs?: string[] } {
   const needs: string[] = [];
   if (facts.uid !== 0) needs.push("root");
-  if ((step.id === "nixos-install" && !facts.nixosInstall) || (step.id === "hardware-config" && !facts.generateConfig)) needs.push("the live system");
+  if ((step.id === "nixos-install" && !facts.nixosInstall) || (step.id === "hardware-config" && !facts.generateConfig) || (step.id === "facter-report" && !facts.facter)) needs.push("the live system");
   return needs.length ? { needs } : {};
 }
 

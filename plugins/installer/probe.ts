@@ -66,6 +66,8 @@ export interface Facts {
   rootReal: string;
   /** nixos-generate-config is on PATH. */
   generateConfig: boolean;
+  /** nixos-facter is on PATH. */
+  facter: boolean;
   /** The stick's record, when there is one (or why it cannot be used). */
   live?: LiveRecord | { error: string };
   liveRecordPath: string;
@@ -127,6 +129,7 @@ export function probeScript(request: ProbeRequest): string {
     `[ -r ${shQuote(osRelease)} ] && sed -n 's/^VARIANT_ID=/variant /p' ${shQuote(osRelease)}`,
     "echo \"nixos-install $(command -v nixos-install)\"",
     "command -v nixos-generate-config >/dev/null && echo 'generate-config 1'",
+    "command -v nixos-facter >/dev/null && echo 'facter 1'",
     ...flakeLines(request),
     ...liveLines(request),
     ...(request.extra ?? []),
@@ -200,7 +203,7 @@ function hexMajMin(text: string): string | undefined {
  */
 export function parseProbe(output: string, flakeDir = ""): Facts & { complete: boolean; started: boolean } {
   const facts: Facts & { complete: boolean; started: boolean } = {
-    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1, rootReal: "", generateConfig: false, liveRecordPath: "", toplevelPresent: false, flakeHash: "",
+    byLabel: false, labels: {}, uefi: false, variant: "", nixosInstall: "", mounts: [], swaps: [], uid: -1, rootReal: "", generateConfig: false, facter: false, liveRecordPath: "", toplevelPresent: false, flakeHash: "",
     flake: { dir: flakeDir, present: false, hostFile: false }, complete: false, started: false,
   };
   const scanned: Array<Record<string, string>> = [];
@@ -242,6 +245,7 @@ function parseLine(facts: Facts & { complete: boolean; started: boolean }, key: 
     case "bylabel": facts.byLabel = true; break;
     case "root-real": if (rest.startsWith("/")) facts.rootReal = rest; break;
     case "generate-config": facts.generateConfig = true; break;
+    case "facter": facts.facter = true; break;
     case "live-path": facts.liveRecordPath = rest; break;
     case "live-record":
       try {

@@ -16,9 +16,9 @@ import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { definePlugin, type Endpoint } from "../../core/index.ts";
 import { install } from "../../plugins/installer/install.ts";
-import { createMachine, machineFlk, sh, type Machine } from "../plugins/installer/fixtures.ts";
+import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
 
-const test = systemTest(["ip", "sshd", "ssh", "ssh-keygen", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "mount", "swapon"]);
+const test = systemTest(["ip", "sshd", "ssh", "ssh-keygen", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "mount", "swapon", "nix", "git"]);
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -209,3 +209,36 @@ describe("flk install --target --disk: the disk step runs on the live side, in t
   }, 120_000);
 });
 
+
+describe("flk install --target --hardware-config for a host that uses nixos-facter", () => {
+  test("the operator's site says hardware.facter.reportPath = ./NixOS/facter.json: the stand-in nixos-facter runs as root in the ssh session, its report comes back through it and lands at reportPath, git-added", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    await useFixtureSite(m, (site) => {
+      const file = join(site, "hosts", "NixOS.nix");
+      writeFileSync(file, readFileSync(file, "utf8").replace("services.openssh.enable = true;", "services.openssh.enable = true;\n  hardware.facter.reportPath = ./NixOS/facter.json;"));
+    });
+    const facterCalls = writeFacterStandIn(m);
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const saved = process.env.NIX_CONFIG;
+    process.env.NIX_CONFIG = "substituters =";
+    try {
+      const report = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, hardwareConfig: true, gitAdd: true });
+      expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+        ["mkdir-root", "ran"], ["mount-root", "ran"], ["mkdir-boot", "ran"], ["mount-boot", "ran"], ["swapon", "ran"], ["facter-report", "ran"], ["nixos-install", "ran"],
+      ]);
+      expect(facterCalls()).toEqual(["0 "]);
+      // It ran on the far side of the ssh session: sshd listens on the namespace's link-local address.
+      // $SSH_CONNECTION: client address and port, then the server's (sshd on the namespace's link-local address).
+      expect(readFileSync(join(m.dir, "facter.calls.ssh"), "utf8").trim().split(" ").slice(2)).toEqual([`${live.sshd.address}%${live.link.a.iface}`, String(live.sshd.port)]);
+      const file = join(m.site, "hosts", "NixOS", "facter.json");
+      expect(readFileSync(file, "utf8")).toBe(FACTER_REPORT);
+      expect(JSON.parse(readFileSync(file, "utf8")).version).toBe(1);
+      expect(report.hardwareConfig).toEqual({ backend: "nixos-facter", file, bytes: FACTER_REPORT.length, imported: true, gitAdded: true, warnings: [] });
+      expect((await sh(["git", "-C", m.site, "status", "--porcelain"])).stdout).toBe("A  hosts/NixOS/facter.json\n");
+    } finally {
+      if (saved === undefined) delete process.env.NIX_CONFIG;
+      else process.env.NIX_CONFIG = saved;
+    }
+  }, 120_000);
+});

@@ -5,7 +5,7 @@
  * Debian), and an in-process flk. Cleanup only ever touches what it made:
  * mounts under its own temp root, swap on its own loop devices.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -169,4 +169,69 @@ export async function withPath<T>(dir: string, fn: () => Promise<T>): Promise<T>
   } finally {
     process.env.PATH = saved;
   }
+}
+
+/**
+ * A recording stand-in `nixos-facter` in the machine's bin (nixos-facter is
+ * not packaged for Debian). It mirrors nix-community/nixos-facter
+ * cmd/root.go: refuses unless euid 0 ("you must run this program as root"),
+ * and without `-o` prints the report, indented by two spaces
+ * (json.MarshalIndent), then a newline; the report's top level is
+ * pkg/facter/facter.go's Report: version (build.ReportVersion = 1), system,
+ * virtualisation, uefi, hardware, smbios. It records its arguments and uid
+ * in DIR/facter.calls, one line per run, and the ssh session it ran in
+ * ($SSH_CONNECTION, empty when local) in DIR/facter.calls.ssh.
+ */
+export const FACTER_REPORT = `{
+  "version": 1,
+  "system": "x86_64-linux",
+  "virtualisation": "kvm",
+  "uefi": null,
+  "hardware": {
+    "cpu": [
+      {
+        "architecture": "x86_64",
+        "vendor_name": "GenuineIntel"
+      }
+    ]
+  },
+  "smbios": {
+    "bios": {
+      "handle": 0,
+      "vendor": "flk test stand-in",
+      "version": "1.0",
+      "date": "11/29/2026"
+    }
+  }
+}
+`;
+
+/** Install the stand-in nixos-facter into `machine.bin`; returns its recorded calls (`uid args…`). */
+export function writeFacterStandIn(machine: Pick<Machine, "bin" | "dir">): () => string[] {
+  const calls = join(machine.dir, "facter.calls");
+  const script = `#!/bin/sh
+# stand-in nixos-facter for tests: prints a fixed report, scans nothing
+echo "$(id -u) $*" >> '${calls}'
+printf '%s\n' "\${SSH_CONNECTION:-}" > '${calls}.ssh'
+[ "$(id -u)" = 0 ] || { echo 'you must run this program as root' >&2; exit 1; }
+cat <<'REPORT'
+${FACTER_REPORT.trimEnd()}
+REPORT
+`;
+  writeFileSync(join(machine.bin, "nixos-facter"), script);
+  chmodSync(join(machine.bin, "nixos-facter"), 0o755);
+  return () => (existsSync(calls) ? readFileSync(calls, "utf8").split("\n").filter(Boolean) : []);
+}
+
+/**
+ * Replace the machine's generated site with a git copy of the fixture site
+ * (test/fixtures/site: its stand-in nixpkgs declares hardware.facter), after
+ * `edit` changed it; one commit, so `git status` shows anything flk writes.
+ */
+export async function useFixtureSite(machine: Machine, edit: (site: string) => void = () => {}): Promise<void> {
+  rmSync(machine.site, { recursive: true, force: true });
+  cpSync(join(import.meta.dir, "..", "..", "fixtures", "site"), machine.site, { recursive: true });
+  edit(machine.site);
+  for (const args of [["init", "-q"], ["add", "-A"], ["-c", "user.name=flk test", "-c", "user.email=flk@test.invalid", "commit", "-q", "-m", "fixture site"]])
+    await must(["git", "-C", machine.site, ...args]);
 }

@@ -85,7 +85,7 @@ describe("installSteps waterfall", () => {
 
 describe("preflight", () => {
   const facts = (over: Partial<Facts> = {}): Facts => ({
-    byLabel: true, uefi: false, variant: "installer", nixosInstall: "/run/current-system/sw/bin/nixos-install", uid: 0, swaps: [], rootReal: "/mnt", generateConfig: true, liveRecordPath: "", toplevelPresent: false, flakeHash: "",
+    byLabel: true, uefi: false, variant: "installer", nixosInstall: "/run/current-system/sw/bin/nixos-install", uid: 0, swaps: [], rootReal: "/mnt", generateConfig: true, facter: false, liveRecordPath: "", toplevelPresent: false, flakeHash: "",
     flake: { dir: "/iso/devos", present: true, hostFile: true },
     labels: {
       root: { label: "nixos", devices: [{ path: "/dev/sda2", majmin: "8:2", type: "ext4" }] },
