@@ -49,13 +49,37 @@ export interface IsoPlan {
   workDir: string;
 }
 
-/** One built image (also the `--json` line). */
+/** One built image. */
 export interface IsoResult {
   host: string;
   /** Absolute path of the image, through the out-link. */
   iso: string;
   size: number;
   sha256: string;
+  /** Absolute out-link of this host (`result`, `result-1`, …). */
+  outLink: string;
+}
+
+/**
+ * The `flk iso --json` document, one shape for a build and a dry run
+ * (README, `flk iso` "--json output"): a dry run has the same keys with nothing built
+ * yet (`iso`, `size`, `sha256` null). `argv` is the one nix command of the
+ * plan with the modules inline, as --dry-run prints it; `failed` names the
+ * hosts nix could not build (the error document follows).
+ */
+export interface IsoJson {
+  dryRun: boolean;
+  argv: string[];
+  hosts: Array<{ host: string; outLink: string; iso: string | null; size: number | null; sha256: string | null }>;
+  failed: string[];
+}
+
+/** The --json document of a plan: `results` for a build (what was built), none for a dry run. */
+export function isoJson(plan: IsoPlan, results?: readonly IsoResult[], failed: readonly string[] = []): IsoJson {
+  const hosts = results
+    ? results.map((r) => ({ host: r.host, outLink: r.outLink, iso: r.iso, size: r.size, sha256: r.sha256 }))
+    : plan.hosts.map((h) => ({ host: h.host, outLink: h.outLink, iso: null, size: null, sha256: null }));
+  return { dryRun: !results, argv: planArgv(plan), hosts, failed: [...failed] };
 }
 
 /** Check everything and render each host's module; nothing is built or written (modules go to a temp dir on write). */
@@ -128,7 +152,13 @@ export function writeModules(plan: IsoPlan): void {
  * image. When hosts fail, the others still finish (--keep-going) and get
  * their links; then a FlkError names each failed host and why.
  */
-export async function runIsoBuilds(flk: Flk, plan: IsoPlan, request: IsoRequest = {}, report: (result: IsoResult) => void = () => {}): Promise<IsoResult[]> {
+export async function runIsoBuilds(
+  flk: Flk,
+  plan: IsoPlan,
+  request: IsoRequest = {},
+  report: (result: IsoResult) => void = () => {},
+  done: (results: IsoResult[], failed: string[]) => void = () => {},
+): Promise<IsoResult[]> {
   // Side effects a real build needs (e.g. the installer host key): never run by --print-module or --dry-run.
   for (const host of plan.hosts) await flk.hooks.prepareIso.promise({ host: host.host, siteRoot: plan.flake.root });
   writeModules(plan);
@@ -151,6 +181,7 @@ export async function runIsoBuilds(flk: Flk, plan: IsoPlan, request: IsoRequest 
       report(result);
     }
     if (failures.size > 0 && results.length === 0) await refuseMissingConfigurations(flk, plan, failures, env);
+    done(results, [...failures.keys()]);
     if (failures.size > 0) {
       const lines = [...failures].map(([host, why]) => `${host}:\n${why.replace(/^/gm, "  ")}`);
       const done = results.length ? ` Built: ${results.map((r) => `${r.host} (${displayPath(flk.cwd, r.iso)})`).join(", ")}.` : "";
@@ -280,7 +311,7 @@ function buildLines(tail: string[], outPath: string): string {
 /** The image behind a host's out-link: path, size, sha256. */
 async function describeImage(host: HostPlan): Promise<IsoResult> {
   const iso = findIso(host.outLink);
-  return { host: host.host, iso, size: statSync(iso).size, sha256: await sha256File(iso) };
+  return { host: host.host, iso, size: statSync(iso).size, sha256: await sha256File(iso), outLink: host.outLink };
 }
 
 /** How long an interrupted flk waits for nix to stop before it gives up waiting. */

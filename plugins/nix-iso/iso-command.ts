@@ -1,6 +1,6 @@
 /** `flk iso HOST… | --all`: thin; the work is planIso() / runIsoBuilds(). */
 import { defineCommand, formatBytes, type Flk } from "../../core/index.ts";
-import { displayPath, planArgv, planIso, runIsoBuilds, type IsoResult } from "./build.ts";
+import { displayPath, isoJson, planArgv, planIso, runIsoBuilds, type IsoResult } from "./build.ts";
 import { shellQuote } from "./command.ts";
 
 /** The `iso` command. */
@@ -23,18 +23,21 @@ export function isoCommand(flk: Flk) {
         return;
       }
       if (args["dry-run"]) {
-        const argv = planArgv(plan);
-        if (flk.flags.json) return flk.printJson({ argv, outLink: plan.build.outLink, hosts: plan.hosts.map((h) => ({ host: h.host })) });
-        process.stdout.write(shellQuote(argv) + "\n");
+        if (flk.flags.json) return flk.printJson(isoJson(plan));
+        process.stdout.write(shellQuote(planArgv(plan)) + "\n");
         return;
       }
-      await runIsoBuilds(flk, plan, request, (result) => report(flk, result));
+      // --json: one document once nix is done (the same shape as --dry-run's); otherwise each image as it is described.
+      await runIsoBuilds(
+        flk, plan, request,
+        (result) => flk.flags.json || report(flk, result),
+        (results, failed) => flk.flags.json && flk.printJson(isoJson(plan, results, failed)),
+      );
     },
   });
 }
 
 function report(flk: Flk, result: IsoResult): void {
-  if (flk.flags.json) return flk.printJson(result);
   const iso = displayPath(flk.cwd, result.iso);
   process.stdout.write(
     [

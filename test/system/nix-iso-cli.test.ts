@@ -56,12 +56,27 @@ describe("flk hosts", () => {
 });
 
 describe("flk iso (success)", () => {
-  it("builds NixOS and prints {host, iso, size, sha256} with --json", async () => {
+  it("builds NixOS and prints one --json document, the same shape as --dry-run --json's (built fields filled in)", async () => {
+    const dry = await flk(["iso", "NixOS", "--dry-run", "--json"], { cwd: main, env });
+    expect(dry.code).toBe(0);
+    const planned = JSON.parse(dry.stdout);
     const ran = await flk(["iso", "NixOS", "--json"], { cwd: main, env });
     expect(ran.code).toBe(0);
-    const out = JSON.parse(ran.stdout);
-    expect(Object.keys(out)).toEqual(["host", "iso", "size", "sha256"]);
+    const doc = JSON.parse(ran.stdout);
+    // One shape: the same keys at the top and per host; a dry run only lacks what a build makes.
+    expect(Object.keys(doc)).toEqual(["dryRun", "argv", "hosts", "failed"]);
+    expect(Object.keys(planned)).toEqual(Object.keys(doc));
+    expect(Object.keys(doc.hosts[0])).toEqual(["host", "outLink", "iso", "size", "sha256"]);
+    expect(Object.keys(planned.hosts[0])).toEqual(Object.keys(doc.hosts[0]));
+    expect([planned.dryRun, doc.dryRun]).toEqual([true, false]);
+    expect(planned.hosts[0]).toEqual({ host: "NixOS", outLink: join(main, "result"), iso: null, size: null, sha256: null });
+    // The same nix command: the one a build runs, modules inline.
+    expect(planned.argv).toEqual(doc.argv);
+    expect(doc.failed).toEqual([]);
+    expect(doc.hosts).toHaveLength(1);
+    const out = doc.hosts[0];
     expect(out.host).toBe("NixOS");
+    expect(out.outLink).toBe(join(main, "result"));
     expect(out.iso).toStartWith(join(main, "result", "iso") + "/");
     expect(out.size).toBe(Bun.file(out.iso).size);
     const hasher = new Bun.CryptoHasher("sha256");
@@ -117,7 +132,7 @@ describe("flk iso (success)", () => {
     const sh = Bun.spawn(["sh", "-c", command], { cwd: main, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
     expect(await sh.exited).toBe(0);
     const built = await flk(["iso", "NixOS", "--json", "--out-link", "dry2"], { cwd: main, env });
-    const iso = JSON.parse(built.stdout).iso as string;
+    const iso = JSON.parse(built.stdout).hosts[0].iso as string;
     expect(readFileSync(iso.replace("/dry2/", "/dry/")).equals(readFileSync(iso))).toBe(true);
   });
 

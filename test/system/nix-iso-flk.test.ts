@@ -73,7 +73,7 @@ describe("flk on the stick runs where /lib64's loader is NixOS's stub", () => {
     expect(built.code).toBe(0);
     live = mkdtempSync(join(tmpdir(), "flk-live-"));
     dirs.push(live);
-    await extractIso(JSON.parse(built.stdout).iso, join(live, "iso"));
+    await extractIso(JSON.parse(built.stdout).hosts[0].iso, join(live, "iso"));
     const config = JSON.parse(readFileSync(join(live, "iso", "flk", "config.json"), "utf8"));
     const flkPackage = (config.environment.systemPackages as string[]).find((p) => /^\/nix\/store\/[a-z0-9]{32}-flk$/.test(p))!;
     wrapper = `${flkPackage}/bin/flk`;

@@ -79,7 +79,7 @@ describe("a site with a chain of path: inputs (site -> A -> B), locked", () => {
     locked = JSON.parse(paths.stdout);
     ran = await flk(["iso", "NixOS", "--json"], { cwd: site, env });
     extracted = tempDir("flk-inputs-x-");
-    if (ran.code === 0) await extractIso(JSON.parse(ran.stdout).iso, extracted);
+    if (ran.code === 0) await extractIso(JSON.parse(ran.stdout).hosts[0].iso, extracted);
   }, 300_000);
 
   it("puts both A's and B's store paths in the ISO's store contents, and on the stick", () => {
@@ -141,7 +141,7 @@ describe("a site whose path has a space", () => {
     const ran = await flk(["iso", "NixOS", "--json"], { cwd: site, env });
     expect(ran.stderr.slice(-500)).not.toContain("error");
     expect(ran.code).toBe(0);
-    expect(JSON.parse(ran.stdout).iso).toStartWith(join(site, "result", "iso") + "/");
+    expect(JSON.parse(ran.stdout).hosts[0].iso).toStartWith(join(site, "result", "iso") + "/");
   }, 120_000);
 });
 
@@ -186,8 +186,11 @@ describe("several hosts, one of them failing", () => {
     dirs.push(site);
     const ran = await flk(["iso", "NixOS", "Broken", "Other", "--json"], { cwd: site, env });
     expect(ran.code).toBe(1);
-    const lines = ran.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    const built = lines.filter((l) => l.host) as { host: string; iso: string }[];
+    // The build's document (what was built, what failed), then the error document.
+    const [doc, error] = ran.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(doc.failed).toEqual(["Broken"]);
+    expect(error.error.code).toBe("E_NIX_BUILD");
+    const built = doc.hosts as { host: string; iso: string }[];
     expect(built.map((b) => b.host).sort()).toEqual(["NixOS", "Other"]);
     for (const b of built) {
       expect(b.iso).toMatch(new RegExp(`/result(-\\d)?/iso/nixos-${b.host}-[^/]+\\.iso$`));

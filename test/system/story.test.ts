@@ -119,7 +119,7 @@ describe("the operator's story, every step through dist/flk", () => {
     expect(built.code).toBe(0);
     expect(built.stderr).toContain("recorded its public half in secrets/hosts/NixOS/known_hosts");
     expect(existsSync(join(story.site, "secrets/hosts/NixOS/ssh_host_ed25519_key"))).toBe(false);
-    const result = JSON.parse(built.stdout.trim().split("\n").at(-1)!) as { host: string; iso: string; size: number; sha256: string };
+    const result = (JSON.parse(built.stdout) as { hosts: Array<{ host: string; iso: string; size: number; sha256: string }> }).hosts[0]!;
     expect(result.host).toBe("NixOS");
     expect(result.iso).toMatch(/\/result\/iso\/[^/]+\.iso$/);
     expect(result.size).toBe(statSync(result.iso).size);
