@@ -15,10 +15,21 @@ export interface Asker {
   log: ConsolaInstance;
 }
 
-/** "SanDisk Ultra (serial 4C53…, usb), 28.7 GiB" */
-export function describe(d: Pick<Disk, "model" | "serial" | "transport" | "size">): string {
+/** "SanDisk Ultra (serial 4C53…, usb), 28.7 GiB"; a loop device: "loop device backed by /srv/stick.img, 1.0 GiB" */
+export function describe(d: Pick<Disk, "model" | "serial" | "transport" | "size" | "backing">): string {
   const extra = [d.serial ? `serial ${d.serial}` : null, d.transport].filter(Boolean).join(", ");
-  return `${d.model ?? "unknown model"}${extra ? ` (${extra})` : ""}, ${formatBytes(d.size)}`;
+  return `${modelOf(d)}${extra ? ` (${extra})` : ""}, ${formatBytes(d.size)}`;
+}
+
+/**
+ * What the disk is, for the operator: its model, else a loop device's backing
+ * file (a loop device has no model, and "unknown model" would not tell two of
+ * them apart), with control characters escaped (a file name is anyone's text).
+ */
+function modelOf(d: Pick<Disk, "model" | "backing">): string {
+  if (d.model) return d.model;
+  if (d.backing) return `loop device backed by ${d.backing.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`;
+  return "unknown model";
 }
 
 /**
@@ -116,7 +127,7 @@ export async function confirmErase(row: Disk, ask: Asker): Promise<void> {
 
 /** The same question as a yes/no; Escape or Ctrl-C at it (no answer at all) still ends flk write. */
 export async function askErase(row: Disk, ask: Asker): Promise<boolean> {
-  const answer = await ask.log.prompt(`erase ${row.path} (${row.model ?? "unknown model"}, ${formatBytes(row.size)})? [y/N]`, { type: "text", cancel: "null" });
+  const answer = await ask.log.prompt(`erase ${row.path} (${modelOf(row)}, ${formatBytes(row.size)})? [y/N]`, { type: "text", cancel: "null" });
   if (typeof answer !== "string") throw new FlkError(`not confirmed: nothing was written to ${row.path}.`, "E_CONFIRM");
   return /^(y|yes)$/i.test(answer.trim());
 }

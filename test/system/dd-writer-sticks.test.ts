@@ -55,6 +55,8 @@ function waitImage(): string {
   return path;
 }
 const waitLoop = () => s.loop(WAIT_SIZE + (20 << 20)).device;
+/** How flk names a loop device (it has no model): by its backing file, as losetup reports it. */
+const loopDevice = (device: string) => `loop device backed by ${sh(["losetup", "-n", "-O", "BACK-FILE", device])}`;
 
 async function until(predicate: () => boolean, what: string, timeoutMs = 20000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -134,7 +136,7 @@ it("--wait-for-device --yes: says 'plug in the USB stick', sees a loop device at
   const device = waitLoop();
   const r = await run.done;
   expect(r.code).toBe(0);
-  expect(r.stderr).toContain(`found ${device}: unknown model, 320.0 MiB`);
+  expect(r.stderr).toContain(`found ${device}: ${loopDevice(device)}, 320.0 MiB`);
   expect(r.stderr).toContain(`to ${device} in`);
   expect(cmp(image, device, WAIT_SIZE)).toBe(0);
 });
@@ -150,7 +152,7 @@ it("--wait-for-device: without a terminal it needs --yes; a disk too small is re
   const before = sha256Of(small);
   const r = await run.done;
   expect(r.code).toBe(2);
-  expect(r.stderr).toContain(`${small} appeared (unknown model, 512.0 KiB) but cannot be written: smaller than the image`);
+  expect(r.stderr).toContain(`${small} appeared (${loopDevice(small)}, 512.0 KiB) but cannot be written: smaller than the image`);
   expect(r.stderr).toContain("no writable disk appeared within 3 s. Nothing was written.");
   expect(sha256Of(small)).toBe(before);
 });
@@ -176,8 +178,8 @@ it("on a terminal: flk waits for the stick, shows each disk that appears and ask
   await pty.waitFor("plug in the USB stick");
   const first = waitLoop();
   const before = sha256Of(first);
-  await pty.waitFor(`erase ${first} (unknown model, 320.0 MiB)? [y/N]`, 30000);
-  expect(pty.screen()).toContain(`found ${first}: unknown model, 320.0 MiB`);
+  await pty.waitFor(`erase ${first} (${loopDevice(first)}, 320.0 MiB)? [y/N]`, 30000);
+  expect(pty.screen()).toContain(`found ${first}: ${loopDevice(first)}, 320.0 MiB`);
   pty.type("n\r");
   await pty.waitFor(`not ${first}: still waiting for another disk`);
   const second = waitLoop();
@@ -204,6 +206,6 @@ it("on a terminal without a removable disk, the picker offers to wait for a stic
   await acceptOnly(pty, device);
   const r = await pty.done;
   expect(r.code).toBe(0);
-  expect(r.screen).toContain(`found ${device}: unknown model, 320.0 MiB`);
+  expect(r.screen).toContain(`found ${device}: ${loopDevice(device)}, 320.0 MiB`);
   expect(cmp(image, device, WAIT_SIZE)).toBe(0);
 });

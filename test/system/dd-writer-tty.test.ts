@@ -155,7 +155,8 @@ it("without DEVICE on a terminal: only writable candidates are offered (never th
   expect(screen).toContain("Write nixos.iso to which device?");
   await moveTo(pty, device);
   pty.type("\r");
-  await pty.waitFor(`erase ${device} (unknown model, 4.0 MiB)? [y/N]`);
+  // A loop device has no model: flk names it by its backing file (losetup is the oracle).
+  await pty.waitFor(`erase ${device} (loop device backed by ${sh(["losetup", "-n", "-O", "BACK-FILE", device])}, 4.0 MiB)? [y/N]`);
   pty.type("y\r");
   const r = await pty.done;
   expect(r.code).toBe(0);

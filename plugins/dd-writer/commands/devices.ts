@@ -17,7 +17,7 @@ export function devicesCommand(flk: Flk) {
       if (flk.flags.json) return flk.printJson(rows.map(deviceJson));
       if (rows.length === 0) return void process.stdout.write("no block devices\n");
       for (const r of rows)
-        process.stdout.write(`${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${r.verdict.padEnd(11)} ${describe(r)}${r.backing ? `, backed by ${r.backing}` : ""}${r.reason ? `\n${" ".repeat(15)}${r.reason}` : ""}\n`);
+        process.stdout.write(`${r.path.padEnd(14)} ${formatBytes(r.size).padStart(10)}  ${r.verdict.padEnd(11)} ${describe(r)}${r.backing && r.model ? `, backed by ${r.backing}` : ""}${r.reason ? `\n${" ".repeat(15)}${r.reason}` : ""}\n`);
     },
   });
 }
