@@ -78,9 +78,7 @@ export function completionScript(shell: Shell, entries: CompletionEntry[], globa
 
 function bash(entries: CompletionEntry[], globals: string[]): string {
   const line = (e: CompletionEntry, pattern: string) =>
-    `    ${pattern}) subs="${e.subcommands.join(" ")}"; flags="${e.flags.join(" ")}"; values="${e.values ?? ""}"; fvalues="${Object.entries(e.flagValues)
-      .map(([f, v]) => `${f}:${v}`)
-      .join(" ")}" ;;`;
+    `    ${pattern}) subs="${e.subcommands.join(" ")}"; flags="${e.flags.join(" ")}"; values="${e.values ?? ""}"; fvalues="${flagValueWords(e)}" ;;`;
   const top = entries.filter((e) => !e.name.includes(" ")).map((e) => line(e, e.name)).join("\n");
   const nested = entries.filter((e) => e.name.includes(" ")).map((e) => line(e, `"${e.name}"`)).join("\n");
   return `# bash completion for flk: eval "$(flk completion bash)"
@@ -111,12 +109,21 @@ complete -o filenames -F _flk flk
 `;
 }
 
+/** `--host:hosts` pairs: the flags whose value is asked from flk (bash's and zsh's case lines). */
+function flagValueWords(e: CompletionEntry): string {
+  return Object.entries(e.flagValues).map(([f, v]) => `${f}:${v}`).join(" ");
+}
+
 function zsh(entries: CompletionEntry[], globals: string[]): string {
-  const cases = entries.map((e) => `    ${e.name}) subs=(${e.subcommands.join(" ")}); flags=(${e.flags.join(" ")}) ;;`).join("\n");
+  const cases = entries
+    .map((e) => `    ${e.name}) subs=(${e.subcommands.join(" ")}); flags=(${e.flags.join(" ")}); values=${e.values ?? "''"}; fvalues=(${flagValueWords(e)}) ;;`)
+    .join("\n");
   return `#compdef flk
 # zsh completion for flk: flk completion zsh > "\${fpath[1]}/_flk"  (or: source <(flk completion zsh))
+# Host names and disks are asked from flk itself when they are completed (flk completion --values hosts|devices).
 _flk() {
-  local -a cmds subs flags
+  local -a cmds subs flags fvalues
+  local values fv
   cmds=(${entries.map((e) => shQuote(`${e.name}:${e.description.replace(/:/g, "\\:")}`)).join(" ")})
   flags=(${globals.join(" ")})
   if (( CURRENT == 2 )); then
@@ -126,8 +133,13 @@ _flk() {
   case $words[2] in
 ${cases}
   esac
+  for fv in $fvalues; do
+    if [[ $words[CURRENT-1] == \${fv%%:*} ]]; then compadd -- \${(f)"$($words[1] completion --values \${fv#*:} 2>/dev/null)"}; return; fi
+  done
   if [[ $PREFIX == -* ]]; then compadd -- $flags
   elif (( CURRENT == 3 )) && (( \${#subs} )); then compadd -- $subs
+  elif [[ $values == hosts ]]; then compadd -- \${(f)"$($words[1] completion --values hosts 2>/dev/null)"}
+  elif [[ $values == devices ]]; then compadd -- \${(f)"$($words[1] completion --values devices 2>/dev/null)"}; _files
   else _files; fi
 }
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _flk "$@"; else compdef _flk flk; fi
@@ -136,13 +148,28 @@ if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _flk "$@"; else compdef _fl
 
 function fish(entries: CompletionEntry[], globals: string[]): string {
   const q = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-  const lines = ["# fish completion for flk: flk completion fish > ~/.config/fish/completions/flk.fish"];
+  const lines = [
+    "# fish completion for flk: flk completion fish > ~/.config/fish/completions/flk.fish",
+    "# Host names and disks are asked from flk itself (the flk being completed) when they are completed.",
+    "function __flk_values",
+    "    set -l flk (commandline -opc)[1]",
+    "    command $flk completion --values $argv 2>/dev/null",
+    "end",
+  ];
+  const asked = (v: Values) => `-a '(__flk_values ${v})'`;
   for (const flag of globals) lines.push(`complete -c flk -l ${flag.slice(2)}`);
   for (const e of entries) {
+    const seen = `'__fish_seen_subcommand_from ${e.name}'`;
     lines.push(`complete -c flk -f -n __fish_use_subcommand -a ${e.name} -d ${q(e.description)}`);
     for (const sub of e.subcommands) lines.push(`complete -c flk -f -n '__fish_seen_subcommand_from ${e.name}; and not __fish_seen_subcommand_from ${e.subcommands.join(" ")}' -a ${sub}`);
-    for (const flag of e.flags.filter((f) => !globals.includes(f)))
-      lines.push(flag.startsWith("--") ? `complete -c flk -n '__fish_seen_subcommand_from ${e.name}' -l ${flag.slice(2)}` : `complete -c flk -n '__fish_seen_subcommand_from ${e.name}' -s ${flag.slice(1)}`);
+    for (const flag of e.flags.filter((f) => !globals.includes(f))) {
+      const value = e.flagValues[flag];
+      const option = flag.startsWith("--") ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`;
+      lines.push(`complete -c flk -n ${seen} ${option}${value ? ` -x ${asked(value)}` : ""}`);
+    }
+    // HOST…: only the site's hosts; DEVICE…: the disks flk may write, and files (an image, or a file target).
+    if (e.values === "hosts") lines.push(`complete -c flk -f -n ${seen} ${asked("hosts")}`);
+    if (e.values === "devices") lines.push(`complete -c flk -n ${seen} ${asked("devices")}`);
   }
   return lines.join("\n") + "\n";
 }
@@ -171,7 +198,13 @@ export function completionCommand(flk: Flk, commands: () => Map<string, { load()
 async function printValues(flk: Flk, what: string): Promise<void> {
   if (what === "hosts") {
     if (!flk.site) return;
-    for (const host of listHosts(flk.site, flk.hooks.hostsDir.call("hosts"))) process.stdout.write(`${host.name}\n`);
+    const names = listHosts(flk.site, flk.hooks.hostsDir.call("hosts")).map((h) => h.name);
+    // hosts/ is the fast path (a TAB must answer at once); a site whose hosts all live in flake.nix is asked once (core/flake.ts).
+    if (names.length === 0) {
+      const { flakeHostNames, siteFlake } = await import("../flake.ts");
+      names.push(...(await flakeHostNames(await siteFlake(flk.site), flk.env).catch(() => [])));
+    }
+    for (const name of names) process.stdout.write(`${name}\n`);
   } else if (what === "devices") {
     // Imported here: the disk judge is needed only when a shell asks for devices.
     const { listDisks } = await import("../disks.ts");
