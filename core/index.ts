@@ -7,7 +7,7 @@ export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
 export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, SshTarget, Hooks } from "./hooks.ts";
 export { pluginHooks } from "./hooks.ts";
 export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstaller, type NetworkUnit } from "./live.ts";
-export { reach, locate, liveInstaller, siteHost, parseTarget, parseUser, sshFlags, SSH_FLAG_ARGS, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
+export { reach, locate, liveInstaller, parseTarget, parseUser, sshFlags, SSH_FLAG_ARGS, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";
 export { run, runChecked, spawn, spawnSync, which, requireProgram, providerOf, type RunOptions, type RunResult } from "./exec.ts";
 export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";

@@ -8,8 +8,7 @@ import { ExitCode, FlkError, isFlkError, messageOf } from "./errors.ts";
 import type { Endpoint, LocateReport, SshTarget } from "./hooks.ts";
 import { baseLiveInstaller, LIVE_USER, type LiveInstaller } from "./live.ts";
 import { isLinkLocalText, parseLiteralAddress, withScope } from "./net.ts";
-import { checkHosts, checkHost } from "./hosts.ts";
-import type { HostEntry } from "./site.ts";
+import { checkHosts } from "./hosts.ts";
 
 /**
  * How long a less preferred answer (fe80::47, EUI-64) waits for mDNS. A
@@ -22,11 +21,6 @@ export const PREFER_MS = 250;
 /** The host's live installer as every plugin describes it (the `liveInstaller` waterfall). */
 export function liveInstaller(flk: Flk, host: string): LiveInstaller {
   return flk.hooks.liveInstaller.call(baseLiveInstaller(host));
-}
-
-/** The site's host `name` (exact: hosts/ or the flake's nixosConfigurations), or exit 2 with a did-you-mean (core/hosts.ts). */
-export function siteHost(flk: Flk, name: string): Promise<HostEntry> {
-  return checkHost(flk, name);
 }
 
 /** Login names ssh and NixOS accept (shadow's rule, as users-groups.nix checks; at most 32 characters). */
