@@ -13,18 +13,16 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./lib.ts";
+import { mustSync } from "../test/helpers/sh.ts";
+
+/** flk write's output plain, as a pipe would get it anyway. */
+const NO_COLOR = { env: { NO_COLOR: "1" } };
 
 const SIZE = 1 << 30;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
 const TARGET = 0.7;
 const BASE = process.env.BENCH_DIR ?? "/dev/shm";
-
-function sh(argv: string[]): string {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
-  return r.stdout.toString().trim();
-}
 
 function makeImage(path: string): void {
   const fd = openSync(path, "w");
@@ -38,9 +36,9 @@ function makeImage(path: string): void {
 }
 
 function timed(commands: string[][]): number {
-  sh(["sync"]);
+  mustSync(["sync"], NO_COLOR);
   const start = performance.now();
-  for (const argv of commands) sh(argv);
+  for (const argv of commands) mustSync(argv, NO_COLOR);
   return (performance.now() - start) / 1000;
 }
 
@@ -53,8 +51,8 @@ export async function main(): Promise<number> {
     const image = join(dir, "random.iso");
     makeImage(image);
     for (const name of ["a.img", "b.img"]) {
-      sh(["truncate", "-s", String(SIZE + (64 << 20)), join(dir, name)]);
-      devices.push(sh(["losetup", "-f", "--show", join(dir, name)]));
+      mustSync(["truncate", "-s", String(SIZE + (64 << 20)), join(dir, name)], NO_COLOR);
+      devices.push(mustSync(["losetup", "-f", "--show", join(dir, name)], NO_COLOR).trim());
     }
     const [a, b] = devices as [string, string];
     // Allocate both backing files once, so no timed run pays for it.

@@ -8,6 +8,10 @@
 import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mustSync } from "../test/helpers/sh.ts";
+
+/** flk write's output plain, as a pipe would get it anyway. */
+const NO_COLOR = { env: { NO_COLOR: "1" } };
 
 const SIZE = 1 << 30;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -39,12 +43,6 @@ const COMPARISONS: Array<[string, string, "ratio" | "speedup", number]> = [
   ["flk write (verify)", "dd conv=fsync + cmp", "ratio", 1.0],
 ];
 
-function sh(argv: string[]): string {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
-  return r.stdout.toString().trim();
-}
-
 function makeImage(path: string): void {
   const fd = openSync(path, "w");
   const chunk = new Uint8Array(16 << 20);
@@ -57,9 +55,9 @@ function makeImage(path: string): void {
 }
 
 function timeOnce(commands: string[][]): number {
-  sh(["sync"]);
+  mustSync(["sync"], NO_COLOR);
   const start = performance.now();
-  for (const argv of commands) sh(argv);
+  for (const argv of commands) mustSync(argv, NO_COLOR);
   return (performance.now() - start) / 1000;
 }
 
@@ -77,8 +75,8 @@ export async function main(): Promise<Record<string, number>> {
     const image = join(dir, "random.iso");
     const backing = join(dir, "stick.img");
     makeImage(image);
-    sh(["truncate", "-s", String(SIZE + (64 << 20)), backing]);
-    device = sh(["losetup", "-f", "--show", ...(DIRECT_IO ? ["--direct-io=on"] : []), backing]);
+    mustSync(["truncate", "-s", String(SIZE + (64 << 20)), backing], NO_COLOR);
+    device = mustSync(["losetup", "-f", "--show", ...(DIRECT_IO ? ["--direct-io=on"] : []), backing], NO_COLOR).trim();
     timeOnce([["dd", `if=${image}`, `of=${device}`, "bs=4M", "conv=fsync", "status=none"]]); // allocate the backing file's blocks once
     const times: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
     for (let round = 0; round < ROUNDS; round++)

@@ -10,19 +10,14 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { alternate, median, table, timeCommand } from "./lib.ts";
+import { mustSync } from "../test/helpers/sh.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
-
-function sh(argv: string[]): string {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: { ...process.env, PATH } });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
-  return r.stdout.toString().trim();
-}
 
 /** A site, a stand-in nixos-install and a flk.toml pointing at the bench's labels and root. */
 function writeSite(dir: string, labels: Record<string, string>): { config: string; bin: string } {
@@ -49,10 +44,10 @@ export async function main(): Promise<Record<string, number>> {
   try {
     for (const [role, label] of Object.entries(labels)) {
       const image = join(dir, `${role}.img`);
-      sh(["truncate", "-s", "24M", image]);
-      const device = sh(["losetup", "-f", "--show", image]);
+      mustSync(["truncate", "-s", "24M", image]);
+      const device = mustSync(["losetup", "-f", "--show", image]).trim();
       devices.push(device);
-      sh(role === "swap" ? ["mkswap", "-L", label, device] : ["mkfs.ext4", "-q", "-L", label, device]);
+      mustSync(role === "swap" ? ["mkswap", "-L", label, device] : ["mkfs.ext4", "-q", "-L", label, device]);
     }
     const { config, bin } = writeSite(dir, labels);
     const env = { PATH: `${bin}:${PATH}`, NO_COLOR: "1" };
@@ -60,7 +55,7 @@ export async function main(): Promise<Record<string, number>> {
       `${blkid} -L ${labels.root}; ${blkid} -L ${labels.boot}; ${blkid} -L ${labels.swap}; findmnt ${join(dir, "root")}; test -d /sys/firmware/efi; command -v nixos-install; true`;
     const samples = await alternate(
       {
-        "flk install --dry-run": () => timeCommand([FLK, "--config", config, "install", "NixOS", "--dry-run"], env),
+        "flk install --dry-run": () => timeCommand([FLK, "--site", dirname(config), "--config", config, "install", "NixOS", "--dry-run"], env),
         // What an operator types: blkid -L answers from its cache (/run/blkid), which may be stale.
         "bash: blkid -L ×3, findmnt (by hand)": () => timeCommand(["bash", "-c", lookups("blkid")], env),
         // The same lookups made trustworthy: no cache, as flk's probe does (it scans once for all labels).

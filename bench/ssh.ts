@@ -16,15 +16,11 @@ import { join } from "node:path";
 import { alternate, median, table } from "./lib.ts";
 import { createLink, linkLocal, type Namespace } from "../test/helpers/netns.ts";
 import { startSshd } from "../test/helpers/sshd.ts";
+import { mustSync } from "../test/helpers/sh.ts";
 
 const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
 const BEFORE = process.env.FLK_BEFORE;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-
-function sh(argv: string[]): void {
-  const r = Bun.spawnSync(argv, { stdout: "ignore", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${r.exitCode}): ${r.stderr.toString().trim()}`);
-}
 
 /** A site with hosts/NixOS.nix; the stick is not pinned here (the bench times finding it, not the key check). */
 function makeSite(dir: string): string {
@@ -53,8 +49,8 @@ export async function main(): Promise<Record<string, number>> {
   const medians: Record<string, number> = {};
   try {
     const site = makeSite(dir);
-    sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host")]);
-    sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(dir, "user")]);
+    mustSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host")]);
+    mustSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", join(dir, "user")]);
     await Promise.all([linkLocal(link.a), linkLocal(link.b)]);
     const iface = link.b.iface;
     const sshOpts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", join(dir, "user")];

@@ -1,6 +1,6 @@
 /**
  * One way for tests to run a command: sh() captures, must() insists,
- * shSync() for the few places that cannot await. PATH gains /usr/sbin and
+ * shSync()/mustSync() for the few places that cannot await (benchmarks). PATH gains /usr/sbin and
  * /sbin (Debian keeps losetup, sshd, mkfs there; a non-login root shell may
  * lack them).
  */
@@ -47,4 +47,11 @@ export async function must(argv: string[], options: ShOptions = {}): Promise<str
 export function shSync(argv: string[], options: ShOptions = {}): Ran {
   const r = Bun.spawnSync(argv, spawnOptions(options));
   return { code: r.exitCode ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** must() without awaiting (benchmarks time these): its stdout, or an error naming the command, its exit code and stderr. */
+export function mustSync(argv: string[], options: ShOptions = {}): string {
+  const r = shSync(argv, options);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
 }
