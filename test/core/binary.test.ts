@@ -3,11 +3,12 @@
  * built with, flk.toml errors, config discovery, --json, help and completion.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FLK, flk } from "../helpers/binary.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { snapshot } from "../helpers/refusal.ts";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "flk-core-bin-")));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,17 +45,6 @@ describe("flk.toml syntax errors through dist/flk", () => {
     expect(r.stderr).not.toContain("backend");
   });
 });
-
-/** Every file under `root` with its sha256 and mode: "nothing changed" means this is equal before and after. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rel of readdirSync(root, { recursive: true }) as string[]) {
-    const path = join(root, rel);
-    const stat = lstatSync(path);
-    out[rel] = stat.isFile() ? `${stat.mode.toString(8)} ${new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex")}` : `${stat.mode.toString(8)}`;
-  }
-  return out;
-}
 
 /** A site: flake.nix and hosts/NixOS.nix under `root`. */
 function makeSite(root: string): string {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
+import { mustSync } from "../helpers/sh.ts";
 
 const RUN = join(import.meta.dir, "..", "fixtures", "cli", "run.ts");
 const dir = mkdtempSync(join(tmpdir(), "flk-completion-"));
@@ -17,17 +18,11 @@ async function script(shell: string): Promise<string> {
   return file;
 }
 
-function sh(argv: string[]): string {
-  const r = Bun.spawnSync(argv, { cwd: dir, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-
 describe("shell completion", () => {
   systemTest(["bash"], { root: false })("bash completes commands, subcommands and flags, hiding aliases", async () => {
     const file = await script("bash");
     const complete = (words: string[]) =>
-      sh(["bash", "-c", `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _flk; printf '%s\\n' "\${COMPREPLY[@]}"`]).trim().split("\n");
+      mustSync(["bash", "-c", `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _flk; printf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: dir }).trim().split("\n");
     expect(complete(["flk", "gr"])).toEqual(["group"]);
     expect(complete(["flk", "group", ""])).toEqual(["one", "two"]);
     expect(complete(["flk", "group", "--no-v"])).toEqual(["--no-verify"]);
@@ -40,8 +35,8 @@ describe("shell completion", () => {
     // compadd/_describe/_files are zsh's completion builtins; outside an
     // interactive completion they are stubbed to print what they were given.
     const complete = (words: string[]) =>
-      sh(["zsh", "-f", "-c", `compdef() {}; compadd() { [[ $1 == -- ]] && shift; print -l -- $@ }; _describe() { print -l -- \${(P)2%%:*} }; _files() { print FILES }
-source ${file}; words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; PREFIX='${words.at(-1)}'; _flk`]).trim().split("\n");
+      mustSync(["zsh", "-f", "-c", `compdef() {}; compadd() { [[ $1 == -- ]] && shift; print -l -- $@ }; _describe() { print -l -- \${(P)2%%:*} }; _files() { print FILES }
+source ${file}; words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length}; PREFIX='${words.at(-1)}'; _flk`], { cwd: dir }).trim().split("\n");
     expect(complete(["flk", ""])).toContain("group");
     expect(complete(["flk", "group", ""])).toEqual(["one", "two"]);
     expect(complete(["flk", "group", "-"])).toContain("--no-verify");
@@ -50,7 +45,7 @@ source ${file}; words=(${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words
 
   systemTest(["fish"], { root: false })("fish completes commands with descriptions, subcommands and flags", async () => {
     const file = await script("fish");
-    const complete = (line: string) => sh(["fish", "--no-config", "-c", `source ${file}; complete -C '${line}'`]).trim().split("\n");
+    const complete = (line: string) => mustSync(["fish", "--no-config", "-c", `source ${file}; complete -C '${line}'`], { cwd: dir }).trim().split("\n");
     expect(complete("flk gro")).toEqual(["group\ta command with subcommands"]);
     expect(complete("flk group ")).toEqual(expect.arrayContaining(["one", "two"]));
     expect(complete("flk group --no-v")).toEqual(["--no-verify"]);

@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { createFlk, type Flk } from "../../core/context.ts";
+import type { Flk } from "../../core/context.ts";
+import { testFlk } from "../helpers/flk.ts";
 import { AsyncSeriesWaterfallHook } from "tapable";
 import { baseLiveInstaller, definePlugin, locate, pluginHooks, type IsoModule } from "../../core/index.ts";
-
-const noConfig = { file: undefined, enabled: ["alpha", "beta"], options: { alpha: {}, beta: {} } };
 
 /** Two small plugins that record the order in which their taps run. */
 function recordingPlugins(order: string[]) {
@@ -32,7 +31,7 @@ function recordingPlugins(order: string[]) {
 describe("hooks", () => {
   test("taps of two plugins run in plugin order, and a waterfall passes each result on", async () => {
     const order: string[] = [];
-    const flk = createFlk({ plugins: recordingPlugins(order), config: noConfig });
+    const flk = testFlk({ plugins: recordingPlugins(order) });
     flk.hooks.commands.call({ add() {} });
     const module = await flk.hooks.isoModule.promise({ imports: [], settings: {}, files: [], notes: [] }, { host: "NixOS", siteRoot: "/x" });
     await flk.hooks.prepareIso.promise({ host: "NixOS", siteRoot: "/x" });
@@ -46,7 +45,7 @@ describe("hooks", () => {
 
   test("locate starts every tap and takes the answer", async () => {
     const order: string[] = [];
-    const flk = createFlk({ plugins: recordingPlugins(order), config: { ...noConfig, enabled: ["beta", "alpha"] } });
+    const flk = testFlk({ plugins: recordingPlugins(order), enabled: ["beta", "alpha"] });
     const request = { host: "NixOS", live: baseLiveInstaller("NixOS"), timeoutMs: 10, tried: [] as string[] };
     const endpoint = await locate(flk, request);
     expect(endpoint?.source).toBe("beta");
@@ -56,14 +55,14 @@ describe("hooks", () => {
 
   test("a disabled plugin taps nothing", async () => {
     const order: string[] = [];
-    const flk = createFlk({ plugins: recordingPlugins(order), config: { ...noConfig, enabled: ["alpha"] } });
+    const flk = testFlk({ plugins: recordingPlugins(order), enabled: ["alpha"] });
     const request = { host: "NixOS", live: baseLiveInstaller("NixOS"), timeoutMs: 10, tried: [] as string[] };
     expect(await locate(flk, request)).toBeUndefined();
     expect(request.tried).toEqual(["alpha"]);
   });
 
   test("the hook set is frozen", () => {
-    const flk = createFlk({ plugins: [], config: { enabled: [], options: {} } });
+    const flk = testFlk({ plugins: [] });
     expect(Object.isFrozen(flk.hooks)).toBe(true);
   });
 });
@@ -92,14 +91,13 @@ describe("a plugin's own hooks (pluginHooks, webpack's getCompilationHooks)", ()
   test("made once per flk instance, on first use, frozen; another plugin's tap is called by the owner", async () => {
     const order: string[] = [];
     made = 0;
-    const config = { enabled: ["owner", "tapper"], options: { owner: {}, tapper: {} } };
-    const flk = createFlk({ plugins: [owner, tapper(order)], config });
+    const flk = testFlk({ plugins: [owner, tapper(order)] });
     expect(made).toBe(1);
     expect(ownerHooks(flk)).toBe(ownerHooks(flk));
     expect(Object.isFrozen(ownerHooks(flk))).toBe(true);
     expect(await ownerHooks(flk).shape.promise(["owner"])).toEqual(["owner", "tapper"]);
     expect(order).toEqual(["tapper:shape"]);
-    const other = createFlk({ plugins: [owner], config: { enabled: ["owner"], options: { owner: {} } } });
+    const other = testFlk({ plugins: [owner] });
     expect(made).toBe(1);
     expect(await ownerHooks(other).shape.promise(["owner"])).toEqual(["owner"]);
     expect(made).toBe(2);
@@ -107,7 +105,7 @@ describe("a plugin's own hooks (pluginHooks, webpack's getCompilationHooks)", ()
   });
 
   test("core's hook set names no plugin's own hook, and core's code (comments aside) no plugin's vocabulary", async () => {
-    const flk = createFlk({ plugins: [], config: { enabled: [], options: {} } });
+    const flk = testFlk({ plugins: [] });
     for (const name of ["installSteps", "beforeWrite", "afterWrite"]) expect(Object.keys(flk.hooks)).not.toContain(name);
     const { Glob } = await import("bun");
     const root = new URL("../../core/", import.meta.url).pathname;

@@ -6,7 +6,6 @@
  */
 import { describe, expect, test } from "bun:test";
 import { collectCommands, runCli } from "../../core/cli.ts";
-import { createFlk } from "../../core/context.ts";
 import { defineCommand, definePlugin } from "../../core/index.ts";
 import type { CommandRegistry, LazyCommand } from "../../core/hooks.ts";
 import nixIso from "../../plugins/nix-iso/index.ts";
@@ -15,6 +14,7 @@ import mdns from "../../plugins/mdns/index.ts";
 import ipv6Lla from "../../plugins/ipv6-lla/index.ts";
 import sshKeys from "../../plugins/ssh-keys/index.ts";
 import installer from "../../plugins/installer/index.ts";
+import { testFlk } from "../helpers/flk.ts";
 
 const ALL = [nixIso, ddWriter, mdns, ipv6Lla, sshKeys, installer];
 
@@ -62,7 +62,7 @@ describe("lazy commands", () => {
   });
 
   test("every built-in plugin adds its commands as loaders, each with a description for --help", () => {
-    const flk = createFlk({ plugins: ALL, cwd: "/", config: { enabled: ALL.map((p) => p.name), options: Object.fromEntries(ALL.map((p) => [p.name, Object.fromEntries(Object.entries(p.options).map(([k, v]) => [k, (v as { default: unknown }).default]))])) } });
+    const flk = testFlk({ plugins: ALL, cwd: "/" });
     const added: Array<{ name: string; lazy: boolean; description?: string }> = [];
     const registry: CommandRegistry = { add: (name: string, command: LazyCommand, options) => void added.push({ name, lazy: typeof command === "function", description: options?.description }) };
     flk.hooks.commands.call(registry);
@@ -81,7 +81,7 @@ describe("what plugins see", () => {
   test("no plugin registry, no options reader and no config of every plugin on the flk a plugin gets; no plugin reads another plugin's options", async () => {
     let seen: Record<string, unknown> | undefined;
     const probe = definePlugin({ name: "probe", description: "", options: {}, apply: (flk) => void (seen = flk as unknown as Record<string, unknown>) });
-    createFlk({ plugins: [probe], cwd: "/", config: { enabled: ["probe"], options: { probe: {} } } });
+    testFlk({ plugins: [probe], cwd: "/" });
     expect(seen).toBeDefined();
     for (const member of ["registry", "options", "config"]) expect(member in seen!).toBe(false);
     const { Glob } = await import("bun");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { definePlugin, ownOptions, PluginRegistry, validateOptions, defaultOptions } from "../../core/plugin.ts";
-import { createFlk } from "../../core/context.ts";
+import { testFlk } from "../helpers/flk.ts";
 import { FlkError } from "../../core/errors.ts";
 
 const schema = {
@@ -75,8 +75,8 @@ describe("a plugin's own options (ownOptions)", () => {
   const plugin = definePlugin({ name: "owner", description: "", options: own.schema, apply: (flk, options) => own.keep(flk, options) });
 
   test("what apply() received, per flk instance, typed from the schema", () => {
-    const one = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: ["owner"], options: { owner: { depth: 7, mode: "b" } } } });
-    const two = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: ["owner"], options: { owner: { depth: 1, mode: "a" } } } });
+    const one = testFlk({ plugins: [plugin], cwd: "/", options: { owner: { depth: 7, mode: "b" } } });
+    const two = testFlk({ plugins: [plugin], cwd: "/", options: { owner: { depth: 1 } } });
     const depth: number = own.of(one).depth;
     const mode: "a" | "b" = own.of(one).mode;
     expect([depth, mode]).toEqual([7, "b"]);
@@ -84,7 +84,7 @@ describe("a plugin's own options (ownOptions)", () => {
   });
 
   test("a flk the plugin was not applied to (switched off) has none: an internal error, not a default", () => {
-    const off = createFlk({ plugins: [plugin], cwd: "/", config: { enabled: [], options: { owner: { depth: 3, mode: "a" } } } });
+    const off = testFlk({ plugins: [plugin], cwd: "/", enabled: [] });
     const e = thrown(() => own.of(off));
     expect([e.code, e.exitCode]).toEqual(["E_INTERNAL", 1]);
   });

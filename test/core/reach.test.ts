@@ -8,7 +8,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createFlk } from "../../core/context.ts";
+import { testFlk } from "../helpers/flk.ts";
 import { FlkError, PREFER_MS, definePlugin, liveInstaller, locate, parseTarget, reach, sshFlags, type Endpoint, type Flk } from "../../core/index.ts";
 
 let root: string;
@@ -49,7 +49,7 @@ function flkWith(standIns: StandIn[], calls: string[]): Flk {
       },
     }),
   );
-  return createFlk({ plugins, cwd: root, config: { enabled: plugins.map((p) => p.name), options: Object.fromEntries(plugins.map((p) => [p.name, {}])) } });
+  return testFlk({ plugins, cwd: root });
 }
 
 const mdns = (address = "192.0.2.7"): Endpoint => ({ address, family: 4, source: "mdns" });

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveHost } from "../../core/site.ts";
+import { refusal } from "../helpers/refusal.ts";
 
 let root: string;
 beforeEach(() => {
@@ -17,14 +18,8 @@ function put(file: string) {
   writeFileSync(join(root, file), "{ }\n");
 }
 
-function refusal(name: string, hostsDir?: string) {
-  try {
-    resolveHost(root, name, hostsDir ? { hostsDir } : {});
-  } catch (error) {
-    return error as { code: string; exitCode: number; message: string };
-  }
-  throw new Error(`resolveHost accepted '${name}'`);
-}
+/** The FlkError resolveHost refuses `name` with. */
+const refused = (name: string) => refusal(() => resolveHost(root, name));
 
 test("finds hosts/NAME.nix and hosts/NAME/default.nix by their exact name", () => {
   put("hosts/NixOS.nix");
@@ -36,7 +31,7 @@ test("finds hosts/NAME.nix and hosts/NAME/default.nix by their exact name", () =
 
 test("a wrong-case name is refused (exit 2) with the right spelling", () => {
   put("hosts/NixOS.nix");
-  const error = refusal("Nixos");
+  const error = refused("Nixos");
   expect(error.exitCode).toBe(2);
   expect(error.code).toBe("E_UNKNOWN_HOST");
   expect(error.message).toContain("Did you mean `NixOS`?");
@@ -46,13 +41,13 @@ test("a wrong-case name is refused (exit 2) with the right spelling", () => {
 test("a typo gets the closest host; default.nix is not a host", () => {
   put("hosts/NixOS.nix");
   put("hosts/laptop.nix");
-  expect(refusal("lptop").message).toContain("Did you mean `laptop`?");
-  expect(refusal("default").message).toContain("Hosts: NixOS, laptop.");
+  expect(refused("lptop").message).toContain("Did you mean `laptop`?");
+  expect(refused("default").message).toContain("Hosts: NixOS, laptop.");
 });
 
 test("hosts kept in machines/ get a hint about [nix-iso] hosts", () => {
   put("machines/NixOS.nix");
-  const error = refusal("NixOS");
+  const error = refused("NixOS");
   expect(error.message).toContain("machines/NixOS.nix exists");
   expect(error.message).toContain('[nix-iso] hosts = "machines"');
   // Once configured, the same name resolves.
@@ -61,5 +56,5 @@ test("hosts kept in machines/ get a hint about [nix-iso] hosts", () => {
 
 test("an empty hosts/ with hosts under machines/ hints even for another name", () => {
   put("machines/box/default.nix");
-  expect(refusal("NixOS").message).toContain('[nix-iso] hosts = "machines"');
+  expect(refused("NixOS").message).toContain('[nix-iso] hosts = "machines"');
 });

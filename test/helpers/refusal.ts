@@ -38,12 +38,17 @@ export function refusal(run: () => unknown): FlkError | Promise<FlkError> {
   throw new Error("expected a refusal, but it returned");
 }
 
-/** Every path under `root` (relative) → file sha256, link target or "dir", with its mode. */
-export function snapshot(root: string): Record<string, string> {
+/**
+ * Every path under `root` (relative) → file sha256, link target (never
+ * followed) or "dir", with its mode. `skip` leaves out relative paths (and
+ * what is under them), e.g. `.git`, whose index git refreshes on a mere `git status`.
+ */
+export function snapshot(root: string, options: { skip?: string[] } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (at: string) => {
     for (const name of readdirSync(join(root, at)).sort()) {
       const rel = at ? `${at}/${name}` : name;
+      if (options.skip?.includes(rel)) continue;
       const path = join(root, rel);
       const st = lstatSync(path);
       const mode = (st.mode & 0o7777).toString(8);

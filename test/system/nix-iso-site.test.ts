@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { flk } from "../helpers/binary.ts";
 import { copyFixtureSite, extractIso, fixtureNixEnv, removeExtracted } from "../helpers/iso.ts";
 import { systemTest } from "../helpers/require.ts";
+import { sh } from "../helpers/sh.ts";
 
 const it = systemTest(["nix", "xorriso", "git"], { root: false });
 const INPUTS = resolve(import.meta.dir, "..", "fixtures", "inputs");
@@ -33,12 +34,6 @@ function isLink(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-async function sh(argv: string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = Bun.spawn(argv, { cwd, env: { ...process.env, ...env, ...extraEnv }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { code: await child.exited, stdout, stderr };
 }
 
 /** The fixture's inputs A and B in a temp dir, A pointing at B; returns both paths. */
@@ -72,10 +67,10 @@ describe("a site with a chain of path: inputs (site -> A -> B), locked", () => {
     site = await copyFixtureSite({ toml: 'plugins = ["nix-iso"]\n', prepare: (dir) => withInputA(dir, chain.a) });
     dirs.push(site);
     // nix writes the lock; the lock is committed, as a site keeps it.
-    expect((await sh([...NIX, "flake", "lock"], site)).code).toBe(0);
-    expect((await sh(["git", "add", "flake.lock"], site)).code).toBe(0);
-    expect((await sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], site)).code).toBe(0);
-    const paths = await sh([...NIX, "eval", "--impure", "--json", "--expr", `let f = builtins.getFlake "git+file://${site}"; in { a = f.inputs.a.outPath; b = f.inputs.a.inputs.b.outPath; }`], site);
+    expect((await sh([...NIX, "flake", "lock"], { cwd: site, env })).code).toBe(0);
+    expect((await sh(["git", "add", "flake.lock"], { cwd: site, env })).code).toBe(0);
+    expect((await sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lock"], { cwd: site, env })).code).toBe(0);
+    const paths = await sh([...NIX, "eval", "--impure", "--json", "--expr", `let f = builtins.getFlake "git+file://${site}"; in { a = f.inputs.a.outPath; b = f.inputs.a.inputs.b.outPath; }`], { cwd: site, env });
     locked = JSON.parse(paths.stdout);
     ran = await flk(["iso", "NixOS", "--json"], { cwd: site, env });
     extracted = tempDir("flk-inputs-x-");
@@ -97,7 +92,7 @@ describe("a site with a chain of path: inputs (site -> A -> B), locked", () => {
     rmSync(chain.b, { recursive: true, force: true });
     const copy = join(extracted, "devos");
     const offline = { NIX_CONFIG: "substituters =\nflake-registry = /nonexistent/registry.json\nsandbox = false" };
-    const evaluated = await sh([...NIX, "eval", "--raw", "--offline", `path:${copy}#fromInputs`], extracted, offline);
+    const evaluated = await sh([...NIX, "eval", "--raw", "--offline", `path:${copy}#fromInputs`], { cwd: extracted, env: { ...env, ...offline } });
     expect(evaluated.stderr).not.toContain("error");
     expect(evaluated.stdout).toBe("a+b");
   });
@@ -113,16 +108,16 @@ describe("a flake with inputs but no flake.lock", () => {
     expect(ran.stderr).toContain("flake.nix has inputs (a), but there is no flake.lock: run `nix flake lock`");
     expect(ran.stdout).toBe("");
     expect(isLink(join(site, "result"))).toBe(false);
-    expect((await sh(["git", "status", "--porcelain"], site)).stdout).toBe("");
+    expect((await sh(["git", "status", "--porcelain"], { cwd: site, env })).stdout).toBe("");
   });
 
   it("an untracked flake.lock is named with the git add that makes Nix see it", async () => {
     const chain = inputChain();
     const site = await copyFixtureSite({ toml: 'plugins = ["nix-iso"]\n', prepare: (dir) => { withInputA(dir, chain.a); rmSync(join(dir, "flake.lock")); } });
     dirs.push(site);
-    expect((await sh([...NIX, "flake", "lock"], site)).code).toBe(0);
+    expect((await sh([...NIX, "flake", "lock"], { cwd: site, env })).code).toBe(0);
     // nix itself marks the new lock for git (intent-to-add); a lock written otherwise is untracked.
-    expect((await sh(["git", "rm", "-q", "--cached", "flake.lock"], site)).code).toBe(0);
+    expect((await sh(["git", "rm", "-q", "--cached", "flake.lock"], { cwd: site, env })).code).toBe(0);
     const ran = await flk(["iso", "NixOS"], { cwd: site, env });
     expect(ran.code).toBe(2);
     expect(ran.stderr).toContain(`flake.lock exists but is not tracked by git, so Nix does not see it: run \`git -C ${site} add flake.lock\``);

@@ -5,17 +5,14 @@
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { testFlk as sharedTestFlk } from "../../helpers/flk.ts";
-import { shSync } from "../../helpers/sh.ts";
+import { mustSync } from "../../helpers/sh.ts";
 import { join } from "node:path";
-import { createFlk } from "../../../core/context.ts";
 import type { Flk } from "../../../core/index.ts";
 import ddWriter from "../../../plugins/dd-writer/index.ts";
 
 /** Run a program; throws with its stderr when it fails. */
 export function sh(argv: string[], input?: Uint8Array): string {
-  const r = shSync(argv, { input });
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout.trim();
+  return mustSync(argv, { input }).trim();
 }
 
 /** sha256 of the first `length` bytes of a file or device, by `head | sha256sum` (the oracle, not flk's hasher). */

@@ -6,9 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { definePlugin } from "../../../core/index.ts";
 import { installerHooks, type InstallContext, type Step } from "../../../plugins/installer/hooks.ts";
-import { createFlk } from "../../../core/context.ts";
-import { resolveConfig } from "../../../core/config.ts";
-import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
+import { testFlk } from "../../helpers/flk.ts";
 import installer from "../../../plugins/installer/index.ts";
 import { baseSteps, nixosInstallArgv, planSteps } from "../../../plugins/installer/plan.ts";
 import { preflight, type Preflight } from "../../../plugins/installer/preflight.ts";
@@ -24,11 +22,6 @@ const found: Preflight = {
     swap: { role: "swap", label: "swap", path: "/dev/sda3", majmin: "8:3", type: "swap" },
   },
 };
-
-function flkWith(plugins: FlkPlugin<any>[]) {
-  const config = resolveConfig(new PluginRegistry(plugins), { plugins: plugins.map((p) => p.name) }, undefined);
-  return createFlk({ plugins, config, cwd: "/" });
-}
 
 describe("base plan", () => {
   test("follows devos's bootstrapping guide: root, /boot, swap, store overlay, then nixos-install --flake", () => {
@@ -66,7 +59,7 @@ describe("installSteps waterfall", () => {
 
   test("taps run in registration order, each seeing the base plan and the earlier taps' steps, whatever the plugin order", async () => {
     const [order, seen] = [[] as string[], [] as string[][]];
-    const flk = flkWith([recorder("tap-a", order, seen), installer, recorder("tap-b", order, seen)]);
+    const flk = testFlk({ plugins: [recorder("tap-a", order, seen), installer, recorder("tap-b", order, seen)], cwd: "/" });
     const steps = await planSteps(flk, ctx, baseSteps(ctx, found, "/nix/store"));
     expect(order).toEqual(["tap-a:NixOS", "tap-b:NixOS"]);
     expect(seen[0]).toContain("nixos-install");
@@ -78,7 +71,7 @@ describe("installSteps waterfall", () => {
     const bad = definePlugin({ name: "bad-tap", description: "test only", options: {}, apply(flk) {
       installerHooks(flk).installSteps.tap("bad-tap", (steps) => [...steps, { id: "has space", title: "x", argv: ["true"] }]);
     } });
-    const error = await planSteps(flkWith([bad, installer]), ctx, []).catch((e) => e);
+    const error = await planSteps(testFlk({ plugins: [bad, installer], cwd: "/" }), ctx, []).catch((e) => e);
     expect(error.message).toContain("'has space'");
   });
 });

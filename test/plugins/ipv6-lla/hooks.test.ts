@@ -1,14 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { createFlk } from "../../../core/context.ts";
-import { liveInstaller, type IsoModule } from "../../../core/index.ts";
+import { liveInstaller, type Flk, type IsoModule } from "../../../core/index.ts";
+import { testFlk } from "../../helpers/flk.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
 
-const config = (enabled: string[], address = "fe80::47") => ({ enabled, options: { "ipv6-lla": { address, eui64: true }, mdns: { backend: "resolved" } } });
 const empty = (): IsoModule => ({ imports: [], settings: {}, files: [], notes: [] });
 
 /** Record which plugin's taps ran, through tapable's interceptor (the calls, not the registration list). */
-function recordCalls(flk: ReturnType<typeof createFlk>): string[] {
+function recordCalls(flk: Flk): string[] {
   const calls: string[] = [];
   for (const hook of [flk.hooks.isoModule, flk.hooks.locate, flk.hooks.liveInstaller] as const)
     (hook as { intercept(i: { tap(tap: { name: string }): void }): void }).intercept({ tap: (tap) => void calls.push(tap.name) });
@@ -17,14 +16,14 @@ function recordCalls(flk: ReturnType<typeof createFlk>): string[] {
 
 describe("ipv6-lla taps", () => {
   test("fills the live installer's static address, canonical: FE80:0::47 is fe80::47 everywhere", () => {
-    const flk = createFlk({ plugins: [ipv6Lla], config: config(["ipv6-lla"], "FE80:0::47") });
+    const flk = testFlk({ plugins: [ipv6Lla], options: { "ipv6-lla": { address: "FE80:0::47" } } });
     const calls = recordCalls(flk);
     expect(liveInstaller(flk, "NixOS").staticAddress).toBe("fe80::47");
     expect(calls).toEqual(["ipv6-lla"]);
   });
 
   test("adds `flk lla` with eui64, discover and explain, and its isoModule tap runs under its own name", async () => {
-    const flk = createFlk({ plugins: [ipv6Lla], config: config(["ipv6-lla"]) });
+    const flk = testFlk({ plugins: [ipv6Lla] });
     const added: Array<{ name: string; plugin?: string; subs: string[] }> = [];
     const loads: Array<Promise<void>> = [];
     flk.hooks.commands.call({
@@ -41,7 +40,7 @@ describe("ipv6-lla taps", () => {
   });
 
   test("a disabled ipv6-lla taps nothing: no static address, its isoModule tap does not run", async () => {
-    const flk = createFlk({ plugins: [mdns, ipv6Lla], config: config(["mdns"]) });
+    const flk = testFlk({ plugins: [mdns, ipv6Lla], enabled: ["mdns"] });
     const calls = recordCalls(flk);
     expect(liveInstaller(flk, "NixOS").staticAddress).toBeUndefined();
     await flk.hooks.isoModule.promise(empty(), { host: "NixOS", siteRoot: "/site" });

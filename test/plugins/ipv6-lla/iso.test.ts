@@ -3,7 +3,7 @@
  * the rendered module (test/helpers/live-module.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { createFlk } from "../../../core/context.ts";
+import { testFlk } from "../../helpers/flk.ts";
 import { LIVE_NETWORK, type IsoModule } from "../../../core/index.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 import { systemTest } from "../../helpers/require.ts";
@@ -13,8 +13,8 @@ const empty: IsoModule = { imports: [], settings: {}, files: [], notes: [] };
 const withNix = systemTest(["nix-instantiate"], { root: false });
 
 async function contribution(options: Record<string, unknown>): Promise<IsoModule> {
-  const config = { enabled: ["ipv6-lla"], options: { "ipv6-lla": { address: "fe80::47", eui64: true, ...options } } };
-  return createFlk({ plugins: [ipv6Lla], config }).hooks.isoModule.promise(structuredClone(empty), { host: "NixOS", siteRoot: "/site" });
+  const flk = testFlk({ plugins: [ipv6Lla], options: { "ipv6-lla": { address: "fe80::47", eui64: true, ...options } } });
+  return flk.hooks.isoModule.promise(structuredClone(empty), { host: "NixOS", siteRoot: "/site" });
 }
 
 const evaluate = async (module: IsoModule) => evalModule(moduleSource(module.settings), "25.11", ["systemd.network", "networking"]);

@@ -4,8 +4,8 @@
  * services.resolved: `extraConfig` (24.05–25.11) and `settings` (unstable).
  */
 import { describe, expect, test } from "bun:test";
-import { createFlk } from "../../../core/context.ts";
-import { LIVE_NETWORK, definePlugin, type IsoModule, type NixValue } from "../../../core/index.ts";
+import { LIVE_NETWORK, definePlugin, type FlkPlugin, type IsoModule, type NixValue } from "../../../core/index.ts";
+import { testFlk } from "../../helpers/flk.ts";
 import mdns from "../../../plugins/mdns/index.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
 import { systemTest } from "../../helpers/require.ts";
@@ -30,11 +30,8 @@ function sharedUnitWriter(networkConfig: Record<string, NixValue>) {
   });
 }
 
-async function isoModule(backend: "resolved" | "avahi", extra: Array<{ name: string }> = []): Promise<IsoModule> {
-  const plugins = [...(extra as never[]), mdns];
-  const options: Record<string, Record<string, unknown>> = { mdns: { backend }, "ipv6-lla": { address: "fe80::47", eui64: true } };
-  for (const p of extra) options[p.name] ??= {};
-  const flk = createFlk({ plugins, config: { enabled: plugins.map((p: { name: string }) => p.name), options } });
+async function isoModule(backend: "resolved" | "avahi", extra: FlkPlugin<any>[] = []): Promise<IsoModule> {
+  const flk = testFlk({ plugins: [...extra, mdns], options: { mdns: { backend } } });
   return flk.hooks.isoModule.promise(structuredClone(empty), host);
 }
 

@@ -4,9 +4,9 @@
  * JSON. System tests start it inside a network namespace, since a process
  * cannot switch its own namespace.  Usage: bun locate-probe.ts HOST TIMEOUT_MS
  */
-import { createFlk } from "../../../core/context.ts";
 import { baseLiveInstaller, definePlugin, locate } from "../../../core/index.ts";
 import mdns from "../../../plugins/mdns/index.ts";
+import { testFlk } from "../../helpers/flk.ts";
 
 /** Taps in the order the hook ran them (recorded by an interceptor). */
 const order: string[] = [];
@@ -22,10 +22,7 @@ const nextLocator = definePlugin({
   },
 });
 
-const flk = createFlk({
-  plugins: [nextLocator, mdns],
-  config: { enabled: ["next-locator", "mdns"], options: { "next-locator": {}, mdns: { backend: "resolved" } } },
-});
+const flk = testFlk({ plugins: [nextLocator, mdns] });
 flk.hooks.locate.intercept({ tap: (tap) => void order.push(tap.name) });
 const query = { host: process.argv[2]!, live: baseLiveInstaller(process.argv[2]!), timeoutMs: Number(process.argv[3] ?? 2000), tried: [] as string[] };
 const started = performance.now();

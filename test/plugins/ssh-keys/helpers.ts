@@ -3,11 +3,11 @@
  * with only this plugin, and ssh-keygen as the oracle.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { shSync } from "../../helpers/sh.ts";
+import { mustSync } from "../../helpers/sh.ts";
+import { testFlk } from "../../helpers/flk.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createFlk } from "../../../core/context.ts";
-import type { Flk } from "../../../core/index.ts";
+import { definePlugin, type Flk } from "../../../core/index.ts";
 import sshKeys from "../../../plugins/ssh-keys/index.ts";
 import { concatBytes, sshString } from "../../../plugins/ssh-keys/wire.ts";
 
@@ -31,24 +31,15 @@ export interface TestOptions {
   pinHostKey?: boolean;
 }
 
-/** An flk instance for `site` with ssh-keys (and any extra test plugins) enabled. */
+/** An flk instance for `site` with ssh-keys (and any extra test plugins) enabled, no --yes (test/helpers/flk.ts). */
 export function makeFlk(site: string, options: TestOptions = {}, extra: Array<{ name: string; apply(flk: Flk): void }> = [], env?: Record<string, string | undefined>): Flk {
-  const resolved = { users: ["nixos"], keyFiles: [], pinHostKey: true, ...options };
-  const plugins = [sshKeys, ...extra.map((p) => ({ description: "test", options: {}, ...p }))];
-  return createFlk({
-    plugins,
-    cwd: site,
-    env,
-    flags: { color: false },
-    config: { enabled: plugins.map((p) => p.name), options: Object.fromEntries(plugins.map((p) => [p.name, p === sshKeys ? resolved : {}])) },
-  });
+  const plugins = [sshKeys, ...extra.map((p) => definePlugin({ description: "test", options: {}, ...p }))];
+  return testFlk({ plugins, options: { "ssh-keys": { ...options } }, cwd: site, env, flags: { yes: false } });
 }
 
-/** Run a program; throws with its stderr on failure. */
+/** Run a program; its stdout, or an error with its stderr (test/helpers/sh.ts). */
 export function sh(argv: string[], input?: string): string {
-  const r = shSync(argv, { input });
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
+  return mustSync(argv, { input });
 }
 
 /** Generate a key pair with ssh-keygen; returns the private key path (public is `+ ".pub"`). */

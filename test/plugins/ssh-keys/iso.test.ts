@@ -11,9 +11,9 @@ import { systemTest } from "../../helpers/require.ts";
 import { collectPaths, renderNix, type IsoModule } from "../../../core/index.ts";
 import { hostKeyPaths, pinnedKeys } from "../../../plugins/ssh-keys/hostkey.ts";
 import { captureOutput, keygen, makeFlk, makeSite, makeState, sh, sshKeygenList } from "./helpers.ts";
-import { createFlk } from "../../../core/context.ts";
 import sshKeys from "../../../plugins/ssh-keys/index.ts";
 import ipv6Lla from "../../../plugins/ipv6-lla/index.ts";
+import { testFlk } from "../../helpers/flk.ts";
 
 const it = systemTest(["ssh-keygen", "git"], { root: false });
 
@@ -201,12 +201,7 @@ it("sshOptions refuses a known_hosts line that could trust more than the pinned 
 });
 
 it("known_hosts names the live installer's static address canonically, as ipv6-lla configures it: FE80:0::47 is written fe80::47 and ssh finds it", async () => {
-  const flk = createFlk({
-    plugins: [sshKeys, ipv6Lla],
-    cwd: site.root,
-    env: state.env,
-    config: { enabled: ["ssh-keys", "ipv6-lla"], options: { "ssh-keys": { users: ["nixos"], keyFiles: [], pinHostKey: true }, "ipv6-lla": { address: "FE80:0::47", eui64: true } } },
-  });
+  const flk = testFlk({ plugins: [sshKeys, ipv6Lla], options: { "ipv6-lla": { address: "FE80:0::47" } }, cwd: site.root, env: state.env, flags: { yes: false } });
   const { error } = await captureOutput(() => flk.hooks.prepareIso.promise({ host: "NixOS", siteRoot: site.root }));
   expect(error).toBeUndefined();
   const file = join(site.root, "secrets/hosts/NixOS/known_hosts");

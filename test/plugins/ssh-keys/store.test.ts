@@ -10,6 +10,7 @@ import { addKeys } from "../../../plugins/ssh-keys/add.ts";
 import { removeKey } from "../../../plugins/ssh-keys/remove.ts";
 import { listKeys } from "../../../plugins/ssh-keys/list.ts";
 import { captureOutput, keygen, makeFlk, makeSite, sh, sshKeygenList } from "./helpers.ts";
+import { refusal } from "../../helpers/refusal.ts";
 
 const it = systemTest(["ssh-keygen"], { root: false });
 
@@ -24,12 +25,6 @@ afterEach(() => site.cleanup());
 
 const pub = (file: string) => readFileSync(`${file}.pub`, "utf8");
 const stored = () => (existsSync(join(site.root, "secrets/keys")) ? readdirSync(join(site.root, "secrets/keys")).sort() : []);
-
-async function refusal(run: () => Promise<unknown>): Promise<{ message: string; exitCode: number }> {
-  const result = await captureOutput(run);
-  expect(result.error).toBeDefined();
-  return result.error as { message: string; exitCode: number };
-}
 
 it("stores a key under its comment and lists it exactly as ssh-keygen -lf reads the stored file", async () => {
   const flk = makeFlk(site.root);

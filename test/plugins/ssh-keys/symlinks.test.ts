@@ -5,8 +5,7 @@
  * status and index.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../../helpers/require.ts";
@@ -14,6 +13,7 @@ import { flk } from "../../helpers/binary.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../../helpers/iso.ts";
 import { captureOutput, keygen, makeFlk, makeSite, makeState, sh } from "./helpers.ts";
 import { openSiteDir } from "../../../plugins/ssh-keys/safe.ts";
+import { snapshot } from "../../helpers/refusal.ts";
 
 const it = systemTest(["ssh-keygen", "git", "nix"], { root: false });
 
@@ -34,18 +34,6 @@ afterEach(() => {
   state.cleanup();
 });
 
-/** Every entry under `root` with its content hash, links by target (never followed): the "nothing changed" oracle. */
-function snapshot(root: string, at = ""): string[] {
-  return readdirSync(join(root, at)).sort().flatMap((name) => {
-    const rel = at ? `${at}/${name}` : name;
-    if (rel === ".git") return [];
-    const stat = lstatSync(join(root, rel));
-    if (stat.isSymbolicLink()) return [`${rel} -> ${readlinkSync(join(root, rel))}`];
-    if (stat.isDirectory()) return [`${rel}/`, ...snapshot(root, rel)];
-    return [`${rel} ${createHash("sha256").update(readFileSync(join(root, rel))).digest("hex")}`];
-  });
-}
-
 function commit(root: string): void {
   sh(["git", "-C", root, "init", "-q"]);
   sh(["git", "-C", root, "add", "-A"]);
@@ -55,7 +43,7 @@ function commit(root: string): void {
 /** Site files, the outside dir, git status and git's index: all that must not change. */
 function world(root: string) {
   return {
-    site: snapshot(root),
+    site: snapshot(root, { skip: [".git"] }),
     outside: snapshot(outside),
     status: sh(["git", "-C", root, "status", "--porcelain", "--untracked-files=all"]),
     index: sh(["git", "-C", root, "ls-files", "-s"]),
