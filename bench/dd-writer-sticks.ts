@@ -10,37 +10,16 @@
  * loop devices backed by files on one disk share that disk's — with
  * BENCH_DIR=/tmp the parallel write is bound by the one virtio disk here.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { median } from "./lib.ts";
+import { median, timeSynced, writeRandomImage } from "./lib.ts";
 import { mustSync } from "../test/helpers/sh.ts";
-
-/** flk write's output plain, as a pipe would get it anyway. */
-const NO_COLOR = { env: { NO_COLOR: "1" } };
 
 const SIZE = 1 << 30;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FLK = process.env.FLK_BIN ?? join(import.meta.dir, "..", "dist", "flk");
 const TARGET = 0.7;
 const BASE = process.env.BENCH_DIR ?? "/dev/shm";
-
-function makeImage(path: string): void {
-  const fd = openSync(path, "w");
-  const chunk = new Uint8Array(16 << 20);
-  for (let done = 0; done < SIZE; done += chunk.length) {
-    for (let i = 0; i < chunk.length; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    if (done === 0) chunk.set([0x55, 0xaa], 510);
-    writeSync(fd, chunk);
-  }
-  closeSync(fd);
-}
-
-function timed(commands: string[][]): number {
-  mustSync(["sync"], NO_COLOR);
-  const start = performance.now();
-  for (const argv of commands) mustSync(argv, NO_COLOR);
-  return (performance.now() - start) / 1000;
-}
 
 /** Run the benchmark, print the table; returns the ratio (parallel / in a row). */
 export async function main(): Promise<number> {
@@ -49,20 +28,20 @@ export async function main(): Promise<number> {
   const devices: string[] = [];
   try {
     const image = join(dir, "random.iso");
-    makeImage(image);
+    writeRandomImage(image, SIZE);
     for (const name of ["a.img", "b.img"]) {
-      mustSync(["truncate", "-s", String(SIZE + (64 << 20)), join(dir, name)], NO_COLOR);
-      devices.push(mustSync(["losetup", "-f", "--show", join(dir, name)], NO_COLOR).trim());
+      mustSync(["truncate", "-s", String(SIZE + (64 << 20)), join(dir, name)]);
+      devices.push(mustSync(["losetup", "-f", "--show", join(dir, name)]).trim());
     }
     const [a, b] = devices as [string, string];
     // Allocate both backing files once, so no timed run pays for it.
-    timed([["dd", `if=${image}`, `of=${a}`, "bs=4M", "conv=fsync", "status=none"], ["dd", `if=${image}`, `of=${b}`, "bs=4M", "conv=fsync", "status=none"]]);
+    timeSynced([["dd", `if=${image}`, `of=${a}`, "bs=4M", "conv=fsync", "status=none"], ["dd", `if=${image}`, `of=${b}`, "bs=4M", "conv=fsync", "status=none"]]);
     const cases: Record<string, string[][]> = {
       "flk write IMAGE A B (parallel, verified)": [[FLK, "write", image, a, b]],
       "flk write IMAGE A; flk write IMAGE B (in a row, verified)": [[FLK, "write", image, a], [FLK, "write", image, b]],
     };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-    for (let round = 0; round < ROUNDS; round++) for (const [name, argv] of Object.entries(cases)) times[name]!.push(timed(argv));
+    for (let round = 0; round < ROUNDS; round++) for (const [name, argv] of Object.entries(cases)) times[name]!.push(timeSynced(argv));
     const [parallel, row] = Object.keys(cases).map((k) => median(times[k]!)) as [number, number];
     const ratio = parallel / row;
     console.log(`\n1 GiB random image → two loop devices (backing files in ${BASE}), ${ROUNDS} rounds A B A B, seconds\n`);

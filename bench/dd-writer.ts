@@ -5,13 +5,11 @@
  * the previous one's dirty pages. Medians of ROUNDS runs, ratios against
  * dd as the devos README used it and as it should have been used.
  */
-import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mustSync } from "../test/helpers/sh.ts";
-
-/** flk write's output plain, as a pipe would get it anyway. */
-const NO_COLOR = { env: { NO_COLOR: "1" } };
+import { timeSynced, writeRandomImage } from "./lib.ts";
 
 const SIZE = 1 << 30;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -43,24 +41,6 @@ const COMPARISONS: Array<[string, string, "ratio" | "speedup", number]> = [
   ["flk write (verify)", "dd conv=fsync + cmp", "ratio", 1.0],
 ];
 
-function makeImage(path: string): void {
-  const fd = openSync(path, "w");
-  const chunk = new Uint8Array(16 << 20);
-  for (let done = 0; done < SIZE; done += chunk.length) {
-    for (let i = 0; i < chunk.length; i += 65536) crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    if (done === 0) chunk.set([0x55, 0xaa], 510);
-    writeSync(fd, chunk);
-  }
-  closeSync(fd);
-}
-
-function timeOnce(commands: string[][]): number {
-  mustSync(["sync"], NO_COLOR);
-  const start = performance.now();
-  for (const argv of commands) mustSync(argv, NO_COLOR);
-  return (performance.now() - start) / 1000;
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -74,13 +54,13 @@ export async function main(): Promise<Record<string, number>> {
   try {
     const image = join(dir, "random.iso");
     const backing = join(dir, "stick.img");
-    makeImage(image);
-    mustSync(["truncate", "-s", String(SIZE + (64 << 20)), backing], NO_COLOR);
-    device = mustSync(["losetup", "-f", "--show", ...(DIRECT_IO ? ["--direct-io=on"] : []), backing], NO_COLOR).trim();
-    timeOnce([["dd", `if=${image}`, `of=${device}`, "bs=4M", "conv=fsync", "status=none"]]); // allocate the backing file's blocks once
+    writeRandomImage(image, SIZE);
+    mustSync(["truncate", "-s", String(SIZE + (64 << 20)), backing]);
+    device = mustSync(["losetup", "-f", "--show", ...(DIRECT_IO ? ["--direct-io=on"] : []), backing]).trim();
+    timeSynced([["dd", `if=${image}`, `of=${device}`, "bs=4M", "conv=fsync", "status=none"]]); // allocate the backing file's blocks once
     const times: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
     for (let round = 0; round < ROUNDS; round++)
-      for (const v of VARIANTS) times[v.name]!.push(timeOnce(v.argv(image, device)));
+      for (const v of VARIANTS) times[v.name]!.push(timeSynced(v.argv(image, device)));
     const medians = Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, median(xs)]));
     printTable(times, medians);
     return medians;

@@ -31,6 +31,28 @@ export interface CommandRegistry {
   add(name: string, command: LazyCommand, options?: { aliases?: string[]; plugin?: string; description?: string; json?: boolean }): void;
 }
 
+/** One of a plugin's commands, loaded only when it runs (or for its own help). */
+export interface LazyCommandEntry {
+  /** Loads and builds the command, e.g. `() => import("./commands/x.ts").then((m) => m.xCommand(flk))`. */
+  load: () => CommandDef<any> | Promise<CommandDef<any>>;
+  /** The line `flk --help` shows without loading it. */
+  description: string;
+  aliases?: string[];
+  /** false: the command has no --json output, so `--json` is refused (exit 2). */
+  json?: boolean;
+}
+
+/**
+ * Register a plugin's commands from a table (name → entry): one `commands`
+ * tap under the plugin's name, every command lazy and owned by the plugin.
+ * The one way every plugin's index.ts adds its commands.
+ */
+export function addCommands(flk: Flk, plugin: string, table: Record<string, LazyCommandEntry>): void {
+  flk.hooks.commands.tap(plugin, (registry) => {
+    for (const [name, { load, description, aliases, json }] of Object.entries(table)) registry.add(name, load, { plugin, description, aliases, json });
+  });
+}
+
 /** One host's live ISO as data: nix-iso renders it once with core/nix.ts. */
 export interface IsoModule {
   /** Module imports: raw expressions (e.g. `nix.raw('"${modulesPath}/…"')`) or site paths. */

@@ -5,7 +5,7 @@ export { FlkError, ExitCode, isFlkError, messageOf } from "./errors.ts";
 export { definePlugin, ownOptions, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
 export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
 export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, SshTarget, Hooks } from "./hooks.ts";
-export { pluginHooks } from "./hooks.ts";
+export { addCommands, pluginHooks, type LazyCommandEntry } from "./hooks.ts";
 export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstaller, type NetworkUnit } from "./live.ts";
 export { reach, locate, liveInstaller, parseTarget, parseUser, sshFlags, SSH_FLAG_ARGS, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
 export { nix, renderNix, renderString, renderKey, mergeSettings, collectPaths, nixInfo, isRaw, isPath, pathOf, type NixValue, type NixInfo } from "./nix.ts";

@@ -1,4 +1,4 @@
-import { definePlugin } from "../../core/index.ts";
+import { addCommands, definePlugin } from "../../core/index.ts";
 
 /** dd-writer: `flk write`, `flk devices`: flash the ISO safely, durably, verified. */
 export default definePlugin({
@@ -13,17 +13,14 @@ export default definePlugin({
     root: "flk write to a device",
   },
   apply(flk, options) {
-    flk.hooks.commands.tap("dd-writer", (registry) => {
-      // Loaded when run (DESIGN.md: `flk write` does not build the other commands).
-      registry.add("write", () => import("./commands/write.ts").then((m) => m.writeCommand(flk, options.verify)), {
-        aliases: ["dd"],
-        plugin: "dd-writer",
+    // Loaded when run (DESIGN.md: `flk write` does not build the other commands).
+    addCommands(flk, "dd-writer", {
+      write: {
+        load: () => import("./commands/write.ts").then((m) => m.writeCommand(flk, options.verify)),
         description: "Flash an image to a USB stick: safety checks, durable writes, read-back verify",
-      });
-      registry.add("devices", () => import("./commands/devices.ts").then((m) => m.devicesCommand(flk)), {
-        plugin: "dd-writer",
-        description: "List block devices and whether flk write would write to them",
-      });
+        aliases: ["dd"],
+      },
+      devices: { load: () => import("./commands/devices.ts").then((m) => m.devicesCommand(flk)), description: "List block devices and whether flk write would write to them" },
     });
   },
 });

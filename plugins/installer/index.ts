@@ -1,4 +1,4 @@
-import { definePlugin } from "../../core/index.ts";
+import { addCommands, definePlugin } from "../../core/index.ts";
 import { installerOptions } from "./options.ts";
 
 /** installer: `flk install HOST`: mount by label, overlay the store, nixos-install. */
@@ -13,15 +13,9 @@ export default definePlugin({
   },
   apply(flk, options) {
     installerOptions.keep(flk, options);
-    flk.hooks.commands.tap("installer", (registry) => {
-      registry.add("install", () => import("./command.ts").then((m) => m.installCommand(flk)), {
-        plugin: "installer",
-        description: "Mount by label, overlay the store, nixos-install the system the stick carries (--system) or --flake SITE#HOST, here or --target over ssh",
-      });
-      registry.add("disk", () => import("./disk-command.ts").then((m) => m.diskCommand(flk)), {
-        plugin: "installer",
-        description: "Wipe, partition and format a disk: the host's disko layout, else the NixOS manual's, labelled for flk install",
-      });
+    addCommands(flk, "installer", {
+      install: { load: () => import("./command.ts").then((m) => m.installCommand(flk)), description: "Mount by label, overlay the store, nixos-install the system the stick carries (--system) or --flake SITE#HOST, here or --target over ssh" },
+      disk: { load: () => import("./disk-command.ts").then((m) => m.diskCommand(flk)), description: "Wipe, partition and format a disk: the host's disko layout, else the NixOS manual's, labelled for flk install" },
     });
   },
 });

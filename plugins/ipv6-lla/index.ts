@@ -1,4 +1,4 @@
-import { definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
+import { addCommands, definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
 import { DEFAULT_ADDRESS } from "./explain.ts";
 import { llaNotes, llaSettings } from "./iso.ts";
 import { staticAddress } from "./ipv6.ts";
@@ -18,12 +18,9 @@ export default definePlugin({
     // Checked when used, so a bad address only stops what needs it (not `flk write`).
     const where = `${flk.configFile ?? "flk.toml"}: [ipv6-lla] address`;
     const address = () => staticAddress(options.address, where);
-    flk.hooks.commands.tap("ipv6-lla", (registry) =>
-      registry.add("lla", () => import("./commands/lla.ts").then((m) => m.llaCommand(flk, address)), {
-        plugin: "ipv6-lla",
-        description: "IPv6 link-local: EUI-64 addresses, discover the live installer on the link, explain fe80::47",
-      }),
-    );
+    addCommands(flk, "ipv6-lla", {
+      lla: { load: () => import("./commands/lla.ts").then((m) => m.llaCommand(flk, address)), description: "IPv6 link-local: EUI-64 addresses, discover the live installer on the link, explain fe80::47" },
+    });
     // The static address, canonical (RFC 5952): known_hosts, ssh and the ISO all see this one text.
     flk.hooks.liveInstaller.tap("ipv6-lla", (live) => ({ ...live, staticAddress: address() }));
     flk.hooks.isoModule.tapPromise("ipv6-lla", async (module, host) => {

@@ -1,4 +1,4 @@
-import { definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
+import { addCommands, definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
 import { mdnsNote, mdnsSettings } from "./iso.ts";
 import { locateByMdns } from "./locate.ts";
 
@@ -11,12 +11,9 @@ export default definePlugin({
   },
   apply(flk, options) {
     const log = flk.logger("mdns");
-    flk.hooks.commands.tap("mdns", (registry) =>
-      registry.add("resolve", () => import("./commands/resolve.ts").then((m) => m.resolveCommand(flk)), {
-        plugin: "mdns",
-        description: "Find NAME.local by one-shot mDNS (A and AAAA) on every multicast interface",
-      }),
-    );
+    addCommands(flk, "mdns", {
+      resolve: { load: () => import("./commands/resolve.ts").then((m) => m.resolveCommand(flk)), description: "Find NAME.local by one-shot mDNS (A and AAAA) on every multicast interface" },
+    });
     flk.hooks.isoModule.tapPromise("mdns", async (module, host) => ({
       ...module,
       settings: mergeSettings(module.settings, mdnsSettings(options.backend, liveInstaller(flk, host.host).network)),

@@ -1,4 +1,4 @@
-import { definePlugin } from "../../core/index.ts";
+import { addCommands, definePlugin } from "../../core/index.ts";
 import { nixIsoOptions } from "./options.ts";
 
 /**
@@ -15,15 +15,9 @@ export default definePlugin({
   apply(flk, options) {
     nixIsoOptions.keep(flk, options);
     flk.hooks.hostsDir.tap("nix-iso", () => options.hosts);
-    flk.hooks.commands.tap("nix-iso", (registry) => {
-      registry.add("hosts", () => import("./hosts-command.ts").then((m) => m.hostsCommand(flk)), {
-        plugin: "nix-iso",
-        description: "List the site's hosts (hosts/*.nix without default.nix, and hosts/NAME/default.nix)",
-      });
-      registry.add("iso", () => import("./iso-command.ts").then((m) => m.isoCommand(flk)), {
-        plugin: "nix-iso",
-        description: "Build the live installer ISO of a host (nix build over nixosConfigurations.HOST.extendModules)",
-      });
+    addCommands(flk, "nix-iso", {
+      hosts: { load: () => import("./hosts-command.ts").then((m) => m.hostsCommand(flk)), description: "List the site's hosts (hosts/*.nix without default.nix, and hosts/NAME/default.nix)" },
+      iso: { load: () => import("./iso-command.ts").then((m) => m.isoCommand(flk)), description: "Build the live installer ISO of a host (nix build over nixosConfigurations.HOST.extendModules)" },
     });
   },
 });

@@ -1,4 +1,4 @@
-import { LIVE_USER, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
+import { LIVE_USER, addCommands, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
 import { contributeIso, prepareHostKey } from "./iso.ts";
 import { knownHostsFile, pinnedKeys, pinnedSshOptions } from "./hostkey.ts";
 import { join } from "node:path";
@@ -24,16 +24,13 @@ export default definePlugin({
       warned.add(message);
       log.warn(message);
     };
-    flk.hooks.commands.tap(PLUGIN, (registry) => {
-      registry.add("keys", () => import("./commands/keys.ts").then((m) => m.keysCommand(flk, options)), {
-        plugin: PLUGIN,
-        description: "Public keys that may log in to the live installer (add, list, rm)",
-      });
-      registry.add("ssh", () => import("./commands/ssh.ts").then((m) => m.sshCommand(flk, options)), {
-        plugin: PLUGIN,
+    addCommands(flk, PLUGIN, {
+      keys: { load: () => import("./commands/keys.ts").then((m) => m.keysCommand(flk, options)), description: "Public keys that may log in to the live installer (add, list, rm)" },
+      ssh: {
+        load: () => import("./commands/ssh.ts").then((m) => m.sshCommand(flk, options)),
         description: "Log in to HOST's live installer (found by mDNS / fe80::47 / EUI-64), host key pinned; -- ARGS go to ssh",
         json: false,
-      });
+      },
     });
     flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
     flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>
