@@ -14,7 +14,7 @@ import { resolveConfig } from "../../../core/config.ts";
 import { PluginRegistry, type FlkPlugin } from "../../../core/plugin.ts";
 import installer from "../../../plugins/installer/index.ts";
 import { testFlk } from "../../helpers/flk.ts";
-import { SBIN_PATH, sh as sharedSh, type Ran } from "../../helpers/sh.ts";
+import { SBIN_PATH, must as sharedMust, sh as sharedSh, type Ran } from "../../helpers/sh.ts";
 
 export { SBIN_PATH } from "../../helpers/sh.ts";
 
@@ -23,10 +23,9 @@ export function sh(argv: string[], input?: string): Promise<Ran> {
   return sharedSh(argv, { input });
 }
 
+/** Run argv; its stdout trimmed, or an error with its stderr (test/helpers/sh.ts). */
 async function must(argv: string[]): Promise<string> {
-  const r = await sh(argv);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr}`);
-  return r.stdout.trim();
+  return (await sharedMust(argv)).trim();
 }
 
 /** One recorded call of the stand-in nixos-install. */
