@@ -1,8 +1,6 @@
 import { addCommands, definePlugin, liveInstaller, mergeSettings } from "../../core/index.ts";
 import { DEFAULT_ADDRESS } from "./explain.ts";
-import { llaNotes, llaSettings } from "./iso.ts";
 import { staticAddress } from "./ipv6.ts";
-import { locateOnLink } from "./locate.ts";
 
 /** ipv6-lla: fe80::47 and EUI-64 link-local addresses on the live ISO; `flk lla`. */
 export default definePlugin({
@@ -23,14 +21,16 @@ export default definePlugin({
     });
     // The static address, canonical (RFC 5952): known_hosts, ssh and the ISO all see this one text.
     flk.hooks.liveInstaller.tap("ipv6-lla", (live) => ({ ...live, staticAddress: address() }));
+    // Taps import their code when called: this file is loaded on every start-up, `flk --help` included (bench/startup.ts).
     flk.hooks.isoModule.tapPromise("ipv6-lla", async (module, host) => {
+      const { llaNotes, llaSettings } = await import("./iso.ts");
       const live = liveInstaller(flk, host.host);
       const settings = { address: live.staticAddress ?? address(), eui64: options.eui64, network: live.network };
       return { ...module, settings: mergeSettings(module.settings, llaSettings(settings)), notes: [...module.notes, ...llaNotes(settings)] };
     });
     // mdns taps at stage -10, so its answer is preferred (core/reach.ts races them).
-    flk.hooks.locate.tapPromise("ipv6-lla", (query) =>
-      locateOnLink(query, { address: query.live.staticAddress ?? address(), eui64: options.eui64, signal: query.signal, warn: (line) => log.warn(line) }),
+    flk.hooks.locate.tapPromise("ipv6-lla", async (query) =>
+      (await import("./locate.ts")).locateOnLink(query, { address: query.live.staticAddress ?? address(), eui64: options.eui64, signal: query.signal, warn: (line) => log.warn(line) }),
     );
   },
 });

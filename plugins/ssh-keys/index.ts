@@ -1,6 +1,4 @@
 import { LIVE_USER, addCommands, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
-import { contributeIso, prepareHostKey } from "./iso.ts";
-import { knownHostsFile, pinnedKeys, pinnedSshOptions } from "./hostkey.ts";
 import { join } from "node:path";
 
 const PLUGIN = "ssh-keys";
@@ -32,15 +30,17 @@ export default definePlugin({
         json: false,
       },
     });
-    flk.hooks.isoModule.tapPromise(PLUGIN, (module, host) => contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
-    flk.hooks.prepareIso.tapPromise(PLUGIN, (host) =>
-      prepareHostKey(host, { pinHostKey: options.pinHostKey, alias: liveInstaller(flk, host.host).hostKeyAlias, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
+    // Taps import their code when called: this file is loaded on every start-up, `flk --help` included (bench/startup.ts).
+    flk.hooks.isoModule.tapPromise(PLUGIN, async (module, host) => (await import("./iso.ts")).contributeIso(module, host, { ...options, linkLocal: linkLocalOf(flk, host.host), env: flk.env }, warnOnce));
+    flk.hooks.prepareIso.tapPromise(PLUGIN, async (host) =>
+      (await import("./iso.ts")).prepareHostKey(host, { pinHostKey: options.pinHostKey, alias: liveInstaller(flk, host.host).hostKeyAlias, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
       const site = options.pinHostKey ? siteOrUndefined(flk) : undefined;
       if (!site) return sshOptions;
       // Read and checked only (no link, every line a plain ed25519 entry): flk ssh writes nothing.
       const alias = liveInstaller(flk, target.host).hostKeyAlias;
+      const { knownHostsFile, pinnedKeys, pinnedSshOptions } = await import("./hostkey.ts");
       const pinned = pinnedKeys(site, target.host, alias);
       if (!pinned || pinned.length === 0) return sshOptions;
       return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), alias)];
