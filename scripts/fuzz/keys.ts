@@ -40,7 +40,8 @@ function mutate(line: string, r: Rng): string {
   }
 }
 
-function mutateBlob(line: string, r: Rng): string {
+/** One blob-level edit, re-encoded so the wire parser is reached: a flipped byte, a cut, a byte added, or a length field set to an edge value. */
+export function mutateBlob(line: string, r: Rng): string {
   const parts = line.split(" ");
   const index = parts.findIndex((p) => p.startsWith("AAAA"));
   if (index < 0) return line;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { definePlugin, ownOptions, PluginRegistry, validateOptions, defaultOptions } from "../../core/plugin.ts";
 import { testFlk } from "../helpers/flk.ts";
-import { FlkError } from "../../core/errors.ts";
+import { refusal } from "../helpers/refusal.ts";
 
 const schema = {
   backend: { type: "string", default: "resolved", enum: ["resolved", "avahi"], description: "" },
@@ -13,32 +13,22 @@ const schema = {
 
 const plugin = (name: unknown) => definePlugin({ name: name as string, description: "", options: {}, apply() {} });
 
-function thrown(fn: () => unknown): FlkError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FlkError);
-    return error as FlkError;
-  }
-  throw new Error("expected a FlkError");
-}
-
 describe("plugin registry", () => {
   test("definePlugin returns its argument", () => {
     const p = plugin("x");
     expect(definePlugin(p)).toBe(p);
   });
   test("refuses a plugin without a name", () => {
-    const e = thrown(() => new PluginRegistry([plugin(undefined)]));
+    const e = refusal(() => new PluginRegistry([plugin(undefined)]));
     expect(e.message).toContain("no valid name");
     expect(e.exitCode).toBe(2);
   });
   test("refuses two plugins with one name", () => {
-    expect(thrown(() => new PluginRegistry([plugin("a"), plugin("a")])).message).toBe("two plugins are named 'a'");
+    expect(refusal(() => new PluginRegistry([plugin("a"), plugin("a")])).message).toBe("two plugins are named 'a'");
   });
   test("an unknown plugin name gets a did-you-mean", () => {
     const r = new PluginRegistry([plugin("ssh-keys"), plugin("mdns")]);
-    const e = thrown(() => r.require("ssh-key", "flk.toml: plugins"));
+    const e = refusal(() => r.require("ssh-key", "flk.toml: plugins"));
     expect(e.message).toContain("unknown plugin 'ssh-key'. Did you mean `ssh-keys`?");
   });
 });
@@ -54,19 +44,19 @@ describe("option validation", () => {
     expect(defaultOptions(schema).users).toEqual(["nixos"]);
   });
   test("unknown key: did-you-mean and the known keys", () => {
-    const e = thrown(() => validateOptions(schema, { verfy: false }, "flk.toml: [dd-writer]"));
+    const e = refusal(() => validateOptions(schema, { verfy: false }, "flk.toml: [dd-writer]"));
     expect(e.message).toBe("flk.toml: [dd-writer]: unknown key 'verfy'. Did you mean `verify`? Known keys: backend, verify, timeout, users, labels.");
   });
   test("wrong type: key, expected and actual type", () => {
-    expect(thrown(() => validateOptions(schema, { verify: "yes" }, "f: [p]")).message).toBe('f: [p].verify: expected a boolean (true or false), got a string ("yes")');
-    expect(thrown(() => validateOptions(schema, { users: "nixos" }, "f: [p]")).message).toBe('f: [p].users: expected a list of strings, got a string ("nixos")');
-    expect(thrown(() => validateOptions(schema, { timeout: 1.5 }, "f: [p]")).message).toBe("f: [p].timeout: expected an integer, got a number (1.5)");
-    expect(thrown(() => validateOptions(schema, { labels: { root: 1 } }, "f: [p]")).message).toBe("f: [p].labels.root: expected a string, got a number (1)");
+    expect(refusal(() => validateOptions(schema, { verify: "yes" }, "f: [p]")).message).toBe('f: [p].verify: expected a boolean (true or false), got a string ("yes")');
+    expect(refusal(() => validateOptions(schema, { users: "nixos" }, "f: [p]")).message).toBe('f: [p].users: expected a list of strings, got a string ("nixos")');
+    expect(refusal(() => validateOptions(schema, { timeout: 1.5 }, "f: [p]")).message).toBe("f: [p].timeout: expected an integer, got a number (1.5)");
+    expect(refusal(() => validateOptions(schema, { labels: { root: 1 } }, "f: [p]")).message).toBe("f: [p].labels.root: expected a string, got a number (1)");
   });
   test("enum and range violations name the allowed values", () => {
-    expect(thrown(() => validateOptions(schema, { backend: "avahii" }, "f: [p]")).message).toContain('expected one of "resolved", "avahi", got "avahii". Did you mean `avahi`?');
-    expect(thrown(() => validateOptions(schema, { timeout: 0 }, "f: [p]")).message).toContain("expected a number from 1 to ∞, got 0");
-    expect(thrown(() => validateOptions(schema, { labels: { rot: "x" } }, "f: [p]")).message).toContain("unknown key 'rot'. Did you mean `root`?");
+    expect(refusal(() => validateOptions(schema, { backend: "avahii" }, "f: [p]")).message).toContain('expected one of "resolved", "avahi", got "avahii". Did you mean `avahi`?');
+    expect(refusal(() => validateOptions(schema, { timeout: 0 }, "f: [p]")).message).toContain("expected a number from 1 to ∞, got 0");
+    expect(refusal(() => validateOptions(schema, { labels: { rot: "x" } }, "f: [p]")).message).toContain("unknown key 'rot'. Did you mean `root`?");
   });
 });
 
@@ -85,7 +75,7 @@ describe("a plugin's own options (ownOptions)", () => {
 
   test("a flk the plugin was not applied to (switched off) has none: an internal error, not a default", () => {
     const off = testFlk({ plugins: [plugin], cwd: "/", enabled: [] });
-    const e = thrown(() => own.of(off));
+    const e = refusal(() => own.of(off));
     expect([e.code, e.exitCode]).toEqual(["E_INTERNAL", 1]);
   });
 });

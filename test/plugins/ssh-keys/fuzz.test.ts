@@ -11,22 +11,13 @@ import { systemTest } from "../../helpers/require.ts";
 import { KeyLineError, formatKeyLine, parseKeyLine, type PublicKey } from "../../../plugins/ssh-keys/keys.ts";
 import { PrivateKeyError, readKeyText } from "../../../plugins/ssh-keys/text.ts";
 import { blob64, blobOf, fieldsOf, sshKeygenList } from "./helpers.ts";
+// The fuzzer's xorshift32 (FLK_FUZZ_SEED reproduces a failure) and its blob-level edit, shared with `npm run fuzz`.
+import { rng, type Rng } from "../../../scripts/fuzz/rng.ts";
+import { mutateBlob } from "../../../scripts/fuzz/keys.ts";
 
 const it = systemTest(["ssh-keygen"], { root: false });
 const SEED = Number(process.env.FLK_FUZZ_SEED ?? 0x5eed);
 const ROUNDS = 1000;
-
-/** xorshift32: deterministic, so a failure reproduces with FLK_FUZZ_SEED. */
-function rng(seed: number) {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]! };
-}
 
 let dir: string;
 beforeAll(() => {
@@ -47,7 +38,7 @@ function seeds(): string[] {
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\",\\@-.#!";
 
 /** One random edit of a line: text-level or blob-level (re-encoded, so the wire parser is reached). */
-function mutate(line: string, r: ReturnType<typeof rng>): string {
+function mutate(line: string, r: Rng): string {
   const at = r.int(line.length);
   switch (r.int(7)) {
     case 0: return line.slice(0, at) + r.pick([...ALPHABET]) + line.slice(at + 1);
@@ -56,23 +47,6 @@ function mutate(line: string, r: ReturnType<typeof rng>): string {
     case 3: return line.slice(0, at);
     default: return mutateBlob(line, r);
   }
-}
-
-function mutateBlob(line: string, r: ReturnType<typeof rng>): string {
-  const parts = line.split(" ");
-  const index = parts.findIndex((p) => p.startsWith("AAAA"));
-  if (index < 0) return line;
-  const blob = Buffer.from(parts[index]!, "base64");
-  const at = r.int(blob.length);
-  const choice = r.int(4);
-  let out: Buffer;
-  if (choice === 0) { out = Buffer.from(blob); out[at] = r.int(256); }
-  else if (choice === 1) out = blob.subarray(0, at);
-  else if (choice === 2) out = Buffer.concat([blob, Buffer.from([r.int(256)])]);
-  else if (blob.length < 4) out = blob;
-  else { out = Buffer.from(blob); out.writeUInt32BE(r.pick([0, 1, 0x7fffffff, 0xffffffff, blob.length]), Math.min(at, blob.length - 4)); }
-  parts[index] = out.toString("base64");
-  return parts.join(" ");
 }
 
 it(`mutated key lines never throw unexpectedly, never hang, and what is accepted matches ssh-keygen (seed ${SEED})`, () => {
