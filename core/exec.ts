@@ -105,6 +105,12 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Text fed to the child's stdin; otherwise stdin is closed (inherited with stdio "inherit"). */
   input?: string | Uint8Array;
+  /**
+   * With `input`: keep the child's stdin open after the input until the child
+   * exits, instead of closing it at once. Over ssh the far side then reads
+   * EOF exactly when this side goes away (installer's remote hang-up guard).
+   */
+  holdStdin?: boolean;
   /** Kill the child when this aborts. */
   signal?: AbortSignal;
   /** Lines of output kept for `tail` in stream mode. */
@@ -144,12 +150,18 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const child = Bun.spawn([resolved, ...args], {
     cwd: options.cwd,
     env: options.env ? cleanEnv(options.env) : undefined,
-    stdin: input ?? (stdio === "inherit" || options.stdin === "inherit" ? "inherit" : "ignore"),
+    stdin: input && options.holdStdin ? "pipe" : input ?? (stdio === "inherit" || options.stdin === "inherit" ? "inherit" : "ignore"),
     stdout: stdio === "inherit" ? "inherit" : "pipe",
     stderr: stdio === "inherit" ? "inherit" : "pipe",
     // setsid(2): the child leads a new process group, which an abort signals as a whole.
     detached: options.processGroup ?? false,
   });
+  const held = input && options.holdStdin ? (child.stdin as Bun.FileSink) : undefined;
+  if (held) {
+    held.write(input!);
+    // Not awaited: a child that stops reading must not stop us collecting its output.
+    Promise.resolve(held.flush()).catch(() => undefined);
+  }
   let groupGone: Promise<void> | undefined;
   const onAbort = () => {
     if (options.processGroup) groupGone = stopGroup(child.pid);
@@ -186,6 +198,11 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     collect(child.stderr, echo || Boolean(options.echoStderr)),
   ]);
   await child.exited;
+  try {
+    held?.end();
+  } catch {
+    // The child is gone and so is the pipe's reader.
+  }
   await groupGone;
   options.signal?.removeEventListener("abort", onAbort);
   const code = child.exitCode ?? 128 + signalNumber(child.signalCode);

@@ -66,8 +66,39 @@ export function sshTransport(spec: SshSpec): Transport {
   return {
     where: spec.destination,
     tried: spec.tried,
-    run: (script, options) => spawnScript(argv, new TextEncoder().encode(script), options),
+    // stdin stays open for the whole run: its EOF on the far side is the hang-up guard's signal.
+    run: (script, options) => spawnScript(argv, new TextEncoder().encode(hangUpGuard(script)), { ...options, holdStdin: true }),
   };
+}
+
+/**
+ * A command that runs over ssh without a terminal outlives its session:
+ * sshd sends SIGHUP only through a pty, so killing the local ssh (flk's
+ * answer to SIGINT/SIGTERM) would leave nixos-install running on the live
+ * side. `ssh -tt` would give a hang-up, but also echo the script and merge
+ * stderr into the protocol's stdout. Instead flk keeps ssh's stdin open for
+ * the whole run and sends nothing after the script, so the far side reads
+ * EOF there exactly when the session ends; a watcher in the script's
+ * process group (a non-interactive sh starts no new groups) then stops the
+ * group: TERM, and KILL 5 s later. The watcher ignores TERM itself, holds
+ * no output descriptor (sshd would wait for it), and is killed when the
+ * script exits normally. Steps get /dev/null as stdin, as before (then the
+ * pipe was at EOF). The text is one `{ … }` group, so `sh -s` has parsed it
+ * all before stdin changes hands.
+ */
+export function hangUpGuard(script: string): string {
+  return [
+    "{",
+    "exec 4<&0 </dev/null",
+    // `read`, a builtin: killing the watcher at a normal end leaves no reader behind.
+    "( trap '' HUP INT TERM; while read -r _; do :; done <&4; kill -s TERM 0; sleep 5; kill -s KILL 0 ) >/dev/null 2>&1 &",
+    "flk_watch=$!",
+    "exec 4<&-",
+    "trap 'kill -s KILL $flk_watch 2>/dev/null' EXIT",
+    script,
+    "}",
+    "",
+  ].join("\n");
 }
 
 /**
@@ -76,10 +107,10 @@ export function sshTransport(spec: SshSpec): Transport {
  * (nixos-install, not only sh) and flk waits for the group before it says
  * what is left (DESIGN.md "Processes").
  */
-async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, options: RunScriptOptions = {}): Promise<ScriptRun> {
+async function spawnScript(argv: string[], stdin: "inherit" | Uint8Array, options: RunScriptOptions & { holdStdin?: boolean } = {}): Promise<ScriptRun> {
   const result = await run(argv, {
     stdio: "capture",
-    ...(stdin === "inherit" ? { stdin: "inherit" as const } : { input: stdin }),
+    ...(stdin === "inherit" ? { stdin: "inherit" as const } : { input: stdin, holdStdin: options.holdStdin }),
     processGroup: true,
     // Bun's default is the environment at start-up, not process.env as it is now.
     env: process.env,

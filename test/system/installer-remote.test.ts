@@ -9,7 +9,7 @@
  * the fixture turns it off.
  */
 import { afterEach, describe, expect } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
@@ -241,4 +241,42 @@ describe("flk install --target --hardware-config for a host that uses nixos-fact
       else process.env.NIX_CONFIG = saved;
     }
   }, 120_000);
+});
+
+/** A live (non-zombie) process with this pid (proc(5): the state after the comm). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe("an interrupted flk install --target stops the remote run too", () => {
+  test("abort (what SIGINT does) while the slow stand-in nixos-install sleeps on the live side: the local ssh goes, and the remote stand-in and its shell are gone within 5 s (the remote script watches its ssh session's stdin)", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    // The slow stand-in on the live side (sshd's PATH has m.bin first): records its pid and that of the script's shell, then waits.
+    writeFileSync(join(m.bin, "nixos-install"), `#!/bin/sh\necho "$$ $PPID" > '${m.dir}/standin.pids'\nexec sleep 120\n`);
+    chmodSync(join(m.bin, "nixos-install"), 0o755);
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const pidFile = join(m.dir, "standin.pids");
+    let pids: number[] = [];
+    try {
+      const running = install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh }).catch((e) => e);
+      for (let i = 0; i < 800 && !(await Bun.file(pidFile).exists()); i++) await Bun.sleep(25);
+      pids = (await Bun.file(pidFile).text()).trim().split(" ").map(Number);
+      expect(pids.every(alive)).toBe(true);
+      flk.abort("interrupted by SIGINT");
+      await running;
+      const t0 = Date.now();
+      while (pids.some(alive) && Date.now() - t0 < 5000) await Bun.sleep(50);
+      expect(pids.filter(alive)).toEqual([]);
+      // The mounts stay (undo is the operator's choice), and --undo over ssh still works.
+      const undo = await install(machineFlk(m, [live.plugin], { liveFlake: m.site }), { undo: true, target: "root@NixOS", ssh: live.ssh });
+      expect(undo.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["mount-root", "mount-boot", "swapon"]);
+    } finally {
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
 });
