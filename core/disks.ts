@@ -439,3 +439,44 @@ export function withImage(view: SystemView, image: string | FileId): SystemView 
   }
   return { ...view, imageDisks: disksOfDev(devString(id!.dev), view.blocks, view.usage), imageFile: id };
 }
+
+/**
+ * The refusal for a block device the kernel will not open exclusively
+ * (EBUSY on O_EXCL): something holds it that flk's own checks did not see —
+ * a mount in a mount namespace flk cannot read, a filesystem spanning several
+ * disks (btrfs, bcachefs), an open by another program — or a mount that
+ * raced the checks. Nothing was written: the open is the last thing before
+ * the first write.
+ */
+export function busyRefusal(path: string, cause?: unknown): FlkError {
+  return new FlkError(
+    `${path} is busy: the kernel reports it in use (held by something flk's checks cannot see, e.g. a mount in another namespace or a filesystem spanning disks). ` +
+      `Nothing was written. Find what holds it (\`lsblk ${path}\`, \`findmnt --source ${path}\`, \`fuser -vm ${path}\`), release it, and try again.`,
+    "E_BUSY",
+    2,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Claim the judged disk the way the kernel arbitrates (open with O_EXCL),
+ * prove the fd is the judged device, and let go: a disk something holds is
+ * refused here, cleanly (exit 2), before a program that writes it runs —
+ * not halfway through by sfdisk's or mkfs's own in-use check. The claim is
+ * released before those programs run, since they claim the disk themselves.
+ */
+export function claimDisk(disk: Pick<Disk, "path" | "name" | "dev" | "diskseq" | "backingInode">): void {
+  let fd: number;
+  try {
+    fd = openSync(disk.path, constants.O_RDONLY | constants.O_EXCL | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EBUSY") throw busyRefusal(disk.path, error);
+    throw new FlkError(`cannot open ${disk.path} (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root." : ""}`, "E_OPEN", 2, { cause: error });
+  }
+  try {
+    proveOpened(fd, disk);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -22,7 +22,7 @@ export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, un
 export { readSysBlocks, readUsage, parseSwaps, devString, nameOfDev, rdevOf, type SysBlock, type Usage } from "./blockdev.ts";
 export { lsblk, parseLsblk, type LsblkDevice } from "./lsblk.ts";
 export {
-  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, withImage, loopsBackedByFile, disksOfFile, disksOfDev, proveOpened, targetChanged,
+  judgeDisk, listDisks, describeDisk, assess, usesOf, isLoop, mayWrite, systemView, withImage, loopsBackedByFile, disksOfFile, disksOfDev, proveOpened, targetChanged, busyRefusal, claimDisk,
   type Disk, type Verdict, type Assessment, type SystemView, type FileId, type JudgeOptions,
 } from "./disks.ts";
 export { diskseqOfFd, loopStatusOfFd, tryLockExclusive, type LoopStatus } from "./kernel.ts";

@@ -7,7 +7,7 @@
  * single byte is written or truncated.
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync } from "node:fs";
-import { FlkError, proveOpened, readSysBlocks, targetChanged as changed, tryLockExclusive } from "../../core/index.ts";
+import { busyRefusal, FlkError, proveOpened, readSysBlocks, targetChanged as changed, tryLockExclusive } from "../../core/index.ts";
 import { ALIGN } from "./ring.ts";
 import { refuseLoopBacking, type BlockTarget, type FileTarget, type Target } from "./target.ts";
 
@@ -67,8 +67,8 @@ function openDirect(path: string, flags: number): { fd: number; direct: boolean 
 function openFailed(path: string, error: unknown): FlkError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EEXIST") return changed(path, "something appeared at its path");
-  if (code === "EBUSY")
-    return new FlkError(`${path} is busy: something mounted or claimed it after flk checked it. Nothing was written. Unmount it and try again.`, "E_BUSY", 2, { cause: error });
+  // The kernel's own arbitration: it knows holders flk's checks cannot see (another namespace's mount, a btrfs spanning disks).
+  if (code === "EBUSY") return busyRefusal(path, error);
   return new FlkError(`cannot open ${path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
 }
 

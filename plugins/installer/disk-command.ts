@@ -47,6 +47,7 @@ function commandLine(step: DiskReport["steps"][number]): string {
 /** The human --dry-run output: the table as an sfdisk script, then the commands. */
 export function formatDiskPlan(r: DiskReport): string {
   const lines = [`flk disk ${r.device} (${r.model ?? "unknown model"}, ${formatBytes(r.size)}): ${r.boot} (${r.bootFrom === "flag" ? "--boot" : "from this machine's firmware"}), nothing was written`];
+  lines.push(`erases: ${r.erases.map((d) => `${d.path} (${d.model ?? "unknown model"}, ${formatBytes(d.size)})`).join(", ")}`);
   if (r.layout) {
     lines.push(`partition table (sfdisk ${r.device}):`, ...r.layout.sfdisk.trimEnd().split("\n").map((l) => `  ${l}`));
     lines.push("partitions:", ...r.layout.partitions.map((p) => `  ${p.node.padEnd(16)} ${formatBytes(p.bytes).padStart(10)}  ${p.fs.padEnd(5)} label '${p.label}' (${p.role})`));

@@ -4,8 +4,8 @@
  * then run the steps as one script and report what blkid read back.
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { join } from "node:path";
-import { checkHost, FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk } from "../../core/index.ts";
+import { join, resolve } from "node:path";
+import { checkHost, claimDisk, FlkError, formatBytes, isFlkError, judgeDisk, nixInfo, type Flk } from "../../core/index.ts";
 import type { Step } from "./hooks.ts";
 import { planLayout, parseSize, type Boot, type Layout } from "./layout.ts";
 import { layoutSteps } from "./disk-steps.ts";
@@ -39,6 +39,11 @@ export interface DiskFacts {
   model: string | null;
   serial: string | null;
   sectorSize: number;
+  /** Kernel name and `major:minor`, with what proves an opened fd is this disk (judged on this machine). */
+  name?: string;
+  dev?: string;
+  diskseq?: string;
+  backingInode?: string;
 }
 
 /** The result, also the `flk disk --json` document. */
@@ -52,6 +57,8 @@ export interface DiskReport {
   /** The manual's layout, or null when the host's disko runs instead. */
   layout: Layout | null;
   disko: { host: string; disks: Record<string, string | null>; script: string | null } | null;
+  /** Every disk erased: DEVICE, and with disko every disk its layout names (each judged). */
+  erases: Array<Pick<DiskFacts, "path" | "size" | "model">>;
   dryRun: boolean;
   steps: RanStep[];
   script: string;
@@ -93,6 +100,8 @@ export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> 
   const live = options.host ? readLiveRecord(options.liveRecord) : undefined;
   const prebuilt = live && live.host === options.host ? (live.diskoScript ?? undefined) : undefined;
   const plan = await planDisk(flk, judged, boot, { host: options.host, swap: options.swap, site, prebuilt });
+  // A disko script formats every disk its layout names, not only DEVICE: each one is judged and named.
+  const erased = plan.disko ? await judgeDiskoDisks(plan.disko, judged) : [judged];
   const config = installerOptions.of(flk);
   const script = renderScript(plan.steps, "install", { title: `flk disk ${judged.path}`, root: config.root, store: "/nix/store", guards: [], cwd: "/" });
   const report: DiskReport = {
@@ -103,27 +112,52 @@ export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> 
     bootFrom: options.boot ? "flag" : "firmware",
     layout: plan.layout,
     disko: plan.disko ? { host: plan.disko.host, disks: plan.disko.disks, script: plan.disko.script ?? null } : null,
+    erases: erased.map((d) => ({ path: d.path, size: d.size, model: d.model })),
     dryRun: Boolean(options.dryRun),
     steps: plan.steps.map((s) => ({ ...s, status: "planned" })),
     script,
   };
   if (options.dryRun) return report;
-  await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY));
-  // Check, then prove: the disk may have been mounted while the question waited. sfdisk opens it O_EXCL too.
-  await judge(judged.path);
+  await confirmDisk(flk, erased, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY));
+  // Check, then prove: a disk may have been mounted while the question waited; judged again, then claimed
+  // (O_EXCL, as flk write opens) so a disk the kernel holds is refused here, not by sfdisk halfway.
+  for (const d of erased) claim(await judge(d.path));
   await execute(flk, localTransport(), report);
   return report;
 }
 
-/** The one judge (core/disks.ts); anything but a free disk is a refusal that says why. */
-export async function judge(device: string): Promise<DiskFacts> {
-  if (!device.startsWith("/")) {
+/** Every disk a disko layout names, judged (DEVICE first, each disk once); a disk without a device set is refused. */
+async function judgeDiskoDisks(disko: DiskoHost, first: DiskFacts): Promise<DiskFacts[]> {
+  const unset = Object.entries(disko.disks).filter(([, device]) => typeof device !== "string").map(([name]) => name);
+  if (unset.length)
+    throw new FlkError(`${disko.host}'s disko layout does not say which device disko.devices.disk.${unset.join(", disk.")} is: flk cannot judge a disk it cannot name. Nothing was written. Set its device in the host's configuration.`, "E_DISKO_DEVICE");
+  const out = [first];
+  for (const device of Object.values(disko.disks) as string[]) {
+    const d = await judge(device, `${disko.host}'s disko layout formats ${device} too`);
+    if (!out.some((o) => o.dev === d.dev)) out.push(d);
+  }
+  return out;
+}
+
+/** Claim a locally judged disk (core's claimDisk): exit 2 when the kernel says it is busy. */
+export function claim(d: DiskFacts): void {
+  if (d.dev !== undefined) claimDisk({ path: d.path, name: d.name!, dev: d.dev, diskseq: d.diskseq, backingInode: d.backingInode });
+}
+
+/**
+ * The one judge (core/disks.ts); anything but a free disk is a refusal that
+ * says why. A path may be relative (`../stick`, a link to the disk): it is
+ * resolved and the node it names is judged, as `flk write` does. A bare name
+ * is not a path: `sda` is refused with "did you mean /dev/sda?".
+ */
+export async function judge(device: string, context?: string): Promise<DiskFacts> {
+  if (!device.includes("/")) {
     const dev = `/dev/${device}`;
     throw new FlkError(`'${device}' is not a path.${existsSync(dev) ? ` Did you mean ${dev}?` : ""} Nothing was written. Name the whole disk, e.g. /dev/sda (see \`flk devices\`).`, "E_USAGE");
   }
-  const d = await judgeDisk(device);
-  if (d.verdict === "refused") throw new FlkError(`refusing to partition ${d.path}: ${d.reason}. Nothing was written.`, "E_DISK_REFUSED");
-  return { path: d.path, size: d.size, model: d.model, serial: d.serial, sectorSize: sectorSize(d.name) };
+  const d = await judgeDisk(resolve(device));
+  if (d.verdict === "refused") throw new FlkError(`refusing to partition ${d.path}${context ? ` (${context})` : ""}: ${d.reason}. Nothing was written.`, "E_DISK_REFUSED");
+  return { path: d.path, size: d.size, model: d.model, serial: d.serial, sectorSize: sectorSize(d.name), name: d.name, dev: d.dev, diskseq: d.diskseq, backingInode: d.backingInode };
 }
 
 function sectorSize(name: string): number {
@@ -141,11 +175,14 @@ export function describeDisk(d: Pick<DiskFacts, "path" | "model" | "size">, wher
 
 /**
  * On a terminal the operator types the disk's name (`sda` or `/dev/sda`)
- * after seeing its model and size; without one, `--yes` is the only answer.
+ * after seeing every disk that will be erased, with model and size; without
+ * one, `--yes` is the only answer.
  */
-export async function confirmDisk(flk: Flk, d: Pick<DiskFacts, "path" | "model" | "size">, interactive: boolean, where?: string): Promise<void> {
+export async function confirmDisk(flk: Flk, disks: Pick<DiskFacts, "path" | "model" | "size"> | Array<Pick<DiskFacts, "path" | "model" | "size">>, interactive: boolean, where?: string): Promise<void> {
+  const all = Array.isArray(disks) ? disks : [disks];
+  const d = all[0]!;
   const name = d.path.replace(/^\/dev\//, "");
-  const what = describeDisk(d, where);
+  const what = all.map((x) => describeDisk(x, where)).join(" and ");
   if (flk.flags.yes) {
     flk.logger("installer").warn(`--yes: erasing ${what}`);
     return;
@@ -160,7 +197,7 @@ export async function confirmDisk(flk: Flk, d: Pick<DiskFacts, "path" | "model" 
     answer = null;
   }
   if (typeof answer !== "string" || (answer.trim() !== name && answer.trim() !== d.path))
-    throw new FlkError(`not confirmed (expected '${name}'): nothing was written to ${d.path}.`, "E_CONFIRM");
+    throw new FlkError(`not confirmed (expected '${name}'): nothing was written to ${all.map((x) => x.path).join(", ")}.`, "E_CONFIRM");
 }
 
 async function execute(flk: Flk, transport: Transport, report: DiskReport): Promise<void> {

@@ -12,7 +12,7 @@ import { baseSteps, planSteps } from "./plan.ts";
 import { parseMarker, renderScript, shJoin, shQuote, type ScriptMode } from "./script.ts";
 import { localTransport, SSH_FAILED, type ScriptRun, type Transport } from "./transport.ts";
 import { remoteTransport } from "./remote.ts";
-import { confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
+import { claim, confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
 import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
 import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
@@ -141,8 +141,8 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   if (options.dryRun) return report;
   if (judged) {
     await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), options.target ? transport.where : undefined);
-    // Check, then prove: the question may have waited; judge the disk again where it is.
-    if (!options.target) await judge(judged.path);
+    // Check, then prove: the question may have waited; judge the disk again where it is, and claim it (O_EXCL) here.
+    if (!options.target) claim(await judge(judged.path));
   }
   const captured = await execute(flk, transport, report, options);
   if (hardware && host) report.hardwareConfig = await saveHardware(flk, host, hardware, captured, options.gitAdd ?? false, options.target);

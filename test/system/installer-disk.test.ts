@@ -314,3 +314,110 @@ test("on the stick, flk disk --host uses the disko script /etc/flk/live.json rec
   }
   expect(await blkid(`${device}p1`)).toMatchObject({ LABEL: "prebuilt", TYPE: "ext4" });
 }, 120_000);
+
+describe("flk disk --host with a two-disk disko layout: every disk the layout formats is judged and named", () => {
+  /**
+   * A site whose `Two` host puts disko.devices.disk.main on `main` and disk.data on `data`,
+   * with a stand-in diskoScript (named so) that, like the script nix-community/disko's
+   * module.nix builds (`system.build.diskoScript`: destroy, format and mount every
+   * disko.devices.disk.*; e.g. its example/mdadm.nix names two disks), writes both disks.
+   */
+  function twoDiskSite(dir: string, main: string, data: string): string {
+    const site = join(dir, "site");
+    mkdirSync(site);
+    writeFileSync(join(site, "disko.sh"), [
+      "#!/bin/sh",
+      "# stand-in for a two-disk host's system.build.diskoScript (flk test)",
+      "set -e",
+      ...[main, data].map((d) => `printf 'label: gpt\\nstart=2048, type=L\\n' | sfdisk --wipe always '${d}'`),
+      "",
+    ].join("\n"), { mode: 0o755 });
+    writeFileSync(join(site, "flake.nix"), `{
+  outputs = _: {
+    nixosConfigurations.Two.config = {
+      disko.devices.disk.main.device = "${main}";
+      disko.devices.disk.data.device = "${data}";
+      system.build.diskoScript = derivation {
+        name = "disko-two-stand-in"; system = "x86_64-linux"; builder = "/bin/sh";
+        args = [ "-c" "/bin/cp \${./disko.sh} $out && /bin/chmod 0555 $out" ];
+      };
+    };
+  };
+}
+`);
+    return site;
+  }
+  const nixEnv = { NIX_CONFIG: "substituters =\nsandbox = false" };
+
+  test("the other disk mounted: flk disk MAIN --host Two --yes is exit 2 naming it, before the script runs; both disks' sha256 unchanged", async () => {
+    const main = await loopDisk(300);
+    const data = await loopDisk(300);
+    const site = twoDiskSite(main.dir, main.device, data.device);
+    await scribble(main.device);
+    await sh(["mkfs.ext4", "-q", "-F", data.device]);
+    // Not mounted yet: --dry-run names both disks it would erase.
+    const dry = await runFlk(["disk", main.device, "--host", "Two", "--dry-run"], { cwd: site, env: nixEnv });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`erases: ${main.device} \\(.*300\\.0 MiB\\), ${data.device} \\(.*300\\.0 MiB\\)`));
+    const json = JSON.parse((await runFlk(["disk", main.device, "--host", "Two", "--dry-run", "--json"], { cwd: site, env: nixEnv })).stdout);
+    expect(json.erases.map((d: { path: string }) => d.path)).toEqual([main.device, data.device]);
+    // No terminal, no --yes: the refusal names both.
+    const unconfirmed = await runFlk(["disk", main.device, "--host", "Two"], { cwd: site, env: nixEnv });
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain(`erases everything on ${main.device} (`);
+    expect(unconfirmed.stderr).toContain(`and ${data.device} (`);
+    const mnt = join(data.dir, "mnt");
+    mkdirSync(mnt);
+    await sh(["mount", "-o", "ro", data.device, mnt]);
+    cleanups.push(() => sh(["umount", mnt]));
+    const before = [await sha256(main.device), await sha256(data.device)];
+    for (const args of [["--yes"], ["--dry-run"]]) {
+      const r = await runFlk(["disk", main.device, "--host", "Two", ...args], { cwd: site, env: nixEnv });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`refusing to partition ${data.device} (Two's disko layout formats ${data.device} too): in use: ${data.device} is mounted on ${mnt}`);
+      expect(r.stderr).toContain("Nothing was written");
+    }
+    expect([await sha256(main.device), await sha256(data.device)]).toEqual(before);
+  }, 120_000);
+
+  test("on a terminal the question names both disks; a wrong answer writes neither. Unmounted and confirmed with --yes, the script writes both", async () => {
+    const main = await loopDisk(300);
+    const data = await loopDisk(300);
+    const site = twoDiskSite(main.dir, main.device, data.device);
+    await scribble(main.device);
+    await scribble(data.device);
+    const before = [await sha256(main.device), await sha256(data.device)];
+    const pty = onPty([FLK, "disk", main.device, "--host", "Two"], { cwd: site, env: nixEnv });
+    const shown = await pty.waitFor(/Type '.*' to confirm/);
+    expect(shown).toContain(`Everything on ${main.device}`);
+    expect(shown).toContain(data.device);
+    pty.type("nope\r");
+    expect((await pty.done).code).toBe(2);
+    expect([await sha256(main.device), await sha256(data.device)]).toEqual(before);
+    const r = await runFlk(["disk", main.device, "--host", "Two", "--yes"], { cwd: site, env: nixEnv });
+    if (r.code !== 0) console.error(r.stderr);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`--yes: erasing ${main.device} (`);
+    expect(r.stderr).toContain(`and ${data.device} (`);
+    expect((await sfdiskJson(main.device)).label).toBe("gpt");
+    expect((await sfdiskJson(data.device)).label).toBe("gpt");
+  }, 120_000);
+});
+
+test("a disk the kernel holds though no check sees it (here: this test process has it open O_EXCL): flk disk --yes is exit 2 'busy', nothing written (sha256 unchanged), not sfdisk failing halfway", async () => {
+  const { device } = await loopDisk(300);
+  await scribble(device);
+  const before = await sha256(device);
+  const { closeSync, constants, openSync } = await import("node:fs");
+  const held = openSync(device, constants.O_RDONLY | constants.O_EXCL);
+  try {
+    const r = await runFlk(["disk", device, "--boot", "bios", "--yes"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${device} is busy: the kernel reports it in use (held by something flk's checks cannot see`);
+    expect(r.stderr).toContain("Nothing was written");
+    expect(r.stderr).not.toContain("partly written");
+  } finally {
+    closeSync(held);
+  }
+  expect(await sha256(device)).toBe(before);
+}, 60_000);
