@@ -29,7 +29,9 @@ type ValueOf<S extends OptionSpec> = S extends { type: "string"; enum: readonly 
         ? number
         : S extends { type: "string[]" }
           ? string[]
-          : Record<string, string>;
+          : S extends { type: "table"; default: infer D }
+            ? { [K in keyof D]: string }
+            : never;
 
 /** The resolved option values of a schema. */
 export type OptionsOf<S extends OptionsSchema> = { -readonly [K in keyof S]: ValueOf<S[K]> };

@@ -84,8 +84,7 @@ export async function planDisk(flk: Flk, disk: DiskFacts, boot: Boot, options: {
       return { layout: null, disko, steps: diskoSteps(disko, (await nixInfo()).flags) };
     }
   }
-  const labels = config.labels as { root: string; boot: string; swap: string };
-  const layout = planLayout({ device: disk.path, size: disk.size, sectorSize: disk.sectorSize, boot, swap, labels });
+  const layout = planLayout({ device: disk.path, size: disk.size, sectorSize: disk.sectorSize, boot, swap, labels: config.labels });
   return { layout, disko: null, steps: layoutSteps(layout) };
 }
 

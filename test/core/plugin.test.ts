@@ -61,7 +61,11 @@ describe("option validation", () => {
 });
 
 describe("a plugin's own options (ownOptions)", () => {
-  const own = ownOptions({ depth: { type: "number", default: 3, description: "" }, mode: { type: "string", default: "a", enum: ["a", "b"], description: "" } });
+  const own = ownOptions({
+    depth: { type: "number", default: 3, description: "" },
+    mode: { type: "string", default: "a", enum: ["a", "b"], description: "" },
+    labels: { type: "table", default: { root: "nixos", boot: "boot" }, description: "" },
+  });
   const plugin = definePlugin({ name: "owner", description: "", options: own.schema, apply: (flk, options) => own.keep(flk, options) });
 
   test("what apply() received, per flk instance, typed from the schema", () => {
@@ -69,12 +73,16 @@ describe("a plugin's own options (ownOptions)", () => {
     const two = testFlk({ plugins: [plugin], cwd: "/", options: { owner: { depth: 1 } } });
     const depth: number = own.of(one).depth;
     const mode: "a" | "b" = own.of(one).mode;
-    expect([depth, mode]).toEqual([7, "b"]);
-    expect(own.of(two)).toEqual({ depth: 1, mode: "a" });
+    // A table's keys are the default's: `.root` needs no cast (tsc checks this file).
+    const root: string = own.of(one).labels.root;
+    expect([depth, mode, root]).toEqual([7, "b", "nixos"]);
+    expect(own.of(two)).toEqual({ depth: 1, mode: "a", labels: { root: "nixos", boot: "boot" } });
   });
 
   test("a flk the plugin was not applied to (switched off) has none: an internal error, not a default", () => {
     const off = testFlk({ plugins: [plugin], cwd: "/", enabled: [] });
+    // @ts-expect-error a table has only its default's keys
+    void (() => own.of(off).labels.swap);
     const e = refusal(() => own.of(off));
     expect([e.code, e.exitCode]).toEqual(["E_INTERNAL", 1]);
   });
