@@ -3,7 +3,6 @@
  * flk entry point: only wires the built-in plugins into the core CLI.
  */
 import pkg from "../package.json" with { type: "json" };
-import type { FlkPlugin } from "../core/plugin.ts";
 
 const INTRO = `flk ${pkg.version}: from a NixOS flake to an installed machine
 
@@ -21,21 +20,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(pkg.version);
     return 0;
   }
-  // import(), built with --splitting: each module below is a chunk of its
-  // own, read only when imported, so --version evaluates none of them and
-  // their built-in imports (node:crypto alone is ~15 ms) (bench/startup.ts).
-  // Order matters: locate taps run in plugin order (mdns before ipv6-lla).
-  const [{ runCli }, ...plugins] = await Promise.all([
-    import("../core/cli.ts"),
-    import("../plugins/nix-iso/index.ts"),
-    import("../plugins/dd-writer/index.ts"),
-    import("../plugins/mdns/index.ts"),
-    import("../plugins/ipv6-lla/index.ts"),
-    import("../plugins/ssh-keys/index.ts"),
-    import("../plugins/installer/index.ts"),
-  ]);
+  // import(), built with --splitting: the CLI and the plugins are a chunk of
+  // their own, read only now, so --version evaluates none of them and their
+  // built-in imports (node:crypto alone is ~15 ms) (bench/startup.ts).
+  const { runCli, builtinPlugins } = await import("./builtin.ts");
   return runCli(argv, {
-    plugins: plugins.map((module) => module.default as FlkPlugin<any>),
+    plugins: builtinPlugins,
     version: pkg.version,
     intro: INTRO,
   });
