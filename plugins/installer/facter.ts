@@ -126,6 +126,20 @@ export async function planHardware(site: string, host: string, requested?: Hardw
   return { backend: "nixos-generate-config", facter: null };
 }
 
+/**
+ * nixos-facter must be on the target before anything runs: nixpkgs'
+ * installer ISO does not carry it (profiles/base.nix), and a run that
+ * stopped at that step would leave the disk mounted for nothing.
+ */
+export function checkFacterTool(plan: HardwarePlan | undefined, present: boolean, where: string, host: string, dryRun: boolean): void {
+  if (plan?.backend !== "nixos-facter" || present || dryRun) return;
+  throw new FlkError(
+    `\`nixos-facter\` is not on PATH on ${where}, and ${host} ${plan.facter ? `sets ${plan.facter.option}` : "asked for it (--hardware-backend nixos-facter)"}. Nothing was mounted or changed. ` +
+      `Add \`pkgs.nixos-facter\` to ${host}'s environment.systemPackages and build the stick again (\`flk iso ${host}\`), or capture nixos-generate-config's text instead (--hardware-backend nixos-generate-config).`,
+    "E_NO_FACTER",
+  );
+}
+
 /** Check `--hardware-backend`: one of the two names nixos-anywhere uses. */
 export function parseBackend(value: unknown): HardwareBackend | undefined {
   if (value === undefined || value === "") return undefined;

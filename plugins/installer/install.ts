@@ -18,7 +18,7 @@ import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
 import { chooseSource, type Source } from "./offline.ts";
 import { installerOptions, type InstallerOptions } from "./options.ts";
-import { facterStep, planHardware, writeFacterReport, type HardwareBackend, type HardwarePlan } from "./facter.ts";
+import { checkFacterTool, facterStep, planHardware, writeFacterReport, type HardwareBackend, type HardwarePlan } from "./facter.ts";
 
 /** What `flk install` was asked to do. */
 export interface InstallOptions {
@@ -115,6 +115,7 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
     facts, labels: config.labels, root, configuredRoot: config.root, host, where: transport.where, storeOverlay, undo: options.undo, dryRun: options.dryRun,
     ...(diskPlan?.layout ? { layout: diskPlan.layout } : {}),
   });
+  checkFacterTool(hardware, facts.facter, transport.where, host ?? "", options.dryRun ?? false);
   const source = mode === "install" && host ? chooseSource(facts, host, flakeDir, options.rebuild ?? false) : null;
   const ctx: InstallContext = {
     host: host ?? "",

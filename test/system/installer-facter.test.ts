@@ -164,6 +164,19 @@ describe("a reportPath flk may not write is refused (exit 2) before anything run
     }, 120_000);
   }
 
+  test("nixos-facter missing on the target: E_NO_FACTER (exit 2) after the read-only probe, nothing mounted, the site unchanged", async () => {
+    const { m } = await facterMachine((site) => setReportPath(site, "./NixOS/facter.json"));
+    renameSync(join(m.bin, "nixos-facter"), join(m.dir, "nixos-facter.away"));
+    const before = await siteState(m.site);
+    const r = await flk(["install", "NixOS", "--hardware-config"], { cwd: m.site, env: env(m) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("`nixos-facter` is not on PATH on this machine, and NixOS sets hardware.facter.reportPath. Nothing was mounted or changed.");
+    expect(r.stderr).toContain("--hardware-backend nixos-generate-config");
+    expect(await siteState(m.site)).toBe(before);
+    expect(m.calls()).toEqual([]);
+    expect(await m.mounted()).toEqual([]);
+  }, 120_000);
+
   test("a symbolic link on the way to reportPath: E_SYMLINK, nothing run, the link's target untouched", async () => {
     const { m, facterCalls } = await facterMachine((site) => setReportPath(site, "./NixOS/facter.json"));
     const elsewhere = join(m.dir, "elsewhere");
