@@ -95,11 +95,16 @@ export function readConfigText(file: string): string {
       );
     }
     if (stat.size > MAX_CONFIG_BYTES) throw tooBig(file, stat.size);
-    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    // Sized by fstat plus one byte, so growth since fstat is seen; grown while
+    // the file keeps growing, never past MAX_CONFIG_BYTES + 1 (not 1 MiB up
+    // front for a 1 KiB file: every command reads this, `flk --help` too).
+    let buffer = Buffer.allocUnsafe(stat.size + 1);
     let length = 0;
-    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
-    // The file may have grown since fstat.
-    if (length > MAX_CONFIG_BYTES) throw tooBig(file, length);
+    for (let n; (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) {
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw tooBig(file, length);
+      if (length === buffer.length) buffer = Buffer.concat([buffer], Math.min(2 * buffer.length, MAX_CONFIG_BYTES + 1));
+    }
     return buffer.subarray(0, length).toString("utf8");
   } finally {
     closeSync(fd);
