@@ -12,7 +12,8 @@
  * attaches meanwhile appear too: they are answered "n" and never written.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
-import { closeSync, existsSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { formatBytes } from "../../core/progress.ts";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
@@ -46,9 +47,15 @@ async function imageLargerThanEveryWritableDisk(): Promise<{ image: string; size
   return { image: sparseFile(s.path("nixos.iso"), size, [0, size / 2, size - MiB], true), size };
 }
 
-/** A loop device attached now, 1 MiB larger than the image, holding random bytes where the image will go and after it. */
+/**
+ * A loop device attached now, 1 MiB larger than the image, holding random
+ * bytes where the image will go and after it. Its backing file is in RAM
+ * (/dev/shm): the image is as large as the largest disk present, maybe a GiB.
+ */
 function plugIn(imageSize: number): { device: string; backing: string } {
-  const backing = sparseFile(s.path("stick.img"), imageSize + MiB, [0, imageSize / 2, imageSize - MiB, imageSize], false);
+  const dir = mkdtempSync("/dev/shm/flk-plug-in-");
+  s.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const backing = sparseFile(join(dir, "stick.img"), imageSize + MiB, [0, imageSize / 2, imageSize - MiB, imageSize], false);
   return s.loop(imageSize + MiB, { backing });
 }
 
