@@ -11,12 +11,14 @@
  * status and tree hash unchanged and nothing run on the target.
  */
 import { afterEach, describe, expect } from "bun:test";
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { flk } from "../helpers/binary.ts";
 import { install } from "../../plugins/installer/install.ts";
 import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, withPath, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
+import { copyFixtureSite } from "../helpers/iso.ts";
 
 const test = systemTest(["nix", "git", "losetup", "blkid", "mkfs.ext4", "findmnt", "mount"]);
 
@@ -190,5 +192,39 @@ describe("a reportPath flk may not write is refused (exit 2) before anything run
     expect(await siteState(m.site)).toBe(before);
     expect(facterCalls()).toEqual([]);
     expect(await m.mounted()).toEqual([]);
+  }, 120_000);
+});
+
+const evalTest = systemTest(["nix", "git"], { root: false });
+
+describe("the live ISO carries nixos-facter when the host uses it (installer's isoModule contribution)", () => {
+  evalTest("flk iso HOST --print-module, evaluated over the fixture host with extendModules: nixos-facter in environment.systemPackages for a host with hardware.facter.reportPath, not for one without, and a 24.05 host (no such option) still evaluates", async () => {
+    const site = await copyFixtureSite({
+      prepare: (dir) => {
+        setReportPath(dir, "./NixOS/facter.json");
+        mkdirSync(join(dir, "hosts", "NixOS"), { recursive: true });
+        writeFileSync(join(dir, "hosts", "NixOS", "facter.json"), "{}\n");
+      },
+    });
+    const state = mkdtempSync(join(tmpdir(), "flk-state-"));
+    try {
+      const packages = async (host: string, release = "25.11") => {
+        const env = { ...NIX_ENV, XDG_STATE_HOME: state, FLK_FIXTURE_NIXPKGS: release };
+        const printed = await flk(["iso", host, "--print-module"], { cwd: site, env });
+        expect(printed.code).toBe(0);
+        const module = join(state, `${host}-${release}.nix`);
+        writeFileSync(module, printed.stdout);
+        const expr = `map (p: p.name) ((builtins.getFlake "git+file://${site}").nixosConfigurations.${host}.extendModules { modules = [ ${module} ]; }).config.environment.systemPackages`;
+        const r = await sh(["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), "nix", "--extra-experimental-features", "nix-command flakes", "eval", "--impure", "--json", "--expr", expr]);
+        expect(r.stderr.split("\n").filter((l) => l.startsWith("error")).join("\n")).toBe("");
+        return JSON.parse(r.stdout) as string[];
+      };
+      expect(await packages("NixOS")).toContain("nixos-facter-fixture");
+      expect(await packages("Other")).not.toContain("nixos-facter-fixture");
+      expect(await packages("Other", "24.05")).not.toContain("nixos-facter-fixture");
+    } finally {
+      rmSync(site, { recursive: true, force: true });
+      rmSync(state, { recursive: true, force: true });
+    }
   }, 120_000);
 });
