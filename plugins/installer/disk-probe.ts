@@ -10,11 +10,14 @@
 import { assess, FlkError, type SysBlock, type SystemView } from "../../core/index.ts";
 import { shQuote } from "./script.ts";
 import type { DiskFacts } from "./disk.ts";
+import type { Step } from "./hooks.ts";
 
 /** Probe lines that describe `device` and every block device (read-only, POSIX sh). */
 export function diskProbeLines(device: string): string[] {
   return [
     `real=$(readlink -f -- ${shQuote(device)}); echo "disk-path $real"`,
+    // The node's device number, as the kernel will see it when sfdisk opens it: a node made with mknod anywhere counts by number, not by name.
+    `[ -b ${shQuote(device)} ] && echo "disk-rdev $(stat -L -c %t:%T -- ${shQuote(device)})"`,
     'for b in /sys/class/block/*; do n=${b##*/}; [ -r "$b/dev" ] || continue',
     '  p=-; [ -e "$b/partition" ] && p=$(basename "$(readlink -f "$b/..")")',
     '  echo "sysblock $n $(cat "$b/dev") $(cat "$b/size") $(cat "$b/ro" 2>/dev/null || echo 0) $(cat "$b/removable" 2>/dev/null || cat "$b/../removable" 2>/dev/null || echo 0) $(cat "$b/queue/logical_block_size" 2>/dev/null || echo 512) $p"',
@@ -30,17 +33,19 @@ export function diskProbeLines(device: string): string[] {
 }
 
 /** The view of the probed machine, and the disk's kernel name. */
-export function parseDiskProbe(output: string): { path: string; view: SystemView; models: Map<string, string> } {
+export function parseDiskProbe(output: string): { path: string; rdev?: string; view: SystemView; models: Map<string, string> } {
   const blocks = new Map<string, SysBlock>();
   const mounts = new Map<string, string[]>();
   const swaps = new Set<string>();
   const models = new Map<string, string>();
   let path = "";
+  let rdev: string | undefined;
   for (const raw of output.split("\n")) {
     const line = raw.replace(/\r$/, "");
     const [key, ...words] = line.split(" ");
     const rest = words.join(" ");
     if (key === "disk-path") path = rest;
+    else if (key === "disk-rdev" && /^[0-9a-f]+:[0-9a-f]+$/i.test(rest)) rdev = rest.split(":").map((h) => parseInt(h, 16)).join(":");
     else if (key === "sysblock" && words.length >= 7) {
       const [name, dev, size, ro, removable, lbs, parent] = words as [string, string, string, string, string, string, string];
       blocks.set(name, { name, dev, size: Number(size) * 512, readOnly: ro === "1", removable: removable === "1", logicalBlockSize: Number(lbs) || 512, partitions: [], holders: [], slaves: [], ...(parent !== "-" ? { parent } : {}) });
@@ -58,17 +63,45 @@ export function parseDiskProbe(output: string): { path: string; view: SystemView
     }
   }
   for (const b of blocks.values()) if (b.parent) blocks.get(b.parent)?.partitions.push(b.name);
-  return { path, view: { blocks, usage: { mounts, swaps }, remote: true }, models };
+  return { path, rdev, view: { blocks, usage: { mounts, swaps }, remote: true }, models };
 }
 
-/** Judge the probed disk with core's `assess`; refused → exit 2 naming where. */
+/**
+ * Judge the probed disk with core's `assess`, by the same rules as on this
+ * machine: a bare name is not a path ("did you mean /dev/sda?"); a path is
+ * resolved there and identified by its device number (stat on the live
+ * side), so a link or a node made with mknod is judged as the disk it
+ * really opens; the steps then name that disk's canonical /dev/NAME.
+ * Refused → exit 2 naming where.
+ */
 export function judgeProbed(device: string, output: string, where: string): DiskFacts {
-  const { path, view, models } = parseDiskProbe(output);
-  const name = path.replace(/^.*\//, "");
-  const block = view.blocks.get(name);
-  if (!path || !block)
-    throw new FlkError(`--disk ${device}: no such block device on ${where}${path && path !== device ? ` (it resolves to ${path})` : ""}. Nothing was written. List the disks there with \`lsblk\`.`, "E_TARGET_MISSING");
+  const { path, rdev, view, models } = parseDiskProbe(output);
+  if (!device.includes("/"))
+    throw new FlkError(`--disk '${device}' is not a path.${view.blocks.has(device) ? ` Did you mean /dev/${device}?` : ""} Nothing was written. Name the whole disk on ${where}, e.g. /dev/sda (list them there with \`lsblk\`).`, "E_USAGE");
+  if (!device.startsWith("/"))
+    throw new FlkError(`--disk ${device}: over --target, name the disk by its absolute path on ${where} (a relative one would be read from the ssh login's directory there). Nothing was written.`, "E_USAGE");
+  const block = rdev ? [...view.blocks.values()].find((b) => b.dev === rdev) : undefined;
+  if (!path || !rdev || !block)
+    throw new FlkError(`--disk ${device}: no such block device on ${where}${path && path !== device ? ` (it resolves to ${path})` : ""}${rdev ? ` (device ${rdev}, which the kernel there does not list)` : ""}. Nothing was written. List the disks there with \`lsblk\`.`, "E_TARGET_MISSING");
+  const name = block.name;
+  const canonical = `/dev/${name}`;
   const { verdict, reason } = assess(name, view);
-  if (verdict === "refused") throw new FlkError(`refusing to partition ${path} on ${where}: ${reason}. Nothing was written.`, "E_DISK_REFUSED");
-  return { path, size: block.size, model: models.get(name) || null, serial: null, sectorSize: block.logicalBlockSize };
+  const named = canonical === device ? canonical : `${canonical} (--disk ${device})`;
+  if (verdict === "refused") throw new FlkError(`refusing to partition ${named} on ${where}: ${reason}. Nothing was written.`, "E_DISK_REFUSED");
+  return { path: canonical, size: block.size, model: models.get(name) || null, serial: null, sectorSize: block.logicalBlockSize, name, dev: rdev, remote: true };
+}
+
+/**
+ * Over ssh flk cannot hold the disk open between the judgement and the
+ * write, so the script's first step proves that /dev/NAME is still the
+ * judged device number before anything is written there.
+ */
+export function identityStep(disk: Pick<DiskFacts, "path" | "dev">): Step {
+  const [major, minor] = disk.dev!.split(":").map(Number) as [number, number];
+  const hex = `${major.toString(16)}:${minor.toString(16)}`;
+  return {
+    id: "disk-identity",
+    title: `check that ${disk.path} is still the judged disk (${disk.dev})`,
+    argv: ["sh", "-c", '[ -b "$1" ] && [ "$(stat -L -c %t:%T -- "$1")" = "$2" ] || { echo "flk: $1 is not the judged disk ($3) any more: nothing was written" >&2; exit 1; }', "disk-identity", disk.path, hex, disk.dev!],
+  };
 }

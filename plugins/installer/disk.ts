@@ -9,6 +9,7 @@ import { checkHost, claimDisk, FlkError, formatBytes, isFlkError, judgeDisk, nix
 import type { Step } from "./hooks.ts";
 import { planLayout, parseSize, type Boot, type Layout } from "./layout.ts";
 import { layoutSteps } from "./disk-steps.ts";
+import { identityStep } from "./disk-probe.ts";
 import { checkDiskoDevice, diskoSteps, readDisko, type DiskoHost } from "./disko.ts";
 import { renderScript } from "./script.ts";
 import { localTransport, type Transport } from "./transport.ts";
@@ -44,6 +45,8 @@ export interface DiskFacts {
   dev?: string;
   diskseq?: string;
   backingInode?: string;
+  /** Judged on another machine (install --target): not claimable here; the script proves its identity first. */
+  remote?: boolean;
 }
 
 /** The result, also the `flk disk --json` document. */
@@ -85,7 +88,7 @@ export async function planDisk(flk: Flk, disk: DiskFacts, boot: Boot, options: {
     }
   }
   const layout = planLayout({ device: disk.path, size: disk.size, sectorSize: disk.sectorSize, boot, swap, labels: config.labels });
-  return { layout, disko: null, steps: layoutSteps(layout) };
+  return { layout, disko: null, steps: [...(disk.remote && disk.dev ? [identityStep(disk)] : []), ...layoutSteps(layout)] };
 }
 
 /** Judge, plan, confirm and (unless dryRun) write. Throws FlkError: 2 refused (nothing written), 1 failed. */
@@ -140,7 +143,7 @@ async function judgeDiskoDisks(disko: DiskoHost, first: DiskFacts): Promise<Disk
 
 /** Claim a locally judged disk (core's claimDisk): exit 2 when the kernel says it is busy. */
 export function claim(d: DiskFacts): void {
-  if (d.dev !== undefined) claimDisk({ path: d.path, name: d.name!, dev: d.dev, diskseq: d.diskseq, backingInode: d.backingInode });
+  if (d.dev !== undefined && !d.remote) claimDisk({ path: d.path, name: d.name!, dev: d.dev, diskseq: d.diskseq, backingInode: d.backingInode });
 }
 
 /**

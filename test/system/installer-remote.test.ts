@@ -207,6 +207,61 @@ describe("flk install --target --disk: the disk step runs on the live side, in t
     expect((await sh(["sha256sum", device])).stdout).toBe(before);
     expect(m.calls()).toEqual([]);
   }, 120_000);
+
+  test("--disk names the remote disk by path and device number: a bare name is refused with 'did you mean /dev/NAME?'; a node made with mknod elsewhere is judged (and written) as the disk its number names, /dev/NAME", async () => {
+    const live = await startLive({ labelled: false });
+    const m = live.machine;
+    const device = await bareDisk(m, 400);
+    const otherImage = join(m.dir, "other.img");
+    writeFileSync(otherImage, "");
+    await sh(["truncate", "-s", "300M", otherImage]);
+    const other = (await sh(["losetup", "-f", "--show", otherImage])).stdout.trim();
+    cleanups.push(async () => void (await sh(["losetup", "-d", other])));
+    await sh(["dd", "if=/dev/urandom", `of=${other}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
+    const sums = async () => [(await sh(["sha256sum", device])).stdout, (await sh(["sha256sum", other])).stdout];
+    const before = await sums();
+    const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
+    const name = device.replace("/dev/", "");
+    const bare = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device: name, boot: "bios" } }).catch((e) => e);
+    expect([bare.exitCode, bare.code]).toEqual([2, "E_USAGE"]);
+    expect(bare.message).toContain(`--disk '${name}' is not a path. Did you mean ${device}?`);
+    expect((await live.remote(`ls -d "$HOME/${name}" 2>/dev/null || echo none`)).trim()).toBe("none");
+    // A node named like the free 300 MiB disk, made with the number of a disk mounted on the live side (only there).
+    const nodes = join(m.dir, "nodes");
+    mkdirSync(nodes);
+    const mountedImage = join(m.dir, "mounted.img");
+    writeFileSync(mountedImage, "");
+    await sh(["truncate", "-s", "300M", mountedImage]);
+    const mounted = (await sh(["losetup", "-f", "--show", mountedImage])).stdout.trim();
+    cleanups.push(async () => void (await sh(["losetup", "-d", mounted])));
+    await sh(["mkfs.ext4", "-q", "-F", mounted]);
+    await live.remote(`mkdir -p '${m.dir}/busy' && mount -o ro '${mounted}' '${m.dir}/busy'`);
+    cleanups.push(async () => void (await live.remote(`umount '${m.dir}/busy'`)));
+    const mountedBefore = (await sh(["sha256sum", mounted])).stdout;
+    const numbers = async (dev: string) => (await sh(["stat", "-c", "%t %T", dev])).stdout.trim().split(" ").map((h) => String(parseInt(h, 16)));
+    const decoy = join(nodes, other.replace("/dev/", ""));
+    await sh(["mknod", decoy, "b", ...(await numbers(mounted))]);
+    const busy = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device: decoy, boot: "bios" } }).catch((e) => e);
+    expect([busy.exitCode, busy.code]).toEqual([2, "E_DISK_REFUSED"]);
+    expect(busy.message).toContain(`refusing to partition ${mounted} (--disk ${decoy}) on root@`);
+    expect(busy.message).toContain(`mounted on ${m.dir}/busy`);
+    expect((await sh(["sha256sum", mounted])).stdout).toBe(mountedBefore);
+    expect(await sums()).toEqual(before);
+    expect(m.calls()).toEqual([]);
+    // The same kind of node, now with the free 400 MiB disk's number: judged as that disk, and sfdisk and mkfs write /dev/NAME.
+    const alias = join(nodes, "alias");
+    await sh(["mknod", alias, "b", ...(await numbers(device))]);
+    const report = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device: alias, boot: "bios" } });
+    expect(report.disk!.device).toBe(device);
+    expect(report.disk!.size).toBe(400 * 1024 * 1024);
+    const partition = report.steps.find((s) => s.id === "partition")!;
+    expect(partition.argv.at(-1)).toBe(device);
+    expect(report.steps[0]!.id).toBe("disk-identity");
+    const table = JSON.parse((await sh(["sfdisk", "--json", device])).stdout).partitiontable;
+    expect(table.partitions.map((p: { node: string }) => p.node)).toEqual([`${device}p1`]);
+    expect((await sh(["sha256sum", other])).stdout).toBe(before[1]!);
+    await install(flk, { undo: true, target: "root@NixOS", ssh: live.ssh });
+  }, 180_000);
 });
 
 
