@@ -107,7 +107,7 @@ export async function reach(flk: Flk, host: string | undefined, options: ReachOp
     if (!endpoint) {
       const list = tried.length ? tried.map((t) => `  - ${t}`).join("\n") : "  (no locator is enabled: turn on the mdns or ipv6-lla plugin in flk.toml)";
       throw new FlkError(
-        `could not find the live installer of ${locateHost}. Tried:\n${list}\nNothing was changed. Is it booted and on this link? Try \`flk lla discover\`, or give its address (flk ssh ADDRESS%IFACE, flk install --target ${user}@ADDRESS).`,
+        `could not find the live installer of ${locateHost}. Tried:\n${list}\nNothing was changed. Is it booted and on this link? Try \`flk lla discover\`, or give its address (flk ssh ${locateHost} --target ADDRESS%IFACE, flk install ${locateHost} --target ${user}@ADDRESS).`,
         "E_UNREACHABLE",
         ExitCode.failure,
       );

@@ -156,6 +156,25 @@ export function pinnedKeys(siteRoot: string, host: string, alias: string): Pinne
 }
 
 /**
+ * The pinned keys of HOST, or exit 2 when there are none (no known_hosts,
+ * or no line for `alias`): with pinHostKey on, flk never lets ssh fall back
+ * to trusting a key on first use. `destination` is named in the message.
+ */
+export function requirePinnedKeys(siteRoot: string, host: string, alias: string, destination: string): PinnedKey[] {
+  const file = knownHostsFile(host);
+  const pinned = pinnedKeys(siteRoot, host, alias);
+  if (pinned && pinned.length > 0) return pinned;
+  const what = pinned === undefined ? `${file} is missing` : `${file} holds no key for ${alias}`;
+  throw new FlkError(
+    `${what}, and [ssh-keys] pinHostKey is on: flk connects only to a live installer whose host key is pinned there; it never lets ssh trust a key on first use. Nothing was sent to ${destination}. ` +
+      `If the stick was built by someone else (or in another clone), get their ${file}: pull the commit that added it (\`git pull\`), or ask them to commit it. ` +
+      `If you build the stick: \`flk iso ${host}\` records its key there; write the new ISO with \`flk write\` and commit ${file}.`,
+    "E_NO_PINNED_KEY",
+    ExitCode.refused,
+  );
+}
+
+/**
  * Add this operator's public key to HOST's known_hosts in the site (kept when
  * already there); returns whether the file changed. Entries name the alias
  * flk ssh uses plus `HOST.local` and the static link-local address, so a
@@ -185,6 +204,9 @@ export function pinnedSshOptions(knownHostsPath: string, alias: string): string[
     "-o", `UserKnownHostsFile=${file}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", "StrictHostKeyChecking=yes",
+    // No second source of trust: a KnownHostsCommand or SSHFP records from the operator's ssh_config could vouch for another key.
+    "-o", "KnownHostsCommand=none",
+    "-o", "VerifyHostKeyDNS=no",
     "-o", `HostKeyAlias=${alias}`,
     "-o", "HostKeyAlgorithms=ssh-ed25519",
     "-o", "UpdateHostKeys=no",

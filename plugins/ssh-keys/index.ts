@@ -1,4 +1,4 @@
-import { LIVE_USER, addCommands, definePlugin, isFlkError, liveInstaller, type Flk } from "../../core/index.ts";
+import { LIVE_USER, addCommands, definePlugin, liveInstaller, withScope, type Flk } from "../../core/index.ts";
 import { join } from "node:path";
 
 const PLUGIN = "ssh-keys";
@@ -36,13 +36,13 @@ export default definePlugin({
       (await import("./iso.ts")).prepareHostKey(host, { pinHostKey: options.pinHostKey, alias: liveInstaller(flk, host.host).hostKeyAlias, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
-      const site = options.pinHostKey ? siteOrUndefined(flk) : undefined;
-      if (!site) return sshOptions;
-      // Read and checked only (no link, every line a plain ed25519 entry): flk ssh writes nothing.
+      if (!options.pinHostKey) return sshOptions;
+      // Pinning is on: the site's known_hosts is the only truth. No file, or no key in it, is a refusal here,
+      // never ssh's first-use prompt or ~/.ssh/known_hosts. Read and checked only: flk ssh writes nothing.
+      const site = flk.siteRoot();
       const alias = liveInstaller(flk, target.host).hostKeyAlias;
-      const { knownHostsFile, pinnedKeys, pinnedSshOptions } = await import("./hostkey.ts");
-      const pinned = pinnedKeys(site, target.host, alias);
-      if (!pinned || pinned.length === 0) return sshOptions;
+      const { knownHostsFile, pinnedSshOptions, requirePinnedKeys } = await import("./hostkey.ts");
+      requirePinnedKeys(site, target.host, alias, `${target.user}@${withScope(target.endpoint.address, target.endpoint.scope)}`);
       return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), alias)];
     });
   },
@@ -51,14 +51,4 @@ export default definePlugin({
 /** The live installer's static address, RFC 5952 canonical, from core's description (ipv6-lla fills it); "" when none is configured. */
 function linkLocalOf(flk: Flk, host: string): string {
   return liveInstaller(flk, host).staticAddress ?? "";
-}
-
-/** The site root, or undefined when flk runs outside a site (then nothing is pinned). */
-function siteOrUndefined(flk: Flk): string | undefined {
-  try {
-    return flk.siteRoot();
-  } catch (error) {
-    if (isFlkError(error)) return undefined;
-    throw error;
-  }
 }

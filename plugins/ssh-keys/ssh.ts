@@ -5,14 +5,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { FlkError, reach, requireProgram, spawn, spawnSync, type Endpoint, type Flk } from "../../core/index.ts";
+import { FlkError, hostKeyMismatch, isHostKeyMismatch, reach, requireProgram, spawn, spawnSync, SSH_UNPIN_ADVICE, type Endpoint, type Flk } from "../../core/index.ts";
 import { loadStore } from "./store.ts";
 import { readKeyText } from "./text.ts";
 
 /** What `flk ssh` was asked for. */
 export interface SshOptions {
-  /** A site host (`NixOS`, `NixOS.local`, `root@NixOS`) or a literal address (`fe80::47%eth0`). */
+  /** A site host (`NixOS`, `NixOS.local`, `root@NixOS`), or a literal address (`fe80::47%eth0`) when nothing is pinned. */
   host: string;
+  /** `[USER@]ADDRESS|NAME` to connect to instead of locating `host`, whose pinned key it must present (`--target`). */
+  target?: string;
+  /** `[ssh-keys] pinHostKey` (default on): then an address alone, naming no host whose key is pinned, is refused. */
+  pinHostKey?: boolean;
   /** Login user on the live system (default: the live installer's, `nixos`). */
   user?: string;
   iface?: string;
@@ -54,7 +58,18 @@ export function splitSshArgs(args: readonly string[]): { options: string[]; comm
 /** Where to connect and with what: the argv flk ssh would run. */
 export async function planSsh(flk: Flk, options: SshOptions): Promise<{ argv: string[]; endpoint: Endpoint }> {
   const { options: extra, command } = splitSshArgs(options.args);
-  const reached = await reach(flk, undefined, { target: options.host, user: options.user, iface: options.iface, timeoutMs: options.timeoutMs, sshArgs: extra });
+  const common = { user: options.user, iface: options.iface, timeoutMs: options.timeoutMs, sshArgs: extra };
+  const reached =
+    options.target !== undefined
+      ? await reach(flk, options.host, { ...common, target: options.target })
+      : await reach(flk, undefined, { ...common, target: options.host });
+  // An address alone names no host, so no pinned key: with pinning on, flk will not let ssh trust whatever answers there.
+  if (!reached.host && options.pinHostKey !== false)
+    throw new FlkError(
+      `${options.host} is an address, not a host of the site, so flk has no pinned host key to check it against ([ssh-keys] pinHostKey is on) and will not trust the key it presents on first use. Nothing was sent. ` +
+        `Name the host whose live installer answers there: \`flk ssh HOST --target ${options.host}\` (HOST as in hosts/HOST.nix; its key is pinned in secrets/hosts/HOST/known_hosts).`,
+      "E_NO_PINNED_KEY",
+    );
   return { argv: ["ssh", ...reached.options, "--", reached.destination, ...command], endpoint: reached.endpoint };
 }
 
@@ -64,8 +79,9 @@ export async function sshToHost(flk: Flk, options: SshOptions, keyFiles: readonl
   const { argv, endpoint } = await planSsh(flk, options);
   const destination = argv[argv.indexOf("--") + 1]!;
   const pinned = argv.some((arg) => arg.startsWith("HostKeyAlias="));
+  // Only with pinHostKey = false (with it on, planSsh and the sshOptions tap refuse an unpinned login).
   if (!pinned)
-    log.warn(`no pinned host key for ${options.host}: ssh will ask you to trust the installer's key on first use. Set pinHostKey = true and rebuild the ISO to avoid that.`);
+    log.warn(`pinHostKey = false in flk.toml: ssh will ask you to trust ${options.host}'s host key on first use and keep it in ~/.ssh/known_hosts. Set [ssh-keys] pinHostKey = true and rebuild the ISO (flk iso HOST) to have it pinned.`);
   log.info(`${destination} (${endpoint.source === "target" ? "as given" : `found by ${endpoint.source}`})`);
   const { code, stderr } = await runSsh(argv, flk.signal, pinned);
   if (code === SSH_FAILED) {
@@ -78,14 +94,6 @@ export async function sshToHost(flk: Flk, options: SshOptions, keyFiles: readonl
 /** ssh exits 255 on its own errors (connection, authentication, host key). */
 const SSH_FAILED = 255;
 
-/**
- * ssh's advice for a changed host key is to delete the known_hosts line
- * (`ssh-keygen -R`): wrong for a pinned stick, where the key in the site is
- * the truth. Those lines are held back when the key is pinned; flk says
- * what to do instead.
- */
-const SSH_KEYGEN_ADVICE = /ssh-keygen -R|Add correct host key in|Offending \S+ key in|remove with:/;
-
 async function runSsh(argv: string[], signal: AbortSignal, pinned: boolean): Promise<{ code: number; stderr: string }> {
   const child = spawn([requireProgram("ssh"), ...argv.slice(1)], { stdin: "inherit", stdout: "inherit", stderr: "pipe", env: process.env }, argv);
   const onAbort = () => child.kill("SIGTERM");
@@ -95,7 +103,7 @@ async function runSsh(argv: string[], signal: AbortSignal, pinned: boolean): Pro
   const decoder = new TextDecoder();
   const pass = (line: string) => {
     kept = (kept + line + "\n").slice(-16_384);
-    if (!(pinned && SSH_KEYGEN_ADVICE.test(line))) process.stderr.write(line + "\n");
+    if (!(pinned && SSH_UNPIN_ADVICE.test(line))) process.stderr.write(line + "\n");
   };
   for await (const chunk of child.stderr) {
     const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
@@ -119,13 +127,7 @@ interface Failure {
 
 /** The next step for ssh's two common failures, or undefined to leave ssh's own message as it is. */
 function explainFailure(flk: Flk, f: Failure): FlkError | undefined {
-  if (f.pinned && /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(f.stderr))
-    return new FlkError(
-      `${f.destination} answered with a host key that is not pinned for ${f.host} (secrets/hosts/${f.host}/known_hosts): this stick was built with another host key — rebuild and rewrite it (\`flk iso ${f.host}\`, then \`flk write\`). ` +
-        "Do not delete the pinned key to get in: if this is not a stick you built, something else answers at that address. Nothing was sent to it.",
-      "E_HOST_KEY_MISMATCH",
-      SSH_FAILED,
-    );
+  if (f.pinned && isHostKeyMismatch(f.stderr)) return hostKeyMismatch(f.host, f.destination);
   if (/Permission denied \(publickey/.test(f.stderr)) return permissionDenied(flk, f);
   return undefined;
 }

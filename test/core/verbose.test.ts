@@ -32,7 +32,12 @@ systemTest(["ssh"], { root: false })("flk --verbose ssh ADDRESS shows the ssh co
   // Port 1 on loopback refuses at once: ssh runs, fails, nothing is written (HOME is ours).
   const home = join(dir, "home");
   mkdirSync(home);
-  const r = await flk(["--verbose", "ssh", "127.0.0.1", "-p", "1", "--", "true"], { cwd: dir, env: { HOME: home } });
+  // An address alone is flk ssh'ed only where nothing is pinned (pinHostKey = false).
+  const site = join(dir, "unpinned-site");
+  mkdirSync(site);
+  writeFileSync(join(site, "flake.nix"), "{ outputs = _: { }; }\n");
+  writeFileSync(join(site, "flk.toml"), "[ssh-keys]\npinHostKey = false\n");
+  const r = await flk(["--verbose", "ssh", "127.0.0.1", "-p", "1", "--", "true"], { cwd: site, env: { HOME: home } });
   expect(r.code).toBe(255);
   expect(traced(r.stderr)).toContain("ssh -p 1 -- nixos@127.0.0.1 true");
   expect(existsSync(join(home, ".ssh", "known_hosts"))).toBe(false);

@@ -172,10 +172,12 @@ it("pinHostKey = false: no host key settings, and prepareIso generates nothing",
   expect(readdirSync(state.dir)).toEqual([]);
 });
 
-it("sshOptions pins the site's known_hosts (read only) with strict checking and the alias, only when it exists", async () => {
+it("sshOptions pins the site's known_hosts (read only) with strict checking and the alias, and refuses (exit 2) when it is missing", async () => {
   const flk = flkOf();
   const target = { host: "NixOS", user: "nixos", endpoint: { address: "fe80::47", scope: "eth0", family: 6 as const, source: "static" } };
-  expect(await flk.hooks.sshOptions.promise(["-v"], target)).toEqual(["-v"]);
+  const missing = await flk.hooks.sshOptions.promise(["-v"], target).catch((e) => e);
+  expect([missing.code, missing.exitCode]).toEqual(["E_NO_PINNED_KEY", 2]);
+  expect(missing.message).toContain("secrets/hosts/NixOS/known_hosts is missing");
   expect(existsSync(join(site.root, "secrets"))).toBe(false);
   await prepare();
   const options = await flk.hooks.sshOptions.promise(["-v"], target);
@@ -184,6 +186,8 @@ it("sshOptions pins the site's known_hosts (read only) with strict checking and 
     "-o", `UserKnownHostsFile=${join(site.root, "secrets/hosts/NixOS/known_hosts")}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", "StrictHostKeyChecking=yes",
+    "-o", "KnownHostsCommand=none",
+    "-o", "VerifyHostKeyDNS=no",
     "-o", "HostKeyAlias=flk-live-nixos",
     "-o", "HostKeyAlgorithms=ssh-ed25519",
     "-o", "UpdateHostKeys=no",

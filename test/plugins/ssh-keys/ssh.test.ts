@@ -37,7 +37,8 @@ function standInLocator(calls: string[], answer?: Endpoint) {
 
 test("locates, collects ssh options, then builds ssh OPTS user@fe80::…%scope ARGS", async () => {
   const calls: string[] = [];
-  const flk = makeFlk(site.root, {}, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
+  // pinHostKey off: this is the plan's shape (pinning is iso.test.ts's and ssh-keys-pinned-only's).
+  const flk = makeFlk(site.root, { pinHostKey: false }, [standInLocator(calls, { address: "fe80::47", scope: "veth0", family: 6, source: "static" })]);
   const plan = await planSsh(flk, { host: "NixOS", user: "root", timeoutMs: 500, args: ["-i", "key", "uname", "-a"] });
   expect(calls).toEqual(["locate NixOS 500", "sshOptions root@fe80::47"]);
   // ssh options before `--`, the destination right after it, then the remote command: no user or host can pass for an option.
@@ -45,7 +46,7 @@ test("locates, collects ssh options, then builds ssh OPTS user@fe80::…%scope A
 });
 
 test("an IPv4 or global address has no scope suffix", async () => {
-  const flk = makeFlk(site.root, {}, [standInLocator([], { address: "192.0.2.7", family: 4, source: "mdns" })]);
+  const flk = makeFlk(site.root, { pinHostKey: false }, [standInLocator([], { address: "192.0.2.7", family: 4, source: "mdns" })]);
   expect((await planSsh(flk, { host: "NixOS", user: "nixos", timeoutMs: 500, args: [] })).argv.at(-1)).toBe("nixos@192.0.2.7");
 });
 
