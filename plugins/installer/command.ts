@@ -23,7 +23,8 @@ export function installCommand(flk: Flk) {
       "hardware-backend": { type: "string", description: "With --hardware-config: the tool, nixos-facter or nixos-generate-config (default: nixos-facter when the host sets hardware.facter.reportPath, else nixos-generate-config); implies --hardware-config", valueHint: "nixos-facter|nixos-generate-config" },
       "git-add": { type: "boolean", description: "With --hardware-config: git add the file (Nix sees only tracked files of a git flake)" },
       "extra-files": { type: "string", description: "Copy this directory's tree into the target root before nixos-install (modes and ownership kept)", valueHint: "DIR" },
-      rebuild: { type: "boolean", description: "Always nixos-install --flake, even when the stick carries this host's built system" },
+      rebuild: { type: "boolean", description: "Always nixos-install --flake, even when the stick carries this host's built system (over --target: the stick's copy of the flake)" },
+      "from-stick": { type: "boolean", description: "With --target: install the stick's version even though your site has changed since it was built" },
       "store-overlay": { type: "boolean", description: "Overlay /nix/store onto ROOT/tmpstore (default: only on a live installer)", negativeDescription: "Never overlay the store" },
       // With --target: the same -i/-p/-J as flk ssh (core/reach.ts).
       ...SSH_FLAG_ARGS,
@@ -43,6 +44,7 @@ export function installCommand(flk: Flk) {
         gitAdd: Boolean(args["git-add"]),
         ...(args["extra-files"] ? { extraFiles: args["extra-files"] as string } : {}),
         rebuild: Boolean(args.rebuild),
+        fromStick: Boolean(args["from-stick"]),
         sshArgs: sshFlags(args),
       });
       const log = flk.logger("installer");

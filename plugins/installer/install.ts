@@ -16,7 +16,7 @@ import { claim, confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
 import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
 import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
-import { chooseSource, type Source } from "./offline.ts";
+import { checkSiteAgainstStick, chooseSource, siteNarHash, stickNarHash, type Source } from "./offline.ts";
 import { installerOptions, type InstallerOptions } from "./options.ts";
 import { checkFacterTool, facterStep, planHardware, writeFacterReport, type HardwareBackend, type HardwarePlan } from "./facter.ts";
 
@@ -53,6 +53,8 @@ export interface InstallOptions {
   extraFiles?: string;
   /** `--rebuild`: always `nixos-install --flake`, even when the stick carries the host's system. */
   rebuild?: boolean;
+  /** `--from-stick`: over --target, install the stick's version even when the operator's site differs from it. */
+  fromStick?: boolean;
 }
 
 /** One step and what became of it. */
@@ -117,6 +119,8 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   });
   checkFacterTool(hardware, facts.facter, transport.where, host ?? "", options.dryRun ?? false);
   const source = mode === "install" && host ? chooseSource(facts, host, flakeDir, options.rebuild ?? false) : null;
+  // Over --target the stick's version is installed, never the operator's tree: refuse when they differ (offline.ts).
+  if (source && host && options.target) await checkSite(flk, source, facts, host, transport.where, flakeDir, options.fromStick ?? false);
   const ctx: InstallContext = {
     host: host ?? "",
     flake: host ? `${flakeDir}#${host}` : "",
@@ -163,6 +167,20 @@ async function saveHardware(flk: Flk, host: string, plan: HardwarePlan, text: st
   log.success(`wrote ${written.file} (${written.bytes} bytes${target ? `, from ${target}` : ""})${written.gitAdded ? " and staged it (git add)" : ""}`);
   for (const warning of written.warnings) log.warn(warning);
   return written;
+}
+
+/** The operator's site (when there is one here) against the version the stick would install. */
+async function checkSite(flk: Flk, source: Source, facts: Facts, host: string, where: string, flakeDir: string, fromStick: boolean): Promise<void> {
+  let site: string;
+  try {
+    site = flk.siteRoot();
+  } catch {
+    return;
+  }
+  // No record on the stick, nothing to compare with (and no nix evaluation here).
+  if (!stickNarHash(source, facts)) return;
+  const siteHash = await siteNarHash(site);
+  checkSiteAgainstStick({ source, facts, site, siteHash, host, where, flakeDir, fromStick, warn: (m) => flk.logger("installer").warn(m) });
 }
 
 function checkHost(host: string | undefined, mode: ScriptMode): string | undefined {

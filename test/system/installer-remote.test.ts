@@ -16,6 +16,7 @@ import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { definePlugin, type Endpoint } from "../../core/index.ts";
 import { install } from "../../plugins/installer/install.ts";
+import { refusal, snapshot } from "../helpers/refusal.ts";
 import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
 
 const test = systemTest(["ip", "sshd", "ssh", "ssh-keygen", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "mount", "swapon", "nix", "git"]);
@@ -264,6 +265,45 @@ describe("flk install --target --disk: the disk step runs on the live side, in t
   }, 180_000);
 });
 
+
+describe("flk install --target after the site was edited: the stick's version is not installed silently", () => {
+  test("operator's site narHash ≠ the stick's: exit 2 E_SITE_CHANGED (also --dry-run and --rebuild), nothing mounted or run and the site unchanged; --from-stick installs the stick's recorded system", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    // The stick's flake copy (as flk iso puts it at liveFlake) and its record, as test/system/installer-offline.test.ts makes them.
+    const copy = join(m.dir, "stick-copy");
+    await sh(["cp", "-a", m.site, copy]);
+    const saved = process.env.NIX_CONFIG;
+    process.env.NIX_CONFIG = "substituters =";
+    cleanups.push(async () => void (saved === undefined ? delete process.env.NIX_CONFIG : (process.env.NIX_CONFIG = saved)));
+    const narHash = (await sh(["nix", "--extra-experimental-features", "nix-command", "hash", "path", copy])).stdout.trim();
+    writeFileSync(join(m.dir, "toplevel-stand-in"), "stand-in toplevel (flk test)\n");
+    const toplevel = (await sh(["nix-store", "--add", join(m.dir, "toplevel-stand-in")])).stdout.trim();
+    const record = join(m.dir, "live.json");
+    writeFileSync(record, JSON.stringify({ version: 1, host: "NixOS", toplevel, flake: copy, narHash, diskoScript: null }));
+    const flk = machineFlk(m, [live.plugin], { liveFlake: copy });
+    const run = (extra: object = {}) => install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, paths: { liveRecord: record }, ...extra });
+    // The site as the stick was built from it: --system, no question.
+    expect((await run({ dryRun: true })).source).toMatchObject({ kind: "system", toplevel });
+    writeFileSync(join(m.site, "hosts", "NixOS.nix"), "{ networking.hostName = \"edited\"; }\n");
+    const before = snapshot(m.site);
+    const siteHash = (await sh(["nix", "--extra-experimental-features", "nix-command", "hash", "path", m.site])).stdout.trim();
+    for (const extra of [{ dryRun: true }, {}, { rebuild: true }]) {
+      const e = await refusal(() => run(extra));
+      expect([e.exitCode, e.code]).toEqual([2, "E_SITE_CHANGED"]);
+      expect(e.message).toContain(`your site ${m.site} has changed since the stick was built: its narHash is ${siteHash}, the stick's is ${narHash}`);
+      expect(e.message).toContain("`flk iso NixOS && flk write`");
+      expect(e.message).toContain("--from-stick");
+    }
+    expect(snapshot(m.site)).toEqual(before);
+    expect(await m.mounted()).toEqual([]);
+    expect(m.calls()).toEqual([]);
+    const report = await run({ fromStick: true });
+    expect(report.source).toMatchObject({ kind: "system", toplevel });
+    expect(m.calls().map((c) => c.argv)).toEqual([["--system", toplevel, "--root", m.root]]);
+    await install(flk, { undo: true, target: "root@NixOS", ssh: live.ssh });
+  }, 120_000);
+});
 
 describe("flk install --target --hardware-config for a host that uses nixos-facter", () => {
   test("the operator's site says hardware.facter.reportPath = ./NixOS/facter.json: the stand-in nixos-facter runs as root in the ssh session, its report comes back through it and lands at reportPath, git-added", async () => {
