@@ -20,7 +20,7 @@
  */
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
-import { FlkError, nixInfo, run, writeFileAtomic } from "../../core/index.ts";
+import { FlkError, nixInfo, renderString, run, writeFileAtomic } from "../../core/index.ts";
 import type { Step } from "./hooks.ts";
 import { DATA_PREFIX, hardwarePath, refuseLinks, trackInGit, type HardwareWritten } from "./extras.ts";
 import { pathFlake } from "./disko.ts";
@@ -51,8 +51,8 @@ export type HardwarePlan =
 export async function readFacter(site: string, host: string): Promise<{ source: string; setting: FacterSetting | null }> {
   const info = await nixInfo();
   const expr = `let
-    flake = builtins.getFlake ${JSON.stringify(pathFlake(site))};
-    config = (flake.nixosConfigurations.${JSON.stringify(host)} or { }).config or { };
+    flake = builtins.getFlake ${renderString(pathFlake(site))};
+    config = (flake.nixosConfigurations.${renderString(host)} or { }).config or { };
     attempt = v: let t = builtins.tryEval v; in if t.success then t.value else null;
     current = attempt (config.hardware.facter.reportPath or null);
     older = attempt (config.facter.reportPath or null);
