@@ -3,7 +3,7 @@
  * format, the decompressed size when it can be known before writing, the
  * ISO9660/hybrid signature, and `--sha256`.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { basename, relative, resolve } from "node:path";
 import { FlkError, messageOf, run, type FileId } from "../../core/index.ts";
 
@@ -97,7 +97,9 @@ function openImage(arg: string, path: string, cwd: string): { fd: number; real: 
   let fd: number;
   try {
     real = realpathSync(path);
-    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO (or a tty) for reading waits for a writer forever, deaf to Ctrl-C; non-blocking it
+    // returns at once and the fstat below refuses it. On a regular file the flag changes nothing (reads never wait).
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw imageOpenFailed(arg, path, cwd, error);
   }
@@ -172,6 +174,9 @@ export function expectedSha256(arg: string, imagePath: string, cwd: string): str
   // `flk write IMG --sha256 /dev/sdb` makes the DEVICE the value: reading a disk as a checksum list would read all of it.
   if (isBlockDevice(resolve(cwd, trimmed)))
     throw new FlkError(`--sha256 ${arg}: a block device, not a \`sha256sum\` file (did --sha256 take the DEVICE argument as its value?). Give --sha256 HEX|FILE, then IMAGE and DEVICE. Nothing was written.`, "E_SHA256_ARG");
+  // Only a regular file is read: a FIFO would wait for a writer forever, a device would be read to its end.
+  if (!isRegularFile(resolve(cwd, trimmed)) && existsSync(resolve(cwd, trimmed)))
+    throw new FlkError(`--sha256 ${arg}: not a regular file (a \`sha256sum\` file or 64 hex digits is expected). Nothing was written.`, "E_SHA256_ARG");
   let text: string;
   try {
     text = readFileSync(resolve(cwd, trimmed), "utf8");
@@ -182,6 +187,14 @@ export function expectedSha256(arg: string, imagePath: string, cwd: string): str
   const mine = lines.length === 1 ? lines[0] : lines.find((m) => basename(m[2]!) === basename(imagePath));
   if (!mine) throw new FlkError(`--sha256 ${arg}: no \`sha256sum\` line ${lines.length > 1 ? `names ${basename(imagePath)}` : "found"} (expected lines like 'HEX  ${basename(imagePath)}').`, "E_SHA256_ARG");
   return mine[1]!.toLowerCase();
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isBlockDevice(path: string): boolean {

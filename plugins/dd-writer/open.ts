@@ -69,6 +69,9 @@ function openFailed(path: string, error: unknown): FlkError {
   if (code === "EEXIST") return changed(path, "something appeared at its path");
   // The kernel's own arbitration: it knows holders flk's checks cannot see (another namespace's mount, a btrfs spanning disks).
   if (code === "EBUSY") return busyRefusal(path, error);
+  // Linux refuses to open an active swap file (or a running program) for writing: it is in use, like a mounted disk.
+  if (code === "ETXTBSY")
+    return new FlkError(`refusing to write to ${path}: in use: the kernel will not open it for writing (ETXTBSY: an active swap file or a running program). Nothing was written.`, "E_TARGET_REFUSED", 2, { cause: error });
   return new FlkError(`cannot open ${path} for writing (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root (sudo flk write …)." : ""}`, "E_OPEN", 2, { cause: error });
 }
 

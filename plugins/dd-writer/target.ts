@@ -4,10 +4,10 @@
  * devices are identified by device number through /sys/dev/block, so a node
  * made with mknod outside /dev is judged like the kernel's own.
  */
-import { closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { imageKind, SIGNATURE_BYTES } from "./image.ts";
-import { FlkError, judgeDisk, lexists, loopsBackedByFile, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
+import { FlkError, judgeDisk, lexists, loopsBackedByFile, parseSwaps, type Disk, type FileId, type SysBlock, type SystemView } from "../../core/index.ts";
 
 /** A regular file (created or replaced) — for images and tests. */
 export interface FileTarget {
@@ -47,7 +47,9 @@ export async function resolveTarget(arg: string, image: FileId, view: SystemView
   } catch {
     throw refused(`${arg} is a dangling symlink (its target does not exist): is the stick plugged in? Run \`flk devices\`.`, "E_TARGET_MISSING");
   }
-  const st = statSync(path);
+  // /dev/stdout piped into another program resolves to "pipe:[N]", not a path: neither a disk nor an image file.
+  const st = path.startsWith("/") ? statOrUndefined(path) : undefined;
+  if (!st) throw refused(`${arg}${path !== given ? ` (→ ${path})` : ""} is not a block device or an image file (a pipe or socket?): flk write writes whole disks and image files only.`, "E_TARGET_KIND");
   const shown = path === given ? path : `${arg} (→ ${path})`;
   if (st.isDirectory()) throw refused(`${shown} is a directory, not a disk or an image file.`, "E_TARGET_KIND");
   if (st.isCharacterDevice()) throw refused(`${shown} is a character device, not a disk: name the whole disk, e.g. /dev/sdb (see \`flk devices\`).`, "E_TARGET_KIND");
@@ -83,6 +85,8 @@ function fileTarget(path: string, shown: string, image: FileId, view: SystemView
   if (a.dev === image.dev && a.ino === image.ino) throw refused(`${shown} is the image file itself.`, "E_TARGET_IS_IMAGE");
   const judged = { dev: a.dev, ino: a.ino };
   refuseLoopBacking(shown, judged, view);
+  const swap = swapFileOf(judged);
+  if (swap) throw refused(`refusing to write to ${shown}: in use: it is an active swap file (swapoff ${swap} first).`, "E_TARGET_REFUSED");
   if (!force && a.size > 0n && !looksLikeImage(path))
     throw refused(`${shown} exists and is not a disk image (no ISO9660 or MBR signature): flk would overwrite it. If you mean to replace it, add --force.`, "E_TARGET_NOT_IMAGE");
   return { kind: "file", path, judged };
@@ -93,7 +97,7 @@ function looksLikeImage(path: string): boolean {
   const head = new Uint8Array(SIGNATURE_BYTES);
   let n = 0;
   try {
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       n = readSync(fd, head, 0, head.length, 0);
     } finally {
@@ -118,6 +122,35 @@ export function refuseLoopBacking(shown: string, id: FileId, view: Pick<SystemVi
     `refusing to write to ${shown}: in use: it is the backing file of ${devices.join(", ")}. Detach ${loops.length > 1 ? "them" : "it"} first: ${devices.map((d) => `losetup -d ${d}`).join("; ")}.`,
     "E_TARGET_REFUSED",
   );
+}
+
+function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The active swap files (/proc/swaps) that are the file `id`: writing one is refused like a disk in use (the kernel says ETXTBSY). */
+function swapFileOf(id: FileId): string | undefined {
+  for (const swap of parseSwaps(readTextOr("/proc/swaps"))) {
+    try {
+      const st = statSync(swap, { bigint: true });
+      if (st.isFile() && st.dev === id.dev && st.ino === id.ino) return swap;
+    } catch {
+      // Out of this mount namespace, or a partition: not this file.
+    }
+  }
+  return undefined;
+}
+
+function readTextOr(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 function underDev(path: string): boolean {

@@ -98,3 +98,62 @@ it("flk devices shows a loop device's backing file (text and --json)", async () 
   expect(rows.filter((r) => !r.path.startsWith("/dev/loop")).every((r) => r.backing === null)).toBe(true);
   expect(existsSync(backing)).toBe(true);
 });
+
+/** Run dist/flk with a hard 15 s limit (a hang is the bug some of these guard against). */
+async function bounded(args: string[], options: { stdout?: "pipe" } = {}): Promise<{ code: number; stderr: string; ms: number }> {
+  const started = Date.now();
+  const child = Bun.spawn([FLK, ...args], { env: { ...process.env, NO_COLOR: "1" }, stdin: "ignore", stdout: options.stdout ?? "ignore", stderr: "pipe" });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  clearTimeout(timer);
+  return { code, stderr, ms: Date.now() - started };
+}
+
+it("a FIFO as the image (or as --sha256's file) is refused at once with exit 2, not waited on forever; the device's sha256 is unchanged", async () => {
+  const fifo = s.path("f.iso");
+  sh(["mkfifo", fifo]);
+  const { device } = s.loop(1 << 20);
+  const before = sha256Of(device);
+  const r = await bounded(["write", fifo, device, "--yes"]);
+  expect(r.code).toBe(2);
+  expect(r.ms).toBeLessThan(10_000);
+  expect(r.stderr).toContain(`image ${fifo} is a FIFO, not an image file`);
+  const image = writeFile(s.path("nixos.iso"), randomBytes(100000));
+  const sums = s.path("SHA256SUMS");
+  sh(["mkfifo", sums]);
+  const bySums = await bounded(["write", image, device, "--sha256", sums, "--yes"]);
+  expect(bySums.code).toBe(2);
+  expect(bySums.stderr).toContain(`--sha256 ${sums}: not a regular file`);
+  expect(sha256Of(device)).toBe(before);
+});
+
+it("/dev/stdout piped into another program as DEVICE is a clear exit-2 refusal, not a raw ENOENT", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(100000));
+  // `flk write IMG /dev/stdout | cat`, with a real pipe (bash: the exit status of flk, not of cat).
+  const r = sh(["bash", "-c", '"$0" write "$1" /dev/stdout --yes 2>"$2" | cat; echo "exit ${PIPESTATUS[0]}"', FLK, image, s.path("stderr")]);
+  const stderr = Bun.file(s.path("stderr"));
+  const text = await stderr.text();
+  expect(r.trim()).toBe("exit 2");
+  expect(text).toContain("/dev/stdout (→ pipe:[");
+  expect(text).toContain("is not a block device or an image file");
+  expect(text).not.toContain("ENOENT");
+  // The same through a socket (what a spawning program's pipe often is).
+  const viaSocket = await bounded(["write", image, "/dev/stdout", "--yes"], { stdout: "pipe" });
+  expect(viaSocket.code).toBe(2);
+  expect(viaSocket.stderr).toContain("is not a block device or an image file");
+});
+
+it("an active swap file as DEVICE, even with --force, is refused as in use (exit 2), not a raw ETXTBSY; its sha256 is unchanged", async () => {
+  const image = writeFile(s.path("nixos.iso"), randomBytes(100000));
+  const swapfile = s.path("swapfile");
+  sh(["dd", "if=/dev/zero", `of=${swapfile}`, "bs=1M", "count=16", "status=none"]);
+  sh(["chmod", "0600", swapfile]);
+  sh(["mkswap", swapfile]);
+  sh(["swapon", swapfile]);
+  s.defer(() => void Bun.spawnSync(["swapoff", swapfile]));
+  const before = sha256Of(swapfile);
+  const r = await bounded(["write", image, swapfile, "--force", "--yes"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`refusing to write to ${swapfile}: in use: it is an active swap file (swapoff ${swapfile} first)`);
+  expect(sha256Of(swapfile)).toBe(before);
+});
