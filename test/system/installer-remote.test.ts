@@ -16,6 +16,7 @@ import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { definePlugin, type Endpoint } from "../../core/index.ts";
 import { install } from "../../plugins/installer/install.ts";
+import { FLK } from "../helpers/binary.ts";
 import { refusal, snapshot } from "../helpers/refusal.ts";
 import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
 
@@ -371,6 +372,47 @@ describe("an interrupted flk install --target stops the remote run too", () => {
       const undo = await install(machineFlk(m, [live.plugin], { liveFlake: m.site }), { undo: true, target: "root@NixOS", ssh: live.ssh });
       expect(undo.steps.filter((s) => s.status === "ran").map((s) => s.id)).toEqual(["mount-root", "mount-boot", "swapon"]);
     } finally {
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
+});
+
+describe("SIGINT to the compiled flk install --target", () => {
+  test("exit 130 while the slow stand-in nixos-install sleeps behind the real sshd; the stand-in and its shell on the live side are gone within 5 s", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    writeFileSync(join(m.bin, "nixos-install"), `#!/bin/sh\necho "$$ $PPID" > '${m.dir}/standin.pids'\nexec sleep 120\n`);
+    chmodSync(join(m.bin, "nixos-install"), 0o755);
+    // Only the installer: a literal address needs no locator. ssh-keys' pinning is replaced by a wrapper
+    // named ssh, first on PATH, that adds this test's key and the test sshd's known host key.
+    writeFileSync(join(m.site, "flk.toml"), `plugins = ["installer"]\n\n[installer]\nroot = "${m.root}"\nliveFlake = "${m.site}"\nlabels = { root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }\n`, { mode: 0o644 });
+    const wrap = join(m.dir, "ssh-wrapper");
+    mkdirSync(wrap);
+    writeFileSync(join(wrap, "ssh"), `#!/bin/sh\n# test wrapper: the options ssh-keys would add (key, pinned host key), then the real ssh\nexec ${Bun.which("ssh")} -F /dev/null -i '${m.dir}/client_key' -o IdentitiesOnly=yes -o 'UserKnownHostsFile=${m.dir}/known_hosts' -o HostKeyAlias=flk-test-live -o StrictHostKeyChecking=yes "$@"\n`);
+    chmodSync(join(wrap, "ssh"), 0o755);
+    const target = `root@${live.sshd.address}%${live.link.b.iface}`;
+    const child = Bun.spawn(["ip", "netns", "exec", live.link.b.name, FLK, "install", "NixOS", "--target", target], {
+      cwd: m.site,
+      env: { ...process.env, NO_COLOR: "1", PATH: `${wrap}:${process.env.PATH}:/usr/sbin:/sbin` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const pidFile = join(m.dir, "standin.pids");
+    let pids: number[] = [];
+    try {
+      const stderr = new Response(child.stderr).text();
+      for (let i = 0; i < 1200 && !(await Bun.file(pidFile).exists()) && child.exitCode === null; i++) await Bun.sleep(25);
+      expect(await Bun.file(pidFile).exists()).toBe(true);
+      pids = (await Bun.file(pidFile).text()).trim().split(" ").map(Number);
+      expect(pids.every(alive)).toBe(true);
+      child.kill("SIGINT");
+      expect(await child.exited).toBe(130);
+      const t0 = Date.now();
+      while (pids.some(alive) && Date.now() - t0 < 5000) await Bun.sleep(50);
+      expect(pids.filter(alive)).toEqual([]);
+      expect(await stderr).toContain(`interrupted: the plan on ${target} was stopped`);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
       for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
     }
   }, 60_000);
