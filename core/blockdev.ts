@@ -104,6 +104,25 @@ export interface Usage {
   mounts: Map<string, string[]>;
   /** dev → "swap". */
   swaps: Set<string>;
+  /**
+   * Kernel name → the mounted multi-device filesystem it belongs to
+   * (/sys/fs/btrfs/<uuid>/devices/<name>, there only while that filesystem
+   * is mounted, in whatever namespace): mountinfo names one device of a
+   * btrfs, the others are in use as much.
+   */
+  members?: Map<string, { fs: string; uuid: string; devices: string[] }>;
+}
+
+/** Devices of every mounted btrfs, by kernel name (see Usage.members). */
+export function readFsMembers(sys = "/sys"): Map<string, { fs: string; uuid: string; devices: string[] }> {
+  const out = new Map<string, { fs: string; uuid: string; devices: string[] }>();
+  const root = join(sys, "fs", "btrfs");
+  for (const uuid of safeList(root)) {
+    if (!/^[0-9a-f-]{36}$/.test(uuid)) continue;
+    const devices = safeList(join(root, uuid, "devices"));
+    for (const name of devices) out.set(name, { fs: "btrfs", uuid, devices });
+  }
+  return out;
 }
 
 /**
@@ -126,7 +145,7 @@ export function readUsage(files: { mountinfo?: string; swaps?: string } = {}): U
     const dev = rdevOf(path);
     if (dev) swaps.add(dev);
   }
-  return { mounts, swaps };
+  return { mounts, swaps, ...(files.mountinfo ? {} : { members: readFsMembers() }) };
 }
 
 /** `major:minor` of a block device node, or undefined for anything else. */

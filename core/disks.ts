@@ -157,6 +157,12 @@ export function usesOf(name: string, view: SystemView, ignore: Set<string> = new
     for (const mountPoint of points.slice(0, 3)) reasons.push(`${label} is mounted on ${mountPoint}`);
     if (points.length > 3) reasons.push(`${label} is mounted in ${points.length - 3} more places`);
     if (view.usage.swaps.has(block.dev)) reasons.push(`${label} is active swap (swapoff ${label})`);
+    // A device of a mounted btrfs other than the one mountinfo names (the kernel holds every one of them).
+    const fs = view.usage.members?.get(node);
+    if (fs && points.length === 0) {
+      const others = fs.devices.filter((d) => d !== node).map((d) => `/dev/${d}`);
+      reasons.push(`${label} is a device of the mounted ${fs.fs} filesystem ${fs.uuid}${others.length ? ` (with ${others.join(", ")})` : ""}: unmount it first`);
+    }
     if (via) reasons.push(`${label} is ${via}`);
     for (const part of block.partitions) visit(part, undefined);
     for (const holder of block.holders) visit(holder, `stacked on /dev/${node} (dm/LVM/LUKS/md: close or stop it first)`);

@@ -29,6 +29,8 @@ export function diskProbeLines(device: string): string[] {
     // Every mount namespace counts (a mount made in another namespace keeps the disk busy).
     "cat /proc/[0-9]*/mountinfo 2>/dev/null | awk '{ print \"sysmount \" $3 \" \" $5 }' | sort -u",
     "sed 1d /proc/swaps | while read -r s _; do echo \"sysswap $(stat -L -c %t:%T \"$s\" 2>/dev/null)\"; done",
+    // The devices of every mounted btrfs (core's Usage.members): mountinfo names only one of them.
+    'for d in /sys/fs/btrfs/*/devices/*; do [ -e "$d" ] || continue; u=${d%/devices/*}; echo "sysbtrfs ${u##*/} ${d##*/}"; done',
   ];
 }
 
@@ -38,6 +40,7 @@ export function parseDiskProbe(output: string): { path: string; rdev?: string; v
   const mounts = new Map<string, string[]>();
   const swaps = new Set<string>();
   const models = new Map<string, string>();
+  const btrfs = new Map<string, string[]>();
   let path = "";
   let rdev: string | undefined;
   for (const raw of output.split("\n")) {
@@ -57,13 +60,18 @@ export function parseDiskProbe(output: string): { path: string; rdev?: string; v
       const points = mounts.get(words[0]!) ?? [];
       points.push(words.slice(1).join(" ").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
       mounts.set(words[0]!, points);
+    } else if (key === "sysbtrfs" && words.length === 2) {
+      const devices = btrfs.get(words[0]!) ?? [];
+      devices.push(words[1]!);
+      btrfs.set(words[0]!, devices);
     } else if (key === "sysswap" && /^[0-9a-f]+:[0-9a-f]+$/i.test(rest)) {
       const [maj, min] = rest.split(":").map((h) => parseInt(h, 16));
       swaps.add(`${maj}:${min}`);
     }
   }
   for (const b of blocks.values()) if (b.parent) blocks.get(b.parent)?.partitions.push(b.name);
-  return { path, rdev, view: { blocks, usage: { mounts, swaps }, remote: true }, models };
+  const members = new Map([...btrfs].flatMap(([uuid, devices]) => devices.map((d) => [d, { fs: "btrfs", uuid, devices }] as const)));
+  return { path, rdev, view: { blocks, usage: { mounts, swaps, members }, remote: true }, models };
 }
 
 /**
