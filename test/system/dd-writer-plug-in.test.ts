@@ -5,11 +5,14 @@
  * asks before erasing it. Through dist/flk under a pseudo-terminal.
  *
  * "Nothing to offer" is made real by size, not by hiding disks: the image
- * is 1 MiB larger than every disk `flk devices --json` calls writable right
- * now (this machine always has some loop device of another test attached),
- * so the picker has no candidate. The stick is a loop device attached while
- * flk waits, with a backing file large enough. Loop devices other work
- * attaches meanwhile appear too: they are answered "n" and never written.
+ * is larger than every disk `flk devices --json` calls writable right now
+ * (this machine always has some loop device of another test attached), so
+ * the picker has no candidate. Other work may attach a larger one before flk
+ * lists the disks: then the picker shows, the test cancels it (Escape:
+ * nothing written, exit 2) and starts again with a larger image. The stick
+ * is a loop device attached while flk waits, with a backing file large
+ * enough. Loop devices other work attaches meanwhile appear too: they are
+ * answered "n" and never written.
  */
 import { afterEach, beforeEach, expect } from "bun:test";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
@@ -39,12 +42,30 @@ function sparseFile(path: string, size: number, offsets: number[], mbr: boolean)
   return path;
 }
 
-/** An image 1 MiB larger than every disk flk would write on this machine now: the picker has nothing to offer. */
+/** An image 16 MiB larger than every disk flk would write on this machine now: the picker has nothing to offer. */
 async function imageLargerThanEveryWritableDisk(): Promise<{ image: string; size: number }> {
   const rows = JSON.parse((await flk(["devices", "--json"])).stdout) as Array<{ path: string; size: number; verdict: string }>;
   const largest = Math.max(4 * MiB, ...rows.filter((r) => r.verdict === "writable").map((r) => r.size));
-  const size = (Math.ceil(largest / MiB) + 1) * MiB;
+  const size = (Math.ceil(largest / MiB) + 16) * MiB;
   return { image: sparseFile(s.path("nixos.iso"), size, [0, size / 2, size - MiB], true), size };
+}
+
+/**
+ * `flk write IMAGE` on a terminal, with nothing to offer, up to the point
+ * where it waits. When other work attached a larger loop device before flk
+ * listed the disks, the picker shows instead: Escape cancels it (exit 2,
+ * nothing written), and the next try has a larger image.
+ */
+async function writeWithNothingToOffer(): Promise<{ pty: Pty; image: string; size: number; waiting: string }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { image, size } = await imageLargerThanEveryWritableDisk();
+    const pty = onPty([FLK, "write", image], { killAfterMs: 120000 });
+    const screen = await pty.waitFor(/plug in the USB stick|to which device\?[\s\S]*[●○] cancel/);
+    if (screen.includes("plug in the USB stick")) return { pty, image, size, waiting: screen };
+    pty.type("\x1b");
+    expect((await pty.done).code).toBe(2);
+  }
+  throw new Error("other work kept attaching larger loop devices: five tries, always something to offer");
 }
 
 /**
@@ -75,9 +96,7 @@ async function questionAbout(pty: Pty, device: string): Promise<string> {
 }
 
 it("nothing to offer: says 'plug in the USB stick', shows the disk that appears (backing file, size), asks, and 'y' writes the image to it", async () => {
-  const { image, size } = await imageLargerThanEveryWritableDisk();
-  const pty = onPty([FLK, "write", image], { killAfterMs: 120000 });
-  const waiting = await pty.waitFor("plug in the USB stick");
+  const { pty, image, size, waiting } = await writeWithNothingToOffer();
   // No picker came first: it had nothing to offer, so flk went straight to waiting.
   expect(waiting).not.toContain("to which device?");
   expect(waiting).toContain(`plug in the USB stick (at least ${formatBytes(size)})`);
@@ -95,9 +114,7 @@ it("nothing to offer: says 'plug in the USB stick', shows the disk that appears 
 });
 
 it("nothing to offer: 'n' at the question about the disk that appeared leaves it unchanged, and flk keeps waiting until Ctrl-C", async () => {
-  const { image, size } = await imageLargerThanEveryWritableDisk();
-  const pty = onPty([FLK, "write", image], { killAfterMs: 120000 });
-  await pty.waitFor("plug in the USB stick");
+  const { pty, size } = await writeWithNothingToOffer();
   const { device } = plugIn(size);
   const before = sha256Of(device);
   await questionAbout(pty, device);
