@@ -105,7 +105,7 @@ export function reportFile(site: string, source: string, host: string, setting: 
 function inside(base: string, path: string): string | undefined {
   if (!isAbsolute(path)) return undefined;
   const rel = relative(base, path);
-  return rel.startsWith("..") || isAbsolute(rel) ? undefined : rel;
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? undefined : rel;
 }
 
 /**
@@ -134,8 +134,9 @@ export async function planHardware(site: string, host: string, requested?: Hardw
 export function checkFacterTool(plan: HardwarePlan | undefined, present: boolean, where: string, host: string, dryRun: boolean): void {
   if (plan?.backend !== "nixos-facter" || present || dryRun) return;
   throw new FlkError(
-    `\`nixos-facter\` is not on PATH on ${where}, and ${host} ${plan.facter ? `sets ${plan.facter.option}` : "asked for it (--hardware-backend nixos-facter)"}. Nothing was mounted or changed. ` +
-      `Add \`pkgs.nixos-facter\` to ${host}'s environment.systemPackages and build the stick again (\`flk iso ${host}\`), or capture nixos-generate-config's text instead (--hardware-backend nixos-generate-config).`,
+    `\`nixos-facter\` is not on PATH on ${where}, and ${plan.facter ? `${host} sets ${plan.facter.option}` : "--hardware-backend nixos-facter asks for it"}. Nothing was mounted or changed. ` +
+      `Boot a stick built by \`flk iso ${host}\` (it carries nixos-facter for a host that sets reportPath), or add \`pkgs.nixos-facter\` to ${host}'s environment.systemPackages and build the stick again; ` +
+      "or capture nixos-generate-config's text instead (--hardware-backend nixos-generate-config).",
     "E_NO_FACTER",
   );
 }

@@ -30,6 +30,7 @@ describe("reportFile", () => {
 
   test("an absolute path in the site itself (a string reportPath) is accepted", () => {
     expect(at(join(site, "hosts", "x.json"))).toBe(join(site, "hosts", "x.json"));
+    expect(at(`${source}/..facter.json`)).toBe(join(site, "..facter.json"));
   });
 
   test("refused, exit 2: outside the site, another store path, the site itself, .git, a relative string", () => {
