@@ -3,6 +3,7 @@
  * Every refusal is exit 2 with what was found, that nothing was touched,
  * and the fix.
  */
+import { posix } from "node:path";
 import { FlkError, didYouMean, providerOf } from "../../core/index.ts";
 import type { DeviceFact, Facts } from "./probe.ts";
 import type { Layout } from "./layout.ts";
@@ -115,16 +116,25 @@ function fromLayout(input: PreflightInput, layout: Layout): Preflight {
 }
 
 function checkRootPath(input: PreflightInput, storeOverlay: boolean): void {
-  const { root } = input;
+  // Judged as the kernel will see it: `/x/../mnt2`, `/mnt/`, `//mnt` are /mnt2 and /mnt (realpath on the probed side already did this when it could).
+  const root = input.root.startsWith("/") ? posix.normalize(input.root).replace(/(.)\/$/, "$1") : input.root;
   const shown = input.configuredRoot && input.configuredRoot !== root ? `'${input.configuredRoot}' (which is ${root})` : `'${root}'`;
-  if (!root.startsWith("/") || root === "/" || root.split("/").includes("..") || (input.configuredRoot ?? "").split("/").includes(".."))
-    throw new FlkError(`[installer] root: expected an absolute directory other than / like "/mnt", got ${shown}. ${NOTHING}`, "E_ROOT_PATH");
-  // A directory the running system mounts is never a target: it would install into (or, for --undo, unmount) the system itself.
-  if (SYSTEM_MOUNTS.includes(root))
-    throw new FlkError(`[installer] root ${shown} is where the running system mounts its own ${root}. ${NOTHING} Use an empty directory like "/mnt".`, "E_ROOT_PATH");
+  if (!root.startsWith("/") || root === "/")
+    throw new FlkError(`[installer] root: expected an absolute directory other than / like "/mnt", got ${shown}. ${NOTHING} Set [installer] root = "/mnt" in flk.toml (the NixOS manual's root).`, "E_ROOT_PATH");
+  // A directory of the running system is never a target: mounting over it hides it (and nixos-install would write there); --undo would unmount the system's own.
+  if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => root.startsWith(`${t}/`)))
+    throw new FlkError(`[installer] root ${shown} is a directory of the running system: flk would mount the target over it. ${NOTHING} Set [installer] root = "/mnt" in flk.toml (the NixOS manual's root), or another empty directory.`, "E_ROOT_PATH");
   if (storeOverlay && /[,:\s]/.test(root))
     throw new FlkError(`[installer] root ${shown} holds ',', ':' or whitespace, which overlayfs options cannot carry. ${NOTHING} Use a plain path like "/mnt", or --no-store-overlay.`, "E_ROOT_PATH");
 }
+
+/** Directories of a running Linux system (FHS, and NixOS's own): never `[installer] root`. */
+const SYSTEM_DIRS = [
+  "/bin", "/boot", "/boot/efi", "/efi", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/nix", "/nix/store", "/nix/var",
+  "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/tmp",
+];
+/** Kernel and store trees: nothing under them is a place to mount a target. */
+const SYSTEM_TREES = ["/dev", "/proc", "/sys", "/nix/store"];
 
 /**
  * One label → one device. The uncached blkid scan is the judge of what
