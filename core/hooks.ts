@@ -13,6 +13,7 @@ import type { CommandDef } from "citty";
 import type { NixValue } from "./nix.ts";
 import type { LiveInstaller } from "./live.ts";
 import type { Flk } from "./context.ts";
+import type { FlkError } from "./errors.ts";
 
 /** tapable, required when hooks are made: it loads `node:util` (~4 ms), which `flk --help` never needs (bench/startup.ts). */
 const tapable = (): typeof Tapable => require("tapable");
@@ -112,6 +113,12 @@ export interface Endpoint {
   source: string;
 }
 
+/** What an `sshFailed` tap knows: the site host (may be "") and the `user@address` ssh was run against. */
+export interface SshFailure {
+  host: string;
+  destination: string;
+}
+
 /** What an `sshOptions` tap knows: whom flk is about to ssh to. */
 export interface SshTarget {
   host: string;
@@ -151,7 +158,7 @@ function createLocateHook() {
 
 /** Create a fresh, frozen set of hooks (one per flk instance). */
 export function createHooks() {
-  const { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, SyncWaterfallHook } = tapable();
+  const { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } = tapable();
   return Object.freeze({
     /** Every plugin adds its subcommands here; called once by the CLI before parsing. */
     commands: new SyncHook<[CommandRegistry]>(["registry"]),
@@ -167,6 +174,8 @@ export function createHooks() {
     locate: createLocateHook(),
     /** ssh options for reaching a live installer (e.g. the pinned host key); each tap returns the list with its options added. Called by ssh and remote install. */
     sshOptions: new AsyncSeriesWaterfallHook<[string[], SshTarget]>(["options", "target"]),
+    /** Why ssh to a live installer failed, from ssh's stderr: the first tap that recognises it returns the error to show (ssh-keys: a host key that is not the pinned one), else undefined. Called by ssh and remote install. */
+    sshFailed: new SyncBailHook<[string, SshFailure], FlkError | undefined>(["stderr", "failure"]),
   });
 }
 

@@ -4,7 +4,7 @@
 export { FlkError, ExitCode, isFlkError, messageOf } from "./errors.ts";
 export { definePlugin, ownOptions, type FlkPlugin, type OptionsOf, type OptionsSchema, type OptionSpec } from "./plugin.ts";
 export type { Flk, GlobalFlags, Cleanup } from "./context.ts";
-export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, SshTarget, Hooks } from "./hooks.ts";
+export type { CommandRegistry, IsoModule, HostContext, LocateQuery, LocateReport, Endpoint, SshTarget, SshFailure, Hooks } from "./hooks.ts";
 export { addCommands, pluginHooks, type LazyCommandEntry } from "./hooks.ts";
 export { LIVE_USER, LIVE_NETWORK, baseLiveInstaller, matchNames, type LiveInstaller, type NetworkUnit } from "./live.ts";
 export { reach, locate, liveInstaller, parseTarget, parseUser, sshFlags, SSH_FLAG_ARGS, PREFER_MS, type ReachOptions, type Reached, type TargetSpec, type LocateRequest } from "./reach.ts";
@@ -15,7 +15,6 @@ export { checkHosts, checkHost, hostsDirOf, type CheckHostsOptions } from "./hos
 export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
-export { SSH_UNPIN_ADVICE, isHostKeyMismatch, hostKeyMismatch } from "./ssh-failure.ts";
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "./command.ts";
 export { sha256File, sha256Fd } from "./hash.ts";

@@ -223,6 +223,9 @@ async function probe(transport: Transport, request: Parameters<typeof probeScrip
 }
 
 function unreachable(transport: Transport, tail: string[]): FlkError {
+  // A host key that is not the pinned one is not "unreachable": the sshFailed hook's taps (ssh-keys) say what it is.
+  const explained = transport.explain?.(tail.join("\n"));
+  if (explained) return explained;
   const last = tail.filter((l) => l.trim()).slice(-3).join(" / ");
   return new FlkError(
     `cannot reach ${transport.where} over ssh${last ? ` (${last})` : ""}; tried: ${transport.tried.join("; ")}. Nothing was changed. ` +

@@ -23,7 +23,7 @@ export async function remoteTransport(flk: Flk, host: string, target: string, op
   // BatchMode: never prompt (a script is on stdin); -T: no terminal for `sh -s`.
   const base = ["-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"];
   const reached = await reach(flk, host || undefined, { target, timeoutMs: options.timeoutMs ?? 3000, sshArgs: [...base, ...(options.sshArgs ?? [])] });
-  return sshTransport({
+  const transport = sshTransport({
     ssh: options.ssh ?? ["ssh"],
     options: [...reached.options, "--"],
     destination: reached.destination,
@@ -31,4 +31,5 @@ export async function remoteTransport(flk: Flk, host: string, target: string, op
     remoteCommand: reached.user === "root" ? "sh -s" : "sudo -n sh -s",
     tried: reached.tried,
   });
+  return { ...transport, explain: (stderr) => flk.hooks.sshFailed.call(stderr, { host: reached.host ?? "", destination: reached.destination }) };
 }

@@ -4,7 +4,7 @@
  * (probe lines or `@flk` markers) and stderr is streamed to ours, so the
  * operator sees nixos-install as it works.
  */
-import { requireProgram, run } from "../../core/index.ts";
+import { requireProgram, run, type FlkError } from "../../core/index.ts";
 
 /** The outcome of one script run. */
 export interface ScriptRun {
@@ -30,6 +30,8 @@ export interface Transport {
   /** What was tried to get there, for "unreachable" errors. */
   tried: string[];
   run(script: string, options?: RunScriptOptions): Promise<ScriptRun>;
+  /** Why ssh failed, from its stderr, when a plugin recognises it (core's sshFailed hook); remote only. */
+  explain?: (stderr: string) => FlkError | undefined;
 }
 
 /**

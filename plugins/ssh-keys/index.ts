@@ -1,5 +1,6 @@
 import { LIVE_USER, addCommands, definePlugin, liveInstaller, withScope, type Flk } from "../../core/index.ts";
 import { join } from "node:path";
+import { hostKeyMismatch, isHostKeyMismatch } from "./mismatch.ts";
 
 const PLUGIN = "ssh-keys";
 
@@ -45,6 +46,8 @@ export default definePlugin({
       requirePinnedKeys(site, target.host, alias, `${target.user}@${withScope(target.endpoint.address, target.endpoint.scope)}`);
       return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), alias)];
     });
+    // flk install --target's failures: a host key that is not the pinned one is said as flk ssh says it.
+    flk.hooks.sshFailed.tap(PLUGIN, (stderr, failure) => (options.pinHostKey && isHostKeyMismatch(stderr) ? hostKeyMismatch(failure.host, failure.destination) : undefined));
   },
 });
 

@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { FlkError, hostKeyMismatch, isHostKeyMismatch, reach, requireProgram, spawn, spawnSync, SSH_UNPIN_ADVICE, type Endpoint, type Flk } from "../../core/index.ts";
+import { FlkError, reach, requireProgram, spawn, spawnSync, type Endpoint, type Flk } from "../../core/index.ts";
+import { hostKeyMismatch, isHostKeyMismatch, SSH_UNPIN_ADVICE } from "./mismatch.ts";
 import { loadStore } from "./store.ts";
 import { readKeyText } from "./text.ts";
 

@@ -149,3 +149,16 @@ it("the operator's ssh_config cannot vouch for an impostor: KnownHostsCommand, ~
     }
   });
 });
+
+it("flk install --target to an installer with another host key says so (rebuild and rewrite), not 'cannot reach … authorized keys', and never ssh's ssh-keygen -R", async () => {
+  const impostor = keygen(dir, "impostor2", "ed25519", undefined, "impostor");
+  await withSshd(impostor, undefined, async (sshd) => {
+    const ran = await flkOnLink(["install", "NixOS", "--target", `root@${sshd.address}%${link!.b.iface}`, "--dry-run", "-i", user]);
+    expect(ran.code).toBe(255);
+    expect(ran.stderr).toContain("this stick was built with another host key: rebuild and rewrite it (`flk iso NixOS && flk write`)");
+    expect(ran.stderr).not.toContain("cannot reach");
+    expect(ran.stderr).not.toContain("authorized keys");
+    expect(ran.stderr).not.toMatch(/ssh-keygen .*-R|remove with|Add correct host key/);
+    expect(sshd.log()).not.toContain("Accepted publickey");
+  });
+});
