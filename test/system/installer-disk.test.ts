@@ -421,3 +421,21 @@ test("a disk the kernel holds though no check sees it (here: this test process h
   }
   expect(await sha256(device)).toBe(before);
 }, 60_000);
+
+test("a relative path (../stick, a link to the loop device) is resolved and the disk it names is judged and written, as flk write does; a bare name is still 'did you mean /dev/NAME?'", async () => {
+  const { dir, device } = await loopDisk(300);
+  const { symlinkSync } = await import("node:fs");
+  symlinkSync(device, join(dir, "stick"));
+  mkdirSync(join(dir, "sub"));
+  const dry = await runFlk(["disk", "../stick", "--boot", "bios", "--dry-run", "--json"], { cwd: join(dir, "sub") });
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.stdout).device).toBe(device);
+  const before = await sha256(device);
+  const bare = await runFlk(["disk", device.replace("/dev/", ""), "--boot", "bios", "--yes"], { cwd: join(dir, "sub") });
+  expect(bare.code).toBe(2);
+  expect(bare.stderr).toContain(`Did you mean ${device}?`);
+  expect(await sha256(device)).toBe(before);
+  const r = await runFlk(["disk", "../stick", "--boot", "bios", "--yes"], { cwd: join(dir, "sub") });
+  expect(r.code).toBe(0);
+  expect((await sfdiskJson(device)).label).toBe("dos");
+}, 60_000);
