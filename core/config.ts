@@ -11,6 +11,7 @@ import { parse, TomlError } from "smol-toml";
 import { FlkError, isFlkError, messageOf } from "./errors.ts";
 import { defaultOptions, isTable, typeName, validateOptions, type PluginRegistry } from "./plugin.ts";
 import { didYouMean } from "./suggest.ts";
+import { ownersText, trustedOwners } from "./owner.ts";
 
 /** The largest flk.toml flk reads (DESIGN.md "Trust rules"); a real one is under 2 KiB. */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -109,21 +110,6 @@ export function readConfigText(file: string): string {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Who may own a config: this user, root, and under sudo the user who ran it (their site); undefined where uids do not apply. */
-function trustedOwners(): number[] | undefined {
-  if (typeof process.getuid !== "function") return undefined;
-  const owners = [process.getuid(), 0];
-  const sudoUid = process.env.SUDO_UID;
-  if (process.getuid() === 0 && sudoUid && /^\d+$/.test(sudoUid)) owners.push(Number(sudoUid));
-  return [...new Set(owners)];
-}
-
-function ownersText(owners: number[]): string {
-  const [self, , sudo] = owners;
-  if (self === 0) return sudo === undefined ? "you (root)" : `root or the user who ran sudo (user id ${sudo})`;
-  return `you (user id ${self}) or root`;
 }
 
 function tooBig(file: string, size: number): FlkError {

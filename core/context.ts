@@ -8,7 +8,7 @@ import { createLogger, lazyLogger } from "./log.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { loadConfig, type ResolvedConfig } from "./config.ts";
 import { PluginRegistry, type FlkPlugin } from "./plugin.ts";
-import { findSiteRoot, requireSiteRoot } from "./site.ts";
+import { checkSiteOwner, findSiteRoot, requireSiteRoot } from "./site.ts";
 import { FlkError } from "./errors.ts";
 import { addInstallHints, setCommandTrace } from "./exec.ts";
 import { shJoin } from "./shell.ts";
@@ -94,6 +94,7 @@ export function createFlk(options: CreateFlkOptions): Flk {
   // The site first (a bad --site is refused here, before anything else can
   // fail), then its config: never a flk.toml from above the site.
   const site = flags.site !== undefined ? requireSiteRoot(cwd, flags.site) : findSiteRoot(cwd);
+  if (site !== undefined) checkSiteOwner(site, env);
   const config = options.config ?? loadConfig(registry, { explicit: flags.config, env: env.FLK_CONFIG, cwd, site });
   const hooks = options.hooks ?? createHooks();
   const cleanups: Cleanup[] = [];

@@ -15,6 +15,7 @@ export { checkHosts, checkHost, hostsDirOf, type CheckHostsOptions } from "./hos
 export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";
 export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
+export { trustedOwners, ownersText, ownerProblem, ownerProblemText, type OwnerProblem } from "./owner.ts";
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "./command.ts";
 export { sha256File, sha256Fd } from "./hash.ts";

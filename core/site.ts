@@ -2,6 +2,7 @@
  * The site: the directory holding flake.nix, and its hosts/*.nix.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { ownerProblem, ownerProblemText } from "./owner.ts";
 import { dirname, join, resolve } from "node:path";
 import { FlkError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
@@ -29,6 +30,26 @@ export function requireSiteRoot(start: string, explicit?: string): string {
       "E_NO_SITE",
     );
   return root;
+}
+
+/**
+ * Refuse a site someone else could have planted or changed (exit 2): its
+ * directory and its flake.nix must pass core's owner rule, the one flk.toml
+ * passes (you, root, or $SUDO_UID under sudo; not writable by group or
+ * others). A /tmp/flake.nix another user left would otherwise be the site of
+ * anyone running flk below /tmp: its hosts built, its known_hosts trusted.
+ */
+export function checkSiteOwner(root: string, env?: Record<string, string | undefined>): void {
+  for (const path of [root, join(root, "flake.nix")]) {
+    const problem = ownerProblem(statSync(path), env);
+    if (!problem) continue;
+    const fix = problem.kind === "owner" ? `chown $(id -u) ${path}` : `chmod go-w ${path}`;
+    throw new FlkError(
+      `${path} ${ownerProblemText(problem)}, so someone else could have put this site there or changed it, to steer what flk builds, pins and installs. Nothing was done. ` +
+        `If it is yours: \`${fix}\`. Otherwise run flk inside your own site, or pass --site DIR (a directory you own that holds your flake.nix).`,
+      "E_SITE_OWNER",
+    );
+  }
 }
 
 /** One host of the site. */

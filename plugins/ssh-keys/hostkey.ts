@@ -10,8 +10,8 @@
  */
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, isAbsolute, join } from "node:path";
-import { ExitCode, FlkError, runChecked } from "../../core/index.ts";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { ExitCode, FlkError, ownerProblem, ownerProblemText, runChecked, type OwnerProblem } from "../../core/index.ts";
 import { KeyLineError, parseKeyLine } from "./keys.ts";
 import { readSiteFile, writeSiteFile } from "./safe.ts";
 
@@ -58,31 +58,80 @@ export function hostKeyPaths(env: Record<string, string | undefined>, siteRoot: 
   } catch {
     // A site that vanished is reported elsewhere; its given path still names it.
   }
+  refuseStateInSite(stateDir(env), real);
   const id = `${basename(real).replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 40) || "site"}-${new Bun.CryptoHasher("sha256").update(real).digest("hex").slice(0, 12)}`;
   const dir = join(stateDir(env), "sites", id, checkHost(host));
   return { dir, privateKey: join(dir, "ssh_host_ed25519_key"), publicKey: join(dir, "ssh_host_ed25519_key.pub") };
 }
 
-/** Make `dir` and its parents up to STATE, each 0700 and owned by us; a link or a foreign owner is refused. */
-function makePrivateDirs(state: string, dir: string): void {
+/**
+ * The state directory may not lie inside the site (DESIGN.md: the private
+ * half never lives in the site): a `path:` flake copies every file of the
+ * site into the store and the ISO's /iso/devos, and in a git site the key
+ * is one `git add` away from both. Refused whether or not git tracks it.
+ */
+function refuseStateInSite(state: string, realSite: string): void {
+  const real = realpathOfExisting(state);
+  const rel = relative(realSite, real);
+  if (rel !== "" && (rel.startsWith("..") || isAbsolute(rel))) return;
+  throw new FlkError(
+    `flk's state directory ${state} is inside the site ${realSite}: the live installers' private host keys kept there would be copied with the site into the store and onto the stick (/iso/devos), where anyone who has the stick could read them. Nothing was written. ` +
+      "Keep it outside the site: set XDG_STATE_HOME to a directory of your own elsewhere, or unset it (default ~/.local/state).",
+    "E_STATE_DIR",
+  );
+}
+
+/** realpath of `path`, or of its nearest existing parent with the rest appended (the state dir may not exist yet). */
+function realpathOfExisting(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realpathOfExisting(parent), basename(path));
+  }
+}
+
+/**
+ * Make `dir` and its parents up to STATE, each 0700; a link, another owner
+ * (core's rule: you, root, or $SUDO_UID under sudo) or a directory others
+ * may write is refused: a key there may already have been swapped, so
+ * tightening the mode now would hide that.
+ */
+function makePrivateDirs(state: string, dir: string, env: Record<string, string | undefined>): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const uid = process.getuid?.();
   for (let at = dir; at.startsWith(state); at = join(at, "..")) {
     const stat = lstatSync(at);
     if (!stat.isDirectory()) throw new FlkError(`${at} is not a directory (a link?): flk keeps private host keys there and will not follow it. Nothing was written.`, "E_STATE_DIR");
-    if (uid !== undefined && stat.uid !== uid) throw new FlkError(`${at} belongs to uid ${stat.uid}, not to you: flk will not keep private host keys there. Nothing was written.`, "E_STATE_DIR");
+    const problem = ownerProblem(stat, env);
+    if (problem) throw foreign(at, problem, dir);
+    // Readable by others but writable by no one else: nothing can have been swapped, so tighten it.
     if ((stat.mode & 0o077) !== 0) chmodSync(at, 0o700);
     if (at === state) break;
   }
 }
 
+/** A state directory or key someone else could have written: refused with the fix. */
+function foreign(path: string, problem: OwnerProblem, keyDir: string): FlkError {
+  const fix =
+    problem.kind === "owner"
+      ? `If it is yours: \`chown -R $(id -u) ${path}\`.`
+      : `Check it, then \`chmod 700 ${path}\`.`;
+  return new FlkError(
+    `${path} ${ownerProblemText(problem)}: someone else could have put a host key there for flk to build into the ISO and pin, so flk will not use it. Nothing was written. ` +
+      `${fix} Or move ${keyDir} away: flk then makes a new key (rebuild and rewrite every stick of the old one).`,
+    "E_STATE_DIR",
+  );
+}
+
 /** The key pair in the state dir, generated when missing; `generated` says which. The public line is `ssh-ed25519 AAAA… comment`. */
 export async function ensureHostKey(env: Record<string, string | undefined>, siteRoot: string, host: string): Promise<{ paths: HostKeyPaths; publicLine: string; generated: boolean }> {
   const paths = hostKeyPaths(env, siteRoot, host);
-  makePrivateDirs(stateDir(env), paths.dir);
+  makePrivateDirs(stateDir(env), paths.dir, env);
   const existing = statOrUndefined(paths.privateKey);
   if (existing) {
     if (!existing.isFile()) throw new FlkError(`${paths.privateKey} is not a regular file (a link?): refused. Delete it to have flk generate a new key.`, "E_STATE_DIR");
+    const owner = ownerProblem(existing, env);
+    if (owner?.kind === "owner") throw foreign(paths.privateKey, owner, paths.dir);
     if ((existing.mode & 0o077) !== 0)
       throw new FlkError(`${paths.privateKey} is readable by others (mode ${(existing.mode & 0o777).toString(8)}): consider it leaked. Delete it (flk then generates a new key) or \`chmod 600 ${paths.privateKey}\`.`, "E_STATE_DIR");
     // The public half is derived, so a lost .pub is simply recomputed.

@@ -78,7 +78,8 @@ describe("config comes from the site (attacks through dist/flk)", () => {
 
   test("a planted /tmp-style flk.toml that anyone may write is refused (exit 2, the chmod fix), and nothing changes", async () => {
     const shared = own("shared-tmp");
-    chmodSync(shared, 0o1777);
+    // The site directory is the user's own (a /tmp-style 1777 site directory is itself refused: trust-owners.test.ts); only flk.toml is planted.
+    chmodSync(shared, 0o755);
     writeFileSync(join(shared, "flake.nix"), "{ outputs = _: { }; }\n");
     writeFileSync(join(shared, "flk.toml"), 'plugins = ["nix-iso"]\n[nix-iso]\nhosts = "evil"\n');
     chmodSync(join(shared, "flk.toml"), 0o666);
@@ -94,7 +95,8 @@ describe("config comes from the site (attacks through dist/flk)", () => {
 
   test("a planted flk.toml another user owns is refused (exit 2), also when only its owner may write it; the sudo user's own is read", async () => {
     const shared = own("shared-owner");
-    chmodSync(shared, 0o1777);
+    // The site directory is the user's own (a /tmp-style 1777 site directory is itself refused: trust-owners.test.ts); only flk.toml is planted.
+    chmodSync(shared, 0o755);
     writeFileSync(join(shared, "flake.nix"), "{ outputs = _: { }; }\n");
     writeFileSync(join(shared, "flk.toml"), 'plugins = ["nix-iso"]\n[nix-iso]\nhosts = "evil"\n');
     chownSync(join(shared, "flk.toml"), 65534, 65534);
