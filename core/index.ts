@@ -29,6 +29,6 @@ export {
 export { diskseqOfFd, loopStatusOfFd, tryLockExclusive, type LoopStatus } from "./kernel.ts";
 export { shQuote, shJoin } from "./shell.ts";
 export {
-  parseIPv6, formatIPv6, formatIPv6Bytes, canonicalIPv6, isLinkLocal, isLinkLocalText, parseIPv4, parseLiteralAddress, unicastProblem, linkProblem, withScope,
+  parseIPv6, formatIPv6, formatIPv6Bytes, canonicalIPv6, isLinkLocal, isLinkLocalText, inPrefix6, parseIPv4, parseLiteralAddress, unicastProblem, linkProblem, withScope,
   type Groups, type ScopedAddress, type LinkState,
 } from "./net.ts";

@@ -95,6 +95,22 @@ export function isLinkLocalText(address: string): boolean {
   return groups !== undefined && isLinkLocal(groups);
 }
 
+/**
+ * True when IPv6 `address` lies inside `network/prefix` (the IPv6 twin of an
+ * IPv4 subnet test: an on-link prefix, RFC 4861 §2.1); a `%scope` is ignored,
+ * and anything that is not IPv6 is outside.
+ */
+export function inPrefix6(address: string, network: string, prefix: number): boolean {
+  const a = parseIPv6(address.split("%")[0]!);
+  const n = parseIPv6(network.split("%")[0]!);
+  if (!a || !n) return false;
+  for (let bit = 0; bit < Math.min(prefix, 128); bit += 16) {
+    const mask = (0xffff << (16 - Math.min(16, prefix - bit))) & 0xffff;
+    if ((a[bit / 16]! & mask) !== (n[bit / 16]! & mask)) return false;
+  }
+  return true;
+}
+
 /** `fe80::47%eth0` for a scoped address, else the address: the one place `%scope` is written. */
 export function withScope(address: string, scope?: string): string {
   return scope ? `${address}%${scope}` : address;

@@ -2,7 +2,7 @@
  * Which response packets a one-shot mDNS query believes. Pure functions of
  * the bytes, the sender and the link, so every rule has a unit test.
  */
-import { isLinkLocalText, unicastProblem, withScope } from "../../core/index.ts";
+import { inPrefix6, isLinkLocalText, unicastProblem, withScope } from "../../core/index.ts";
 import { DnsDecodeError, RR, type ResourceRecord } from "./dns.ts";
 import { decodeMessage } from "./dns-decode.ts";
 import { inSubnet, type Link } from "./links.ts";
@@ -66,7 +66,11 @@ export function acceptResponse(bytes: Uint8Array, from: Sender, link: Link, name
  * Why one A/AAAA record does not count (DESIGN.md "Trust rules": network
  * answers): it must be for the name asked, class IN, with a TTL > 0 (a TTL
  * of 0 is a goodbye, RFC 6762 §10.1), and name a unicast address this link
- * can reach — IPv4 only inside the link's own subnets or 169.254/16.
+ * can reach — IPv4 only inside the link's own subnets or 169.254/16, IPv6
+ * only link-local (fe80::/10, then scoped to this link) or inside a prefix
+ * assigned to this link: an off-link AAAA (2001:db8::66 answered on a link
+ * that has no such prefix) would send ssh off the link, away from the
+ * installer the other locators find.
  */
 export function recordProblem(rr: ResourceRecord, name: string, link: Link): string | undefined {
   if (rr.class !== 1) return `a record of class ${rr.class}, not IN`;
@@ -83,7 +87,11 @@ export function recordProblem(rr: ResourceRecord, name: string, link: Link): str
     const subnet = link.ipv4.find((a) => inSubnet(rr.data as string, a.address, a.prefix));
     if (!subnet) return `${rr.data} is not on ${link.name}'s subnets (${link.ipv4.map((a) => `${a.address}/${a.prefix}`).join(", ") || "none"})`;
     if (subnet.prefix < 31 && isBroadcast(rr.data, subnet.prefix)) return `${rr.data} is the broadcast address of ${link.name}'s subnet`;
+    return undefined;
   }
+  if (isLinkLocalText(rr.data)) return undefined;
+  if (!link.ipv6Prefixes.some((p) => inPrefix6(rr.data as string, p.address, p.prefix)))
+    return `${rr.data} is neither link-local nor inside ${link.name}'s IPv6 prefixes (${link.ipv6Prefixes.map((p) => `${p.address}/${p.prefix}`).join(", ") || "none"})`;
   return undefined;
 }
 

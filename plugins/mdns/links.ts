@@ -15,6 +15,8 @@ export interface Link {
   ipv4: { address: string; prefix: number }[];
   /** True when the interface has an IPv6 link-local address to send from. */
   ipv6: boolean;
+  /** Its other IPv6 addresses with their prefix length (on-link prefixes), e.g. `{ address: "2001:db8::20", prefix: 64 }`. */
+  ipv6Prefixes: { address: string; prefix: number }[];
 }
 
 // include/uapi/linux/if.h
@@ -62,6 +64,7 @@ function linkOf(name: string, table = networkInterfaces()): Link {
     index: readIndex(name),
     ipv4: entries.filter((e) => e.family === "IPv4").map((e) => ({ address: e.address, prefix: Number(e.cidr?.split("/")[1] ?? 32) })),
     ipv6: entries.some((e) => e.family === "IPv6" && isLinkLocalText(e.address)),
+    ipv6Prefixes: entries.filter((e) => e.family === "IPv6" && !isLinkLocalText(e.address)).map((e) => ({ address: e.address, prefix: Number(e.cidr?.split("/")[1] ?? 128) })),
   };
 }
 

@@ -28,7 +28,7 @@ import { Findings, type FuzzReport, type Rng } from "./rng.ts";
 export const HANG_MS = 1000;
 
 const NAME = "nixos.local";
-const LINK: Link = { name: "veth0", index: 2, ipv4: [{ address: "169.254.47.2", prefix: 16 }], ipv6: true };
+const LINK: Link = { name: "veth0", index: 2, ipv4: [{ address: "169.254.47.2", prefix: 16 }], ipv6: true, ipv6Prefixes: [] };
 const FROM = { address: "fe80::1%veth0", port: 5353, family: 6 as const };
 
 /** One answer of a seed packet: name, type, rdata (A/AAAA as text), TTL. */

@@ -4,7 +4,7 @@ import { defaultFlags, encodeMessage } from "../../helpers/dns-encode.ts";
 import { MAX_ADDRESSES_PER_REPLY, MAX_RECORDS_PER_REPLY, acceptResponse, preferenceOrder, type FoundAddress, type Sender } from "../../../plugins/mdns/accept.ts";
 import { inSubnet, type Link } from "../../../plugins/mdns/links.ts";
 
-const link: Link = { name: "eth0", index: 2, ipv4: [{ address: "192.168.7.20", prefix: 24 }], ipv6: true };
+const link: Link = { name: "eth0", index: 2, ipv4: [{ address: "192.168.7.20", prefix: 24 }], ipv6: true, ipv6Prefixes: [{ address: "2001:db8::20", prefix: 64 }] };
 const v4: Sender = { address: "192.168.7.33", port: 5353, family: 4 };
 const v6: Sender = { address: "fe80::1%eth0", port: 5353, family: 6 };
 const rr = (name: string, type: number, data: string | Uint8Array, ttl = 120): ResourceRecord => ({ name, type, class: 1, cacheFlush: true, ttl, data }) as ResourceRecord;
@@ -84,6 +84,9 @@ test("a record counts only with TTL > 0 and a unicast address usable on the arri
     [rr("NixOS.local", RR.AAAA, "::"), "unspecified"],
     [rr("NixOS.local", RR.AAAA, "ff02::fb"), "multicast"],
     [rr("NixOS.local", RR.AAAA, "::ffff:127.0.0.1"), "IPv4-mapped"],
+    // Off-link IPv6: not fe80::/10 and not inside eth0's 2001:db8::/64 (the IPv6 twin of 10.9.9.9 above).
+    [rr("NixOS.local", RR.AAAA, "2001:db8:1::66"), "neither link-local nor inside eth0's IPv6 prefixes (2001:db8::20/64)"],
+    [rr("NixOS.local", RR.AAAA, "fd00::66"), "neither link-local nor inside"],
   ];
   for (const [record, reason] of refused) expect(acceptResponse(reply([record]), v4, link, "NixOS.local", both)).toMatchObject({ ok: false, reason: expect.stringContaining(reason) });
   // A bad record does not spoil the good one beside it.
@@ -98,4 +101,17 @@ test("takes a bounded number of records per reply", () => {
   // Past the first MAX_RECORDS_PER_REPLY records nothing is even looked at.
   const late = [...Array.from({ length: MAX_RECORDS_PER_REPLY }, () => rr("NixOS.local", RR.A, "127.0.0.1")), rr("NixOS.local", RR.A, "192.168.7.9")];
   expect(acceptResponse(reply(late), v4, link, "NixOS.local", both).ok).toBe(false);
+});
+
+test("an AAAA counts only link-local (scoped to the link it arrived on) or inside a prefix of that link", () => {
+  const v6only = (address: string, on: Link = link) => acceptResponse(reply([rr("NixOS.local", RR.AAAA, address)]), v6, on, "NixOS.local", [RR.AAAA]);
+  expect(v6only("fe80::47")).toEqual({ ok: true, addresses: [{ address: "fe80::47", scope: "eth0", family: 6, source: "mdns" }] });
+  expect(v6only("febf::1").ok).toBe(true); // fe80::/10 is link scope all through (core isLinkLocal)
+  expect(v6only("2001:db8::ffff:1").ok).toBe(true);
+  expect(v6only("2001:db8:0:1::1").ok).toBe(false);
+  // A link with no global prefix believes no global AAAA.
+  expect(v6only("2001:db8::66", { ...link, ipv6Prefixes: [] })).toMatchObject({ ok: false, reason: expect.stringContaining("(none)") });
+  // Prefix lengths that do not fall on a 16-bit boundary.
+  expect(v6only("2001:db8:ff::1", { ...link, ipv6Prefixes: [{ address: "2001:db8:80::1", prefix: 41 }] }).ok).toBe(true);
+  expect(v6only("2001:db8:7f::1", { ...link, ipv6Prefixes: [{ address: "2001:db8:80::1", prefix: 41 }] }).ok).toBe(false);
 });

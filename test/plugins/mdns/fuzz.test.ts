@@ -63,7 +63,7 @@ function mutate(seed: Uint8Array, r: ReturnType<typeof rng>): Uint8Array {
   return Uint8Array.from(b.map((x) => x & 0xff));
 }
 
-const link = { name: "eth0", index: 2, ipv4: [{ address: "169.254.10.2", prefix: 16 }], ipv6: true };
+const link = { name: "eth0", index: 2, ipv4: [{ address: "169.254.10.2", prefix: 16 }], ipv6: true, ipv6Prefixes: [] };
 
 test("100,000 random and mutated packets: only DnsDecodeError escapes, nothing hangs, well within bounded time", () => {
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
