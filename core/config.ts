@@ -5,7 +5,7 @@
  * valid: every registered plugin is then on with its defaults. A config that
  * others may write, or one over 1 MiB, is refused before it is parsed.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import { FlkError, isFlkError, messageOf } from "./errors.ts";
@@ -72,7 +72,8 @@ function statOrUndefined(path: string, follow: boolean) {
 export function readConfigText(file: string): string {
   let fd: number;
   try {
-    fd = openSync(file, "r");
+    // O_NONBLOCK: a FIFO named by --config would otherwise wait for a writer forever; the fstat below refuses it.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw new FlkError(`cannot read ${file}: ${messageOf(error)}`, "E_CONFIG_READ", undefined, { cause: error });
   }
