@@ -406,30 +406,30 @@ export async function judgeDisk(path: string, options: JudgeOptions = {}): Promi
  * under the same name would otherwise be written. Throws E_TARGET_CHANGED
  * (exit 2, nothing written yet).
  */
-export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev" | "diskseq" | "backingInode">): void {
+export function proveOpened(fd: number, disk: Pick<Disk, "path" | "name" | "dev" | "diskseq" | "backingInode">, again = "flk write"): void {
   const st = fstatSync(fd);
-  if (!st.isBlockDevice()) throw targetChanged(disk.path, `judged block device ${disk.dev} (/dev/${disk.name}), opened something that is not a block device`);
+  if (!st.isBlockDevice()) throw targetChanged(disk.path, `judged block device ${disk.dev} (/dev/${disk.name}), opened something that is not a block device`, again);
   const now = devString(st.rdev);
   if (now !== disk.dev) {
     const name = nameOfDev(now);
-    throw targetChanged(disk.path, `judged ${disk.dev} (/dev/${disk.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`);
+    throw targetChanged(disk.path, `judged ${disk.dev} (/dev/${disk.name}), opened ${now}${name ? ` (/dev/${name})` : ""}`, again);
   }
   // Same number, another disk: a loop device detached and attached again, or a new medium, has a new diskseq.
   const seq = diskseqOfFd(fd);
   if (disk.diskseq !== undefined && seq !== undefined && seq !== disk.diskseq)
-    throw targetChanged(disk.path, `judged /dev/${disk.name} with diskseq ${disk.diskseq}, opened diskseq ${seq}: re-attached or another medium`);
+    throw targetChanged(disk.path, `judged /dev/${disk.name} with diskseq ${disk.diskseq}, opened diskseq ${seq}: re-attached or another medium`, again);
   if (!isLoop(disk.name)) return;
   const loop = loopStatusOfFd(fd);
-  if (!loop) throw targetChanged(disk.path, `judged loop device /dev/${disk.name}, which is not attached now`);
+  if (!loop) throw targetChanged(disk.path, `judged loop device /dev/${disk.name}, which is not attached now`, again);
   const backing = `${devString(loop.dev)}:${loop.ino}`;
   // A backing file whose name was deleted could not be stat'ed when judged: diskseq alone proves it then.
   if (disk.backingInode !== undefined && backing !== disk.backingInode)
-    throw targetChanged(disk.path, `judged /dev/${disk.name} backed by inode ${disk.backingInode ?? "?"}, it is backed by inode ${backing} (${loop.file}) now`);
+    throw targetChanged(disk.path, `judged /dev/${disk.name} backed by inode ${disk.backingInode ?? "?"}, it is backed by inode ${backing} (${loop.file}) now`, again);
 }
 
 /** The refusal for a target that is not what was judged. */
-export function targetChanged(path: string, why: string): FlkError {
-  return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run flk write again.`, "E_TARGET_CHANGED", 2);
+export function targetChanged(path: string, why: string, again = "flk write"): FlkError {
+  return new FlkError(`${path}: the device changed between the checks and the write (${why}): nothing was written. Check it with \`flk devices\` and run ${again} again.`, "E_TARGET_CHANGED", 2);
 }
 
 /** The view with the image's disks and identity, for judging a target of that image. */
@@ -481,7 +481,7 @@ export function claimDisk(disk: Pick<Disk, "path" | "name" | "dev" | "diskseq" |
     throw new FlkError(`cannot open ${disk.path} (${code ?? error}). Nothing was written.${code === "EACCES" ? " Run as root." : ""}`, "E_OPEN", 2, { cause: error });
   }
   try {
-    proveOpened(fd, disk);
+    proveOpened(fd, disk, "flk disk");
   } finally {
     closeSync(fd);
   }

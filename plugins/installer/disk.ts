@@ -123,7 +123,11 @@ export async function disk(flk: Flk, options: DiskOptions): Promise<DiskReport> 
   await confirmDisk(flk, erased, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY));
   // Check, then prove: a disk may have been mounted while the question waited; judged again, then claimed
   // (O_EXCL, as flk write opens) so a disk the kernel holds is refused here, not by sfdisk halfway.
-  for (const d of erased) claim(await judge(d.path));
+  // The claim proves the opened disk is the one confirmed (number, diskseq, loop backing), not merely whatever is at its path now.
+  for (const d of erased) {
+    await judge(d.path);
+    claim(d);
+  }
   await execute(flk, localTransport(), report);
   return report;
 }

@@ -147,7 +147,10 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   if (judged) {
     await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), options.target ? transport.where : undefined);
     // Check, then prove: the question may have waited; judge the disk again where it is, and claim it (O_EXCL) here.
-    if (!options.target) claim(await judge(judged.path));
+    if (!options.target) {
+      await judge(judged.path);
+      claim(judged);
+    }
   }
   const captured = await execute(flk, transport, report, options);
   if (hardware && host) report.hardwareConfig = await saveHardware(flk, host, hardware, captured, options.gitAdd ?? false, options.target);

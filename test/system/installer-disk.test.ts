@@ -439,3 +439,34 @@ test("a relative path (../stick, a link to the loop device) is resolved and the 
   expect(r.code).toBe(0);
   expect((await sfdiskJson(device)).label).toBe("dos");
 }, 60_000);
+
+test("the loop device re-pointed at another file while the question waits (same /dev/loopN): the claim proves the confirmed disk, exit 2 'the device changed', neither file written", async () => {
+  for (let attempt = 0; ; attempt++) {
+    const { dir, device } = await loopDisk(300);
+    await scribble(device);
+    const first = join(dir, "disk.img");
+    const second = join(dir, "other.img");
+    await sh(["truncate", "-s", "300M", second]);
+    await sh(["dd", "if=/dev/urandom", `of=${second}`, "bs=1M", "count=1", "conv=notrunc,fsync", "status=none"]);
+    const sums = async () => [(await sh(["sha256sum", first])).stdout.split(" ")[0], (await sh(["sha256sum", second])).stdout.split(" ")[0]];
+    const before = await sums();
+    const pty = onPty([FLK, "disk", device, "--boot", "bios"]);
+    await pty.waitFor(/Type '.*' to confirm/);
+    await sh(["losetup", "-d", device]);
+    // Another process may take the freed number first (a shared machine): then try again with a fresh device.
+    const reattached = await sh(["losetup", device, second]);
+    if (reattached.code !== 0) {
+      pty.type("\r");
+      await pty.done;
+      if (attempt < 3) continue;
+      throw new Error(`could not re-attach ${device}: ${reattached.stderr}`);
+    }
+    pty.type(`${device.replace("/dev/", "")}\r`);
+    const { code, screen } = await pty.done;
+    expect(code).toBe(2);
+    expect(screen).toContain(`${device}: the device changed between the checks and the write`);
+    expect(screen).toContain("run flk disk again");
+    expect(await sums()).toEqual(before);
+    return;
+  }
+}, 120_000);
