@@ -79,24 +79,27 @@ async function withoutPin<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-it("no known_hosts in the site while pinHostKey is on: flk ssh NixOS (found on fe80::47) is exit 2 before ssh runs, naming the file and flk iso", async () => {
-  await withSshd(genuineKey(), "fe80::47", (sshd) =>
-    withoutPin(async () => {
-      const ran = await flkOnLink(["--verbose", "ssh", "NixOS", ...login()]);
-      expect(ran.code).toBe(2);
-      expect(ran.stdout).not.toContain("logged-in");
-      expect(ran.stderr).not.toContain("[exec] $ ssh");
-      expect(ran.stderr).toContain(`${KNOWN_HOSTS} is missing, and [ssh-keys] pinHostKey is on`);
-      expect(ran.stderr).toContain("`flk iso NixOS` records its key there");
-      expect(ran.stderr).toContain("git pull");
-      expect(ran.stderr).not.toContain("Are you sure you want to continue connecting");
-      expect(ran.stderr).not.toContain("Set pinHostKey = true");
-      // ssh never ran (the locator's port probe is all sshd saw), nothing written to ~/.ssh.
-      expect(sshd.log()).not.toMatch(/preauth|Accepted|Failed/);
-      expect(existsSync(join(home, ".ssh", "known_hosts"))).toBe(false);
-    }),
-  );
-});
+for (const where of ["fe80::47", "its EUI-64 address"] as const) {
+  it(`no known_hosts in the site while pinHostKey is on: flk ssh NixOS (found on ${where}) is exit 2 before ssh runs, naming the file and flk iso`, async () => {
+    await withSshd(genuineKey(), where === "fe80::47" ? "fe80::47" : undefined, (sshd) =>
+      withoutPin(async () => {
+        const ran = await flkOnLink(["--verbose", "ssh", "NixOS", ...login()]);
+        expect(ran.code).toBe(2);
+        expect(ran.stdout).not.toContain("logged-in");
+        expect(ran.stderr).toContain(`${KNOWN_HOSTS} is missing, and [ssh-keys] pinHostKey is on`);
+        expect(ran.stderr).toContain(`Nothing was sent to root@${sshd.address}%${link!.b.iface}`); // located there, then refused
+        expect(ran.stderr).toContain("`flk iso NixOS` records its key there");
+        expect(ran.stderr).toContain("git pull");
+        expect(ran.stderr).not.toContain("[exec] $ ssh");
+        expect(ran.stderr).not.toContain("Are you sure you want to continue connecting");
+        expect(ran.stderr).not.toContain("Set pinHostKey = true");
+        // ssh never ran (a locator's port probe is all sshd saw), nothing written to ~/.ssh.
+        expect(sshd.log()).not.toMatch(/preauth|Accepted|Failed/);
+        expect(existsSync(join(home, ".ssh", "known_hosts"))).toBe(false);
+      }),
+    );
+  });
+}
 
 it("the same with the address given (flk ssh NixOS --target ADDR%IF): exit 2, sshd never contacted", async () => {
   await withSshd(genuineKey(), undefined, (sshd) =>
