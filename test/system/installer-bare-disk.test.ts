@@ -151,3 +151,30 @@ describe("flk install --disk: a bare disk becomes an installed target in one cal
     expect(await sha256(device)).toBe(before);
   }, 60_000);
 });
+
+describe("flk install --disk with a relative path, as typed in the site", () => {
+  test("--disk ../stick (a relative link to the loop device) is judged and written as /dev/loopN, then installed (stand-in nixos-install); a bare loopN is refused with 'Did you mean /dev/loopN?', sha256 unchanged", async () => {
+    machine = await createMachine();
+    const m = machine;
+    writeConfig(m);
+    const device = await bareDisk(m, 400);
+    symlinkSync(device, join(m.dir, "stick"));
+    const before = await sha256(device);
+    const name = device.replace("/dev/", "");
+    const bare = await flk(["install", "NixOS", "--disk", name, "--boot", "bios", "--yes"], { cwd: m.site, env: env(m) });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`'${name}' is not a path. Did you mean ${device}?`);
+    expect(await sha256(device)).toBe(before);
+    expect(m.calls()).toEqual([]);
+    const r = await flk(["install", "NixOS", "--disk", "../stick", "--boot", "bios", "--yes", "--json"], { cwd: m.site, env: env(m) });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.disk.device).toBe(device);
+    expect(report.steps.find((s: { id: string }) => s.id === "partition").argv.at(-1)).toBe(device);
+    const table = JSON.parse((await sh(["sfdisk", "--json", device])).stdout).partitiontable;
+    expect(table.partitions.map((p: { node: string }) => p.node)).toEqual([`${device}p1`]);
+    expect(m.calls()[0]!.mounts).toEqual([`${m.root} ${device}p1`]);
+    expect((await flk(["install", "--undo"], { cwd: m.site, env: env(m) })).code).toBe(0);
+    expect(await m.mounted()).toEqual([]);
+  }, 120_000);
+});
