@@ -306,6 +306,81 @@ describe("flk install --target after the site was edited: the stick's version is
   }, 120_000);
 });
 
+/**
+ * dist/flk as the operator types it, run in the client namespace: only the installer (a literal
+ * address needs no locator); ssh-keys' pinning is replaced by a wrapper named ssh, first on PATH,
+ * that adds this test's key and the test sshd's pinned host key.
+ */
+function compiledFlk(live: Live, liveFlake: string): { target(user: string): string; spawn(args: string[]): Bun.Subprocess<"ignore", "pipe", "pipe"> } {
+  const m = live.machine;
+  writeFileSync(join(m.site, "flk.toml"), `plugins = ["installer"]\n\n[installer]\nroot = "${m.root}"\nliveFlake = "${liveFlake}"\nlabels = { root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }\n`, { mode: 0o644 });
+  const wrap = join(m.dir, "ssh-wrapper");
+  mkdirSync(wrap, { recursive: true });
+  writeFileSync(join(wrap, "ssh"), `#!/bin/sh\n# test wrapper: the options ssh-keys would add (key, pinned host key), then the real ssh\nexec ${Bun.which("ssh")} -F /dev/null -i '${m.dir}/client_key' -o IdentitiesOnly=yes -o 'UserKnownHostsFile=${m.dir}/known_hosts' -o HostKeyAlias=flk-test-live -o StrictHostKeyChecking=yes "$@"\n`);
+  chmodSync(join(wrap, "ssh"), 0o755);
+  return {
+    target: (user) => `${user}@${live.sshd.address}%${live.link.b.iface}`,
+    spawn: (args) => Bun.spawn(["ip", "netns", "exec", live.link.b.name, FLK, ...args], {
+      cwd: m.site,
+      env: { ...process.env, NO_COLOR: "1", NIX_CONFIG: "substituters =", PATH: `${wrap}:${process.env.PATH}:/usr/sbin:/sbin` },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  };
+}
+
+async function finished(child: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, stdout, stderr };
+}
+
+describe("compiled flk install NixOS --target … after the site was edited, with and without --from-stick", () => {
+  test("dist/flk over the real sshd: the stick's record at /etc/flk/live.json on the live side; edited site → exit 2 E_SITE_CHANGED, site unchanged, nothing mounted or run; --from-stick → nixos-install --system of the record, with the warning", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    const copy = join(m.dir, "stick-copy");
+    const flk = compiledFlk(live, copy);
+    const target = flk.target("root");
+    // The stick's flake copy (as flk iso puts it at liveFlake) and its record, as test/system/installer-offline.test.ts makes them.
+    await sh(["cp", "-a", m.site, copy]);
+    const narHash = (await sh(["nix", "--extra-experimental-features", "nix-command", "hash", "path", copy])).stdout.trim();
+    writeFileSync(join(m.dir, "toplevel-stand-in"), "stand-in toplevel (flk test)\n");
+    const toplevel = (await sh(["nix-store", "--add", join(m.dir, "toplevel-stand-in")])).stdout.trim();
+    // The record where the live side's probe reads it, /etc/flk/live.json, seen only in sshd's own
+    // mount namespace (ip netns exec gives it one): an overlay on /etc there, gone with sshd.
+    mkdirSync(join(m.dir, "etc-upper", "flk"), { recursive: true });
+    mkdirSync(join(m.dir, "etc-work"));
+    writeFileSync(join(m.dir, "etc-upper", "flk", "live.json"), JSON.stringify({ version: 1, host: "NixOS", toplevel, flake: copy, narHash, diskoScript: null }));
+    await live.remote(`mount -t overlay flk-test-etc -o lowerdir=/etc,upperdir=${m.dir}/etc-upper,workdir=${m.dir}/etc-work /etc`);
+    expect(JSON.parse(await live.remote("cat /etc/flk/live.json")).toplevel).toBe(toplevel);
+    expect(await Bun.file("/etc/flk/live.json").exists()).toBe(false);
+    // The site as the stick was built from it: --system, no question.
+    const same = await finished(flk.spawn(["install", "NixOS", "--target", target, "--dry-run"]));
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain(`nixos-install --system ${toplevel}`);
+    writeFileSync(join(m.site, "hosts", "NixOS.nix"), "{ networking.hostName = \"edited\"; }\n");
+    const before = snapshot(m.site);
+    const siteHash = (await sh(["nix", "--extra-experimental-features", "nix-command", "hash", "path", m.site])).stdout.trim();
+    const refused = await finished(flk.spawn(["install", "NixOS", "--target", target]));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`your site ${m.site} has changed since the stick was built: its narHash is ${siteHash}, the stick's is ${narHash}`);
+    expect(refused.stderr).toContain("add --from-stick to install the stick's version anyway");
+    const json = await finished(flk.spawn(["install", "NixOS", "--target", target, "--json"]));
+    expect([json.code, JSON.parse(json.stdout).error?.code]).toEqual([2, "E_SITE_CHANGED"]);
+    expect(snapshot(m.site)).toEqual(before);
+    expect(await live.remote(`findmnt -rn -o TARGET | grep -cF '${m.dir}' || true`)).toBe("0\n");
+    expect(m.calls()).toEqual([]);
+    const forced = await finished(flk.spawn(["install", "NixOS", "--target", target, "--from-stick"]));
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toContain(`--from-stick: your site ${m.site} (narHash ${siteHash}) differs from the stick's; installing the system the stick carries (built from narHash ${narHash}), not your edits.`);
+    expect(forced.stderr).toContain(`installed ${toplevel} (the system the stick carries) on ${target}`);
+    expect(m.calls().map((c) => c.argv)).toEqual([["--system", toplevel, "--root", m.root]]);
+    expect(snapshot(m.site)).toEqual(before);
+    expect((await finished(flk.spawn(["install", "--undo", "--target", target]))).code).toBe(0);
+  }, 120_000);
+});
+
 describe("flk install --target --hardware-config for a host that uses nixos-facter", () => {
   test("the operator's site says hardware.facter.reportPath = ./NixOS/facter.json: the stand-in nixos-facter runs as root in the ssh session, its report comes back through it and lands at reportPath, git-added", async () => {
     const live = await startLive();
