@@ -30,6 +30,12 @@ export function installCommand(flk: Flk) {
       ...SSH_FLAG_ARGS,
     },
     async run({ args }) {
+      // The printed script would have to carry the files (sops/agenix host keys) to be runnable: keys are never printed.
+      if (args.script && args["extra-files"] && !args.undo)
+        throw new FlkError(
+          "--script cannot carry --extra-files: the script would have to hold the files themselves (private keys) on stdout, and flk never prints a key. Nothing was run. Run `flk install HOST --extra-files DIR` (here or with --target), or copy the files into ROOT yourself before running the script.",
+          "E_USAGE",
+        );
       const report = await install(flk, {
         host: args.host as string | undefined,
         target: args.target as string | undefined,

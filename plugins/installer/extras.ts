@@ -5,7 +5,7 @@
  * tree copied into the target root before nixos-install, modes and
  * ownership kept: sops-nix / agenix host keys that must exist at first boot).
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Dirent } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { FlkError, lexists, run, writeFileAtomic } from "../../core/index.ts";
 import type { Step } from "./hooks.ts";
@@ -123,10 +123,27 @@ export function checkExtraFiles(dir: string): string {
  * The tree as a base64 tar (numeric owners, modes): it travels inside the
  * one script, so the same step works here and over ssh.
  */
-export async function packExtraFiles(dir: string): Promise<string> {
+export async function packExtraFiles(dir: string): Promise<PackedFiles> {
   const packed = await run(["sh", "-c", 'tar -C "$1" -c --numeric-owner -p -f - . | base64', "pack", dir]);
   if (packed.code !== 0) throw new FlkError(`--extra-files ${dir}: tar failed: ${packed.stderr.trim()}. Nothing was changed.`, "E_EXTRA_FILES", 1);
-  return packed.stdout;
+  const files = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => e.isFile()).length;
+  return { base64: packed.stdout, files, bytes: Buffer.from(packed.stdout, "base64").length };
+}
+
+/** The packed tree, with what may be said about it in public (a count and a size, never the bytes). */
+export interface PackedFiles {
+  base64: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * What a printed plan (--dry-run, --json) shows instead of the tar: the
+ * files are typically sops/agenix host keys, and DESIGN.md allows no private
+ * key in logs or --json.
+ */
+export function redactedInput(packed: Pick<PackedFiles, "files" | "bytes">): string {
+  return `<tar of ${packed.files} ${packed.files === 1 ? "file" : "files"}, ${packed.bytes} bytes: not shown>`;
 }
 
 /** The step that unpacks the tree into ROOT, keeping modes and numeric ownership. */
@@ -134,7 +151,7 @@ export function extraFilesStep(dir: string, root: string, packed: string): Step 
   return {
     id: "extra-files",
     title: `copy ${dir} into ${root} (modes and ownership kept)`,
-        // --no-overwrite-dir: ROOT and the directories already there keep their own modes and owners.
+    // --no-overwrite-dir: ROOT and the directories already there keep their own modes and owners.
     argv: ["sh", "-c", 'base64 -d | tar -C "$1" -x -p --numeric-owner --no-overwrite-dir -f -', "extra-files", root],
     input: packed,
   };

@@ -15,7 +15,7 @@ import { remoteTransport } from "./remote.ts";
 import { claim, confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
 import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
 import { partitionNode, type Boot, type Layout } from "./layout.ts";
-import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, writeHardwareConfig, type HardwareWritten } from "./extras.ts";
+import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, redactedInput, writeHardwareConfig, type HardwareWritten, type PackedFiles } from "./extras.ts";
 import { checkSiteAgainstStick, chooseSource, siteNarHash, stickNarHash, type Source } from "./offline.ts";
 import { installerOptions, type InstallerOptions } from "./options.ts";
 import { checkFacterTool, facterStep, planHardware, writeFacterReport, type HardwareBackend, type HardwarePlan } from "./facter.ts";
@@ -134,13 +134,17 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   };
   const extras: Step[] = [];
   if (hardware) extras.push(hardware.backend === "nixos-facter" ? facterStep(relative(flk.siteRoot(), hardware.file)) : hardwareStep(root));
-  if (extraDir) extras.push(extraFilesStep(extraDir, root, await packExtraFiles(extraDir)));
+  const packed = extraDir ? await packExtraFiles(extraDir) : undefined;
+  if (extraDir && packed) extras.push(extraFilesStep(extraDir, root, packed.base64));
   const base = baseSteps(ctx, found, paths.store, { system: source?.kind === "system" ? source.toplevel : undefined, beforeInstall: extras });
   const steps = await planSteps(flk, ctx, [...(diskPlan?.steps ?? []), ...base]);
   // A filesystem the disk step makes has no label yet when the script starts: the blkid check after mkfs guards it.
   const guards = Object.values(found.devices).filter((d) => !d.fromDisk).map((d) => ({ device: d.path, label: d.label }));
-  const script = renderScript(steps, mode, { title: `flk install ${host ?? "--undo"}`, root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
-  const report = makeReport(mode, ctx, found, steps, script, facts);
+  const render = (list: Step[]) => renderScript(list, mode, { title: `flk install ${host ?? "--undo"}`, root, store: paths.store, guards, cwd: mode === "install" ? flakeDir : "/" });
+  // The script that runs carries the --extra-files tar; the report (--json, --dry-run, --script) never does.
+  const script = render(steps);
+  const shown = packed ? redact(steps, packed) : steps;
+  const report = makeReport(mode, ctx, found, shown, shown === steps ? script : render(shown), facts);
   report.source = source;
   if (diskPlan?.layout && judged) report.disk = { device: judged.path, size: judged.size, model: judged.model, layout: diskPlan.layout };
   if (options.dryRun) return report;
@@ -152,7 +156,7 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
       claim(judged);
     }
   }
-  const captured = await execute(flk, transport, report, options);
+  const captured = await execute(flk, transport, report, options, script);
   if (hardware && host) report.hardwareConfig = await saveHardware(flk, host, hardware, captured, options.gitAdd ?? false, options.target);
   return report;
 }
@@ -184,6 +188,11 @@ async function checkSite(flk: Flk, source: Source, facts: Facts, host: string, w
   if (!stickNarHash(source, facts)) return;
   const siteHash = await siteNarHash(site);
   checkSiteAgainstStick({ source, facts, site, siteHash, host, where, flakeDir, fromStick, warn: (m) => flk.logger("installer").warn(m) });
+}
+
+/** The steps as printed: a step fed the --extra-files tar shows its size instead (the files are private keys). */
+function redact(steps: Step[], packed: PackedFiles): Step[] {
+  return steps.map((s) => (s.input === packed.base64 ? { ...s, input: redactedInput(packed) } : s));
 }
 
 function checkHost(host: string | undefined, mode: ScriptMode): string | undefined {
@@ -268,10 +277,10 @@ function needsOf(step: Step, facts: Facts): { needs?: string[] } {
 }
 
 /** Run the script, following its markers; a failed step is exit 1 with what is mounted and how to undo. */
-async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions): Promise<string> {
+async function execute(flk: Flk, transport: Transport, report: InstallReport, options: InstallOptions, script: string): Promise<string> {
   const log = flk.logger("installer");
   const progress = followMarkers(report, log);
-  const running = transport.run(report.script, { echo: true, signal: flk.signal, onLine: progress.onLine });
+  const running = transport.run(script, { echo: true, signal: flk.signal, onLine: progress.onLine });
   // SIGINT/SIGTERM abort the run, which stops the script's whole process group and waits
   // for it (core/exec.ts); only then does this cleanup say what is left and how to undo it.
   const off = flk.onCleanup(async () => {
