@@ -13,7 +13,7 @@ export { run, runChecked, spawn, spawnSync, which, requireProgram, providerOf, t
 export { createProgress, progressMode, formatBytes, formatDuration, formatLine, type Progress, type ProgressMode } from "./progress.ts";
 export { checkHosts, checkHost, hostsDirOf, type CheckHostsOptions } from "./hosts.ts";
 export { siteFlake, flakeHostNames, type SiteFlake } from "./flake.ts";
-export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, type HostEntry, type ResolveHostOptions } from "./site.ts";
+export { listHosts, findSiteRoot, requireSiteRoot, resolveHost, checkSiteOwned, checkSitePath, type HostEntry, type ResolveHostOptions } from "./site.ts";
 export { writeFileAtomic, removeFileDurable, lexists } from "./atomic.ts";
 export { trustedOwners, ownersText, ownerProblem, ownerProblemText, type OwnerProblem } from "./owner.ts";
 export { closest, didYouMean } from "./suggest.ts";

@@ -2,7 +2,7 @@
  * The site: the directory holding flake.nix, and its hosts/*.nix.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { ownerProblem, ownerProblemText } from "./owner.ts";
+import { ownerProblem, ownerProblemText, type OwnerProblem } from "./owner.ts";
 import { dirname, join, resolve } from "node:path";
 import { FlkError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
@@ -43,12 +43,57 @@ export function checkSiteOwner(root: string, env?: Record<string, string | undef
   for (const path of [root, join(root, "flake.nix")]) {
     const problem = ownerProblem(statSync(path), env);
     if (!problem) continue;
-    const fix = problem.kind === "owner" ? `chown $(id -u) ${path}` : `chmod go-w ${path}`;
+    const fix = ownerFix(problem, path);
     throw new FlkError(
       `${path} ${ownerProblemText(problem)}, so someone else could have put this site there or changed it, to steer what flk builds, pins and installs. Nothing was done. ` +
         `If it is yours: \`${fix}\`. Otherwise run flk inside your own site, or pass --site DIR (a directory you own that holds your flake.nix).`,
       "E_SITE_OWNER",
     );
+  }
+}
+
+/**
+ * Refuse a file or directory inside the site that someone else could have
+ * written (exit 2, E_SITE_OWNER): the same owner rule as the site itself
+ * (core/owner.ts). The site's root passing says nothing about what is below
+ * it: a world-writable `secrets/keys/` lets anyone authorize their key on
+ * the stick, a nobody-owned `known_hosts` lets anyone pin their installer,
+ * a world-writable `hosts/` lets anyone plant a host. `stat` is what flk
+ * checked — an fstat of the opened file where flk reads it, so a swap after
+ * the check is not what gets read.
+ */
+export function checkSiteOwned(path: string, stat: { uid: number; mode: number }, env?: Record<string, string | undefined>): void {
+  const problem = ownerProblem(stat, env);
+  if (!problem) return;
+  throw new FlkError(
+    `${path} ${ownerProblemText(problem)}, so someone else could have put it there or changed it, to steer which hosts flk builds, which keys it authorizes and which host keys it pins. Nothing was done. ` +
+      `If it is yours: \`${ownerFix(problem, path)}\`; if not, find out who put it there before you use this site.`,
+    "E_SITE_OWNER",
+  );
+}
+
+/** The command that makes `path` pass the owner rule: take it back, or take away group/other write. */
+function ownerFix(problem: OwnerProblem, path: string): string {
+  return problem.kind === "owner" ? `chown $(id -u) ${path}` : `chmod go-w ${path}`;
+}
+
+/**
+ * checkSiteOwned for `rel` (site-relative) and every directory from the
+ * site root down to it, as they are now (links followed: hosts/ may link to
+ * a shared directory, which must pass the rule itself). Stops at the first
+ * missing component: what does not exist cannot be read.
+ */
+export function checkSitePath(siteRoot: string, rel: string, env?: Record<string, string | undefined>): void {
+  let path = siteRoot;
+  for (const name of ["", ...rel.split("/").filter((p) => p !== "" && p !== ".")]) {
+    path = name === "" ? path : join(path, name);
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      return;
+    }
+    checkSiteOwned(path, stat, env);
   }
 }
 
@@ -67,6 +112,8 @@ export interface HostEntry {
 export function listHosts(siteRoot: string, hostsDir = "hosts", onSkip?: (file: string, why: string) => void): HostEntry[] {
   const dir = join(siteRoot, hostsDir);
   if (!existsSync(dir)) return [];
+  // A host someone else planted (a world-writable hosts/, a foreign NAME.nix) would be built, pinned and installed like yours.
+  checkSitePath(siteRoot, hostsDir);
   const hosts = new Map<string, HostEntry>();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name.startsWith(".")) continue;
@@ -77,9 +124,14 @@ export function listHosts(siteRoot: string, hostsDir = "hosts", onSkip?: (file: 
     }
     const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(join(dir, entry.name)).isDirectory());
     if (isDir) {
-      if (existsSync(join(dir, entry.name, "default.nix")))
+      if (existsSync(join(dir, entry.name, "default.nix"))) {
+        for (const path of [join(dir, entry.name), join(dir, entry.name, "default.nix")]) checkSiteOwned(path, statSync(path));
         hosts.set(entry.name, { name: entry.name, file: `${hostsDir}/${entry.name}/default.nix` });
-    } else if (entry.name.endsWith(".nix") && entry.name !== "default.nix") {
+      }
+    } else if (entry.name.endsWith(".nix")) {
+      // hosts/default.nix is no host, but every host imports it: it passes the rule too.
+      checkSiteOwned(join(dir, entry.name), statSync(join(dir, entry.name)));
+      if (entry.name === "default.nix") continue;
       const name = entry.name.slice(0, -4);
       hosts.set(name, { name, file: `${hostsDir}/${entry.name}` });
     }

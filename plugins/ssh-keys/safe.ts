@@ -10,9 +10,14 @@
  * the component (refuse a link, naming it), open it with O_NOFOLLOW (so a
  * link swapped in after the lstat fails the open instead of being followed),
  * and do every read, write, rename and unlink relative to the checked fd.
+ * Each opened directory and file also passes core's owner rule (fstat of
+ * the fd, core/site.ts checkSiteOwned): secrets/ decides which keys the
+ * stick authorizes and which host keys flk pins, so a directory anyone may
+ * write, or a file someone else owns, is refused like a link.
  */
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, readdirSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
-import { FlkError } from "../../core/index.ts";
+import { checkSiteOwned, FlkError } from "../../core/index.ts";
+import { join as joinPath } from "node:path";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW } = constants;
 
@@ -77,6 +82,7 @@ export function openSiteDir(siteRoot: string, relDir: string, options: { create?
   let fd = openSync(siteRoot, O_RDONLY | O_DIRECTORY);
   let rel = "";
   try {
+    checkSiteOwned(siteRoot, fstatSync(fd));
     for (const name of components(relDir)) {
       const next = join(rel, name);
       let stat = lstatAt(fd, name);
@@ -98,6 +104,7 @@ export function openSiteDir(siteRoot: string, relDir: string, options: { create?
       closeSync(fd);
       fd = child;
       rel = next;
+      checkSiteOwned(joinPath(siteRoot, rel), fstatSync(fd));
     }
   } catch (error) {
     try {
@@ -142,6 +149,7 @@ export function readSiteFile(siteRoot: string, rel: string): string | undefined 
     try {
       const opened = fstatSync(fd);
       if (!opened.isFile()) throw new FlkError(`${rel} is not a regular file. Nothing was read or written.`, "E_SITE_PATH");
+      checkSiteOwned(joinPath(siteRoot, rel), opened);
       if (opened.size > MAX_SITE_FILE_BYTES) throw new FlkError(`${rel} is ${opened.size} bytes, over the ${MAX_SITE_FILE_BYTES}-byte limit for a key file: refused unread.`, "E_SITE_PATH");
       return readAll(fd, opened.size);
     } finally {

@@ -11,7 +11,7 @@
  * modes and `git status` as they were.
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { flk } from "../helpers/binary.ts";
@@ -142,5 +142,117 @@ describe("D: a site another user owns", () => {
     const sudo = await flk(["hosts"], { cwd: below, env: { SUDO_UID: String(NOBODY) } });
     expect(sudo.stderr).not.toContain("belongs to user id");
     expect(sudo.code).toBe(0);
+  }, 120_000);
+});
+
+describe("E: what the site's secrets/ and hosts/ hold", () => {
+  /** A copy of the fixture site with hosts/NixOS.nix and a pinned known_hosts line for an attacker's host key. */
+  const siteWithPin = () => {
+    const root = mkdtempSync(join(dir, "secrets-"));
+    cpSync(site, root, { recursive: true });
+    const attacker = keygen(dir, `attacker-host-${Math.random().toString(16).slice(2)}`, "ed25519", undefined, "attacker");
+    const line = readFileSync(`${attacker}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    mkdirSync(join(root, "secrets/hosts/NixOS"), { recursive: true });
+    writeFileSync(join(root, KNOWN_HOSTS), `flk-live-nixos,nixos.local,fe80::47 ${line} attacker\n`);
+    return root;
+  };
+  /** Every file's mode, owner and bytes: a refusal leaves all of them as they were. */
+  const snapshot = (root: string) => must(["sh", "-c", `cd ${root} && find . -path ./.git -prune -o -printf '%p %m %U\\n' | sort && find . -path ./.git -prune -o -type f -print0 | sort -z | xargs -0 sha256sum`]);
+
+  it("flk ssh refuses a known_hosts anyone may write, in directories nobody-owned and 0777 (exit 2, E_SITE_OWNER): ssh never runs", async () => {
+    const root = siteWithPin();
+    for (const d of ["secrets/hosts", "secrets/hosts/NixOS"]) {
+      chownSync(join(root, d), NOBODY, NOBODY);
+      chmodSync(join(root, d), 0o777);
+    }
+    chownSync(join(root, KNOWN_HOSTS), NOBODY, NOBODY);
+    chmodSync(join(root, KNOWN_HOSTS), 0o666);
+    // A stand-in ssh first on PATH records whether flk ran it (flk ssh execs `ssh`; plugins/ssh-keys/ssh.ts).
+    const bin = mkdtempSync(join(dir, "bin-"));
+    writeFileSync(join(bin, "ssh"), `#!/bin/sh\necho ran > ${bin}/ran\nexit 0\n`, { mode: 0o755 });
+    const before = await snapshot(root);
+    const ran = await flk(["ssh", "NixOS", "--target", "root@127.0.0.1", "--", "id", "-u"], { cwd: root, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`${join(root, "secrets/hosts")} belongs to user id ${NOBODY}, not to you (root)`);
+    expect(ran.stderr).toContain(`chown $(id -u) ${join(root, "secrets/hosts")}`);
+    expect(existsSync(join(bin, "ran"))).toBe(false);
+    expect(await snapshot(root)).toBe(before);
+    // Owned by root again but still 0777, then only the file left 0666: each is refused in turn, naming itself and the fix.
+    chownSync(join(root, "secrets/hosts"), 0, 0);
+    chownSync(join(root, "secrets/hosts/NixOS"), 0, 0);
+    chmodSync(join(root, "secrets/hosts"), 0o755);
+    const dirRan = await flk(["ssh", "NixOS", "--target", "root@127.0.0.1"], { cwd: root, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(dirRan.code).toBe(2);
+    expect(dirRan.stderr).toContain(`${join(root, "secrets/hosts/NixOS")} may be written by its group and every user (mode 0777)`);
+    expect(dirRan.stderr).toContain(`chmod go-w ${join(root, "secrets/hosts/NixOS")}`);
+    chmodSync(join(root, "secrets/hosts/NixOS"), 0o755);
+    const fileRan = await flk(["ssh", "NixOS", "--target", "root@127.0.0.1"], { cwd: root, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(fileRan.code).toBe(2);
+    expect(fileRan.stderr).toContain(`${join(root, KNOWN_HOSTS)} belongs to user id ${NOBODY}`);
+    expect(existsSync(join(bin, "ran"))).toBe(false);
+    chownSync(join(root, KNOWN_HOSTS), 0, 0);
+    const modeRan = await flk(["ssh", "NixOS", "--target", "root@127.0.0.1"], { cwd: root, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(modeRan.code).toBe(2);
+    expect(modeRan.stderr).toContain(`${join(root, KNOWN_HOSTS)} may be written by its group and every user (mode 0666)`);
+    expect(existsSync(join(bin, "ran"))).toBe(false);
+    // Taken back (umask-022 modes, root's): the pin is used and ssh runs — the rule refuses only what someone else could write.
+    chmodSync(join(root, KNOWN_HOSTS), 0o644);
+    const ok = await flk(["ssh", "NixOS", "--target", "root@127.0.0.1"], { cwd: root, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(ok.code).toBe(0);
+    expect(existsSync(join(bin, "ran"))).toBe(true);
+  }, 120_000);
+
+  it("a world-writable secrets/keys/ with a nobody-owned mallory.pub: keys list and iso --dry-run are exit 2, nothing authorized or changed", async () => {
+    const root = mkdtempSync(join(dir, "keys-"));
+    cpSync(site, root, { recursive: true });
+    const mallory = keygen(dir, `mallory-${Math.random().toString(16).slice(2)}`, "ed25519", undefined, "mallory");
+    cpSync(`${mallory}.pub`, join(root, "secrets/keys/mallory.pub"));
+    chownSync(join(root, "secrets/keys"), NOBODY, NOBODY);
+    chmodSync(join(root, "secrets/keys"), 0o777);
+    chownSync(join(root, "secrets/keys/mallory.pub"), NOBODY, NOBODY);
+    chmodSync(join(root, "secrets/keys/mallory.pub"), 0o666);
+    const before = await snapshot(root);
+    const env = { ...fixtureNixEnv(), XDG_STATE_HOME: mkdtempSync(join(dir, "state-")) };
+    for (const args of [["keys", "list"], ["iso", "NixOS", "--dry-run"], ["iso", "NixOS", "--print-module"]]) {
+      const ran = await flk(args, { cwd: root, env });
+      expect([args.join(" "), ran.code]).toEqual([args.join(" "), 2]);
+      expect(ran.stderr).toContain(`${join(root, "secrets/keys")} belongs to user id ${NOBODY}`);
+      expect(ran.stdout).not.toContain("mallory");
+    }
+    // The directory taken back but the key still nobody's and 0666: the key itself is refused.
+    chownSync(join(root, "secrets/keys"), 0, 0);
+    chmodSync(join(root, "secrets/keys"), 0o755);
+    const file = await flk(["keys", "list", "--json"], { cwd: root, env });
+    expect(file.code).toBe(2);
+    expect(JSON.parse(file.stdout).error.code).toBe("E_SITE_OWNER");
+    expect(file.stderr).toContain(`${join(root, "secrets/keys/mallory.pub")} belongs to user id ${NOBODY}`);
+    expect(file.stdout).not.toContain("SHA256:");
+    chownSync(join(root, "secrets/keys"), NOBODY, NOBODY);
+    chmodSync(join(root, "secrets/keys"), 0o777);
+    expect(await snapshot(root)).toBe(before);
+  }, 120_000);
+
+  it("a world-writable hosts/ or a host file others may write is exit 2 for flk hosts and flk iso; a umask-022 site passes", async () => {
+    const root = mkdtempSync(join(dir, "hosts-"));
+    cpSync(site, root, { recursive: true });
+    const env = { ...fixtureNixEnv(), XDG_STATE_HOME: mkdtempSync(join(dir, "state-")) };
+    expect((await flk(["hosts"], { cwd: root })).code).toBe(0);
+    chmodSync(join(root, "hosts"), 0o777);
+    writeFileSync(join(root, "hosts/planted.nix"), "{ }\n");
+    chownSync(join(root, "hosts/planted.nix"), NOBODY, NOBODY);
+    const before = await snapshot(root);
+    for (const args of [["hosts"], ["iso", "NixOS", "--dry-run"]]) {
+      const ran = await flk(args, { cwd: root, env });
+      expect([args.join(" "), ran.code]).toEqual([args.join(" "), 2]);
+      expect(ran.stderr).toContain(`${join(root, "hosts")} may be written by its group and every user (mode 0777)`);
+      expect(ran.stderr).toContain(`chmod go-w ${join(root, "hosts")}`);
+    }
+    chmodSync(join(root, "hosts"), 0o755);
+    const planted = await flk(["hosts"], { cwd: root });
+    expect(planted.code).toBe(2);
+    expect(planted.stderr).toContain(`${join(root, "hosts/planted.nix")} belongs to user id ${NOBODY}`);
+    expect(planted.stdout).not.toContain("planted");
+    chmodSync(join(root, "hosts"), 0o777);
+    expect(await snapshot(root)).toBe(before);
   }, 120_000);
 });
