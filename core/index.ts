@@ -19,7 +19,7 @@ export { trustedOwners, ownersText, ownerProblem, ownerProblemText, type OwnerPr
 export { closest, didYouMean } from "./suggest.ts";
 export { defineCommand } from "./command.ts";
 export { sha256File, sha256Fd } from "./hash.ts";
-export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, unescapeMount, type MountEntry } from "./mountinfo.ts";
+export { parseMountinfo, parseMountinfoLine, readMountinfo, readAllMountinfo, unescapeMount, fsLocation, reachableWithin, type MountEntry, type FsLocation } from "./mountinfo.ts";
 export { readSysBlocks, readUsage, parseSwaps, devString, nameOfDev, rdevOf, type SysBlock, type Usage } from "./blockdev.ts";
 export { lsblk, parseLsblk, type LsblkDevice } from "./lsblk.ts";
 export {

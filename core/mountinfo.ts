@@ -4,12 +4,14 @@
  * where, overlay upperdir) and its remote probe (the same lines over ssh).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 /** One mount, the fields flk reads. */
 export interface MountEntry {
   /** `major:minor` of the filesystem (anonymous `0:N` for btrfs, overlay, tmpfs). */
   majmin: string;
+  /** The directory of that filesystem mounted here: `/` for a whole filesystem, `/srv/site/.st` for a bind of it. */
+  root?: string;
   mountpoint: string;
   fstype: string;
   /** The mount source, e.g. `/dev/sdb1`, `overlay`, `tmpfs`. */
@@ -36,6 +38,7 @@ export function parseMountinfoLine(line: string): MountEntry | undefined {
   if (!/^\d+:\d+$/.test(majmin) || !fields[4]!.startsWith("/")) return undefined;
   return {
     majmin,
+    root: unescapeMount(fields[3]!),
     mountpoint: unescapeMount(fields[4]!),
     fstype: fields[dash + 1]!,
     source: unescapeMount(fields[dash + 2]!),
@@ -89,4 +92,44 @@ export function readAllMountinfo(proc = "/proc"): MountEntry[] {
     out.push(...readMountinfo(join(proc, pid, "mountinfo")));
   }
   return out;
+}
+
+/** Whether `path` is `dir` or below it (absolute, normalized paths). */
+function under(path: string, dir: string): boolean {
+  return dir === "/" || path === dir || path.startsWith(`${dir}/`);
+}
+
+/** Where a real path lives: its filesystem (`majmin`) and its path inside that filesystem, seen through bind mounts. */
+export interface FsLocation {
+  majmin: string;
+  path: string;
+}
+
+/**
+ * The filesystem location of `real` (a realpath, or an existing realpath
+ * with a not-yet-created rest appended): the mount it is under (the last
+ * one listed at the longest mount point, the one on top) and the path from
+ * that filesystem's root. A bind mount of `/srv/site/.st` at `/tmp/x` makes
+ * `/tmp/x/flk` and `/srv/site/.st/flk` one location.
+ */
+export function fsLocation(real: string, mounts: readonly MountEntry[]): FsLocation | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) if (under(real, m.mountpoint) && (!best || m.mountpoint.length >= best.mountpoint.length)) best = m;
+  if (!best) return undefined;
+  return { majmin: best.majmin, path: join(best.root ?? "/", relative(best.mountpoint, real)) };
+}
+
+/**
+ * Whether `path` can be reached from inside the directory `dir` (both real
+ * paths), whatever bind mounts say: `path` is `dir`'s filesystem location
+ * or below it (a bind of a directory of `dir` mounted elsewhere), or some
+ * mount below `dir` shows a directory that holds `path` (a bind of `path`'s
+ * parent mounted inside `dir`). Comparing realpaths sees neither.
+ */
+export function reachableWithin(path: string, dir: string, mounts: readonly MountEntry[] = readMountinfo()): boolean {
+  const target = fsLocation(path, mounts);
+  const inside = fsLocation(dir, mounts);
+  if (!target || !inside) return false;
+  if (target.majmin === inside.majmin && under(target.path, inside.path)) return true;
+  return mounts.some((m) => under(m.mountpoint, dir) && m.majmin === target.majmin && under(target.path, m.root ?? "/"));
 }

@@ -11,7 +11,7 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
-import { ExitCode, FlkError, ownerProblem, ownerProblemText, runChecked, type OwnerProblem } from "../../core/index.ts";
+import { ExitCode, FlkError, ownerProblem, ownerProblemText, reachableWithin, runChecked, type OwnerProblem } from "../../core/index.ts";
 import { KeyLineError, parseKeyLine } from "./keys.ts";
 import { readSiteFile, writeSiteFile } from "./safe.ts";
 
@@ -73,9 +73,11 @@ export function hostKeyPaths(env: Record<string, string | undefined>, siteRoot: 
 function refuseStateInSite(state: string, realSite: string): void {
   const real = realpathOfExisting(state);
   const rel = relative(realSite, real);
-  if (rel !== "" && (rel.startsWith("..") || isAbsolute(rel))) return;
+  // Realpaths do not see bind mounts (a bind of site/.st at /tmp/x): compare where each lives in its filesystem (core/mountinfo.ts).
+  const outside = rel !== "" && (rel.startsWith("..") || isAbsolute(rel));
+  if (outside && !reachableWithin(real, realSite)) return;
   throw new FlkError(
-    `flk's state directory ${state} is inside the site ${realSite}: the live installers' private host keys kept there would be copied with the site into the store and onto the stick (/iso/devos), where anyone who has the stick could read them. Nothing was written. ` +
+    `flk's state directory ${state} is inside the site ${realSite}${outside ? " (through a bind mount)" : ""}: the live installers' private host keys kept there would be copied with the site into the store and onto the stick (/iso/devos), where anyone who has the stick could read them. Nothing was written. ` +
       "Keep it outside the site: set XDG_STATE_HOME to a directory of your own elsewhere, or unset it (default ~/.local/state).",
     "E_STATE_DIR",
   );

@@ -17,9 +17,9 @@ describe("kernel tables", () => {
       "garbage line",
     ].join("\n");
     expect(parseMountinfo(text)).toEqual([
-      { majmin: "254:0", mountpoint: "/", fstype: "ext4", source: "/dev/vda", superOptions: "rw" },
-      { majmin: "7:3", mountpoint: "/mnt/my stick", fstype: "ext4", source: "/dev/loop3", superOptions: "rw" },
-      { majmin: "0:45", mountpoint: "/data", fstype: "btrfs", source: "/dev/sdb2", superOptions: "rw,space_cache" },
+      { majmin: "254:0", root: "/", mountpoint: "/", fstype: "ext4", source: "/dev/vda", superOptions: "rw" },
+      { majmin: "7:3", root: "/", mountpoint: "/mnt/my stick", fstype: "ext4", source: "/dev/loop3", superOptions: "rw" },
+      { majmin: "0:45", root: "/", mountpoint: "/data", fstype: "btrfs", source: "/dev/sdb2", superOptions: "rw,space_cache" },
     ]);
   });
 

@@ -4,24 +4,28 @@
  * - the state directory's host key (B): a key someone else owns, or a key
  *   directory anyone may write, is exit 2 E_STATE_DIR before anything is
  *   pinned or built — never used, never silently chmodded;
- * - the state directory inside the site (C): exit 2, git site or `path:` copy;
+ * - the state directory inside the site (C): exit 2, git site or `path:` copy,
+ *   also when only a bind mount joins them (site/.st bound elsewhere, or the
+ *   state directory bound into the site; a private mount namespace each);
  * - the site itself (D): a planted site (directory or flake.nix owned by
- *   another user) is exit 2 E_SITE_OWNER for every command.
+ *   another user) is exit 2 E_SITE_OWNER for every command;
+ * - what the site holds (E): secrets/ (known_hosts, keys) and hosts/, each
+ *   directory on the way and each file, under the same rule.
  * Each refusal proves nothing changed: known_hosts absent, no result link,
  * modes and `git status` as they were.
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { flk } from "../helpers/binary.ts";
+import { FLK, flk } from "../helpers/binary.ts";
 import { copyFixtureSite, fixtureNixEnv } from "../helpers/iso.ts";
 import { systemTest } from "../helpers/require.ts";
 import { must } from "../helpers/sh.ts";
 import { ensureHostKey } from "../../plugins/ssh-keys/hostkey.ts";
 import { keygen } from "../plugins/ssh-keys/helpers.ts";
 
-const it = systemTest(["nix", "git", "ssh-keygen"]);
+const it = systemTest(["nix", "git", "ssh-keygen", "unshare", "mount"]);
 const NOBODY = 65534;
 const KNOWN_HOSTS = "secrets/hosts/NixOS/known_hosts";
 
@@ -99,6 +103,50 @@ describe("C: a state directory inside the site", () => {
       expect((await flk(["iso", "NixOS", "--dry-run"], { cwd: root, env: { ...fixtureNixEnv(), XDG_STATE_HOME: state } })).code).toBe(2);
     }, 120_000);
   }
+});
+
+describe("C: a state directory reached through a bind mount (private mount namespace, unshare -m)", () => {
+  /** dist/flk in a mount namespace of its own where `source` is bind-mounted at `target`; the mount dies with it. */
+  const isoUnderBind = async (source: string, target: string, root: string, state: string) => {
+    const child = Bun.spawn(["unshare", "-m", "--propagation", "private", "sh", "-c", 'src=$1 dst=$2; shift 2; mount --bind "$src" "$dst" && exec "$@"', "sh", source, target, FLK, "iso", "NixOS"], {
+      cwd: root,
+      env: { ...process.env, ...fixtureNixEnv(), NO_COLOR: "1", XDG_STATE_HOME: state },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+    return { code: await child.exited, stdout, stderr };
+  };
+
+  it("site/.st bound at another path and used as XDG_STATE_HOME is refused (exit 2): no key inside the site, nothing built", async () => {
+    const root = mkdtempSync(join(dir, "bind-site-"));
+    cpSync(site, root, { recursive: true });
+    mkdirSync(join(root, ".st"));
+    const elsewhere = mkdtempSync(join(dir, "bind-x-"));
+    const before = await gitStatus(root);
+    const ran = await isoUnderBind(join(root, ".st"), elsewhere, root, elsewhere);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`flk's state directory ${elsewhere}/flk is inside the site ${root} (through a bind mount)`);
+    expect(readdirSync(join(root, ".st"))).toEqual([]);
+    expect(existsSync(join(root, KNOWN_HOSTS))).toBe(false);
+    expect(existsSync(join(root, "result"))).toBe(false);
+    expect(await gitStatus(root)).toBe(before);
+  }, 300_000);
+
+  it("the state directory bound inside the site (site/.st) is refused too: the keys would show in the site's copy", async () => {
+    const root = mkdtempSync(join(dir, "bind-site-"));
+    cpSync(site, root, { recursive: true });
+    mkdirSync(join(root, ".st"));
+    const state = mkdtempSync(join(dir, "bind-state-"));
+    const before = await gitStatus(root);
+    const ran = await isoUnderBind(state, join(root, ".st"), root, state);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain(`flk's state directory ${state}/flk is inside the site ${root} (through a bind mount)`);
+    expect(readdirSync(state)).toEqual([]);
+    expect(existsSync(join(root, KNOWN_HOSTS))).toBe(false);
+    expect(existsSync(join(root, "result"))).toBe(false);
+    expect(await gitStatus(root)).toBe(before);
+  }, 300_000);
 });
 
 describe("D: a site another user owns", () => {

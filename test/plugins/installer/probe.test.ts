@@ -22,7 +22,7 @@ describe("parseMountinfo", () => {
 
   test("decodes octal escapes and skips optional fields up to the separator", () => {
     const line = String.raw`36 35 98:0 /mnt1 /mnt/my\040disk rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue`;
-    expect(parseMountinfo(line)).toEqual({ majmin: "98:0", mountpoint: "/mnt/my disk", fstype: "ext3", source: "/dev/root", superOptions: "rw,errors=continue" });
+    expect(parseMountinfo(line)).toEqual({ majmin: "98:0", root: "/mnt1", mountpoint: "/mnt/my disk", fstype: "ext3", source: "/dev/root", superOptions: "rw,errors=continue" });
     expect(parseMountinfo("36 35 98:0 /mnt1 /mnt rw")).toBeUndefined();
   });
 });
