@@ -5,12 +5,21 @@
  * here — the same verdict as on this machine. One limit: a loop device's
  * backing file is stat'ed on this machine, so over ssh a loop chain is
  * compared by its recorded path only (live installers do not target loop
- * devices in practice).
+ * devices in practice). What proves the disk is still the judged one later
+ * is recorded too, as core's proveOpened compares it on this machine: the
+ * device number, the disk sequence number (a re-attached loop device or a
+ * swapped stick keeps its number but gets a new diskseq) and a loop
+ * device's backing file identity (`major:minor:inode`).
  */
-import { assess, FlkError, type SysBlock, type SystemView } from "../../core/index.ts";
+import { assess, FlkError, targetChanged, type SysBlock, type SystemView } from "../../core/index.ts";
 import { shQuote } from "./script.ts";
 import type { DiskFacts } from "./disk.ts";
 import type { Step } from "./hooks.ts";
+
+/** sh: the identity of the backing file of the loop device whose sysfs directory is `dir` (a shell word), `major:minor:inode`; empty when its name is gone. */
+function backingId(dir: string): string {
+  return `stat -L -c %Hd:%Ld:%i -- "$(cat ${dir}/loop/backing_file)" 2>/dev/null`;
+}
 
 /** Probe lines that describe `device` and every block device (read-only, POSIX sh). */
 export function diskProbeLines(device: string): string[] {
@@ -23,7 +32,10 @@ export function diskProbeLines(device: string): string[] {
     '  echo "sysblock $n $(cat "$b/dev") $(cat "$b/size") $(cat "$b/ro" 2>/dev/null || echo 0) $(cat "$b/removable" 2>/dev/null || cat "$b/../removable" 2>/dev/null || echo 0) $(cat "$b/queue/logical_block_size" 2>/dev/null || echo 512) $p"',
     '  for h in "$b"/holders/*; do [ -e "$h" ] && echo "sysholder $n ${h##*/}"; done',
     '  for s in "$b"/slaves/*; do [ -e "$s" ] && echo "sysslave $n ${s##*/}"; done',
+    '  [ -r "$b/diskseq" ] && echo "sysseq $n $(cat "$b/diskseq")"',
     '  [ -r "$b/loop/backing_file" ] && echo "sysbacking $n $(cat "$b/loop/backing_file")"',
+    // The backing file's identity as core's Disk.backingInode spells it (GNU stat's %Hd:%Ld: major:minor of its filesystem).
+    `  [ -r "$b/loop/backing_file" ] && echo "sysbackid $n $(${backingId('"$b"')})"`,
     '  [ -r "$b/device/model" ] && echo "sysmodel $n $(cat "$b/device/model")"',
     "done",
     // Every mount namespace counts (a mount made in another namespace keeps the disk busy).
@@ -35,12 +47,13 @@ export function diskProbeLines(device: string): string[] {
 }
 
 /** The view of the probed machine, and the disk's kernel name. */
-export function parseDiskProbe(output: string): { path: string; rdev?: string; view: SystemView; models: Map<string, string> } {
+export function parseDiskProbe(output: string): { path: string; rdev?: string; view: SystemView; models: Map<string, string>; backingIds: Map<string, string> } {
   const blocks = new Map<string, SysBlock>();
   const mounts = new Map<string, string[]>();
   const swaps = new Set<string>();
   const models = new Map<string, string>();
   const btrfs = new Map<string, string[]>();
+  const backingIds = new Map<string, string>();
   let path = "";
   let rdev: string | undefined;
   for (const raw of output.split("\n")) {
@@ -55,6 +68,8 @@ export function parseDiskProbe(output: string): { path: string; rdev?: string; v
     } else if (key === "sysholder" && words.length === 2) blocks.get(words[0]!)?.holders.push(words[1]!);
     else if (key === "sysslave" && words.length === 2) blocks.get(words[0]!)?.slaves.push(words[1]!);
     else if (key === "sysbacking" && words.length >= 2) { const b = blocks.get(words[0]!); if (b) b.backingFile = words.slice(1).join(" "); }
+    else if (key === "sysseq" && words.length === 2 && /^\d+$/.test(words[1]!)) { const b = blocks.get(words[0]!); if (b) b.diskseq = words[1]; }
+    else if (key === "sysbackid" && words.length === 2 && /^\d+:\d+:\d+$/.test(words[1]!)) backingIds.set(words[0]!, words[1]!);
     else if (key === "sysmodel" && words.length >= 2) models.set(words[0]!, words.slice(1).join(" ").trim());
     else if (key === "sysmount" && words.length >= 2) {
       const points = mounts.get(words[0]!) ?? [];
@@ -71,7 +86,7 @@ export function parseDiskProbe(output: string): { path: string; rdev?: string; v
   }
   for (const b of blocks.values()) if (b.parent) blocks.get(b.parent)?.partitions.push(b.name);
   const members = new Map([...btrfs].flatMap(([uuid, devices]) => devices.map((d) => [d, { fs: "btrfs", uuid, devices }] as const)));
-  return { path, rdev, view: { blocks, usage: { mounts, swaps, members }, remote: true }, models };
+  return { path, rdev, view: { blocks, usage: { mounts, swaps, members }, remote: true }, models, backingIds };
 }
 
 /**
@@ -83,7 +98,7 @@ export function parseDiskProbe(output: string): { path: string; rdev?: string; v
  * Refused → exit 2 naming where.
  */
 export function judgeProbed(device: string, output: string, where: string): DiskFacts {
-  const { path, rdev, view, models } = parseDiskProbe(output);
+  const { path, rdev, view, models, backingIds } = parseDiskProbe(output);
   if (!device.includes("/"))
     throw new FlkError(`--disk '${device}' is not a path.${view.blocks.has(device) ? ` Did you mean /dev/${device}?` : ""} Nothing was written. Name the whole disk on ${where}, e.g. /dev/sda (list them there with \`lsblk\`).`, "E_USAGE");
   if (!device.startsWith("/"))
@@ -96,7 +111,23 @@ export function judgeProbed(device: string, output: string, where: string): Disk
   const { verdict, reason } = assess(name, view);
   const named = canonical === device ? canonical : `${canonical} (--disk ${device})`;
   if (verdict === "refused") throw new FlkError(`refusing to partition ${named} on ${where}: ${reason}. Nothing was written.`, "E_DISK_REFUSED");
-  return { path: canonical, size: block.size, model: models.get(name) || null, serial: null, sectorSize: block.logicalBlockSize, name, dev: rdev, remote: true };
+  const backingInode = backingIds.get(name);
+  return { path: canonical, size: block.size, model: models.get(name) || null, serial: null, sectorSize: block.logicalBlockSize, name, dev: rdev, remote: true, ...(block.diskseq ? { diskseq: block.diskseq } : {}), ...(backingInode ? { backingInode } : {}) };
+}
+
+/**
+ * After the confirmation (which may have waited for minutes), the disk
+ * judged again from a new probe must be the same disk: the same number,
+ * diskseq and loop backing file. A disk mounted meanwhile is refused by
+ * judgeProbed itself. Throws E_TARGET_CHANGED / E_DISK_REFUSED (exit 2).
+ */
+export function rejudgeProbed(judged: DiskFacts, device: string, output: string, where: string, again: string): DiskFacts {
+  const now = judgeProbed(device, output, where);
+  const shown = `${judged.path} on ${where}`;
+  if (now.dev !== judged.dev) throw targetChanged(shown, `judged ${judged.dev} (${judged.path}), it is ${now.dev} (${now.path}) now`, again);
+  if (judged.diskseq !== now.diskseq) throw targetChanged(shown, `judged ${judged.path} with diskseq ${judged.diskseq ?? "?"}, it has diskseq ${now.diskseq ?? "?"} now: re-attached or another medium`, again);
+  if (judged.backingInode !== now.backingInode) throw targetChanged(shown, `judged ${judged.path} backed by inode ${judged.backingInode ?? "?"}, it is backed by inode ${now.backingInode ?? "?"} now`, again);
+  return now;
 }
 
 /**
@@ -104,12 +135,20 @@ export function judgeProbed(device: string, output: string, where: string): Disk
  * write, so the script's first step proves that /dev/NAME is still the
  * judged device number before anything is written there.
  */
-export function identityStep(disk: Pick<DiskFacts, "path" | "dev">): Step {
+export function identityStep(disk: Pick<DiskFacts, "path" | "dev" | "name" | "diskseq" | "backingInode">): Step {
   const [major, minor] = disk.dev!.split(":").map(Number) as [number, number];
   const hex = `${major.toString(16)}:${minor.toString(16)}`;
+  const sys = `/sys/class/block/${disk.name ?? disk.path.replace(/^\/dev\//, "")}`;
+  // $1 path, $2 number (hex, as stat prints it), $3 its sysfs dir, $4 diskseq, $5 backing identity ("" = not recorded).
+  const check = [
+    '[ -b "$1" ] && [ "$(stat -L -c %t:%T -- "$1")" = "$2" ]',
+    '{ [ -z "$4" ] || [ "$(cat "$3/diskseq" 2>/dev/null)" = "$4" ]; }',
+    `{ [ -z "$5" ] || [ "$(${backingId('"$3"')})" = "$5" ]; }`,
+  ].join(" && ");
+  const seen = `${disk.dev}${disk.diskseq ? `, diskseq ${disk.diskseq}` : ""}${disk.backingInode ? `, backing inode ${disk.backingInode}` : ""}`;
   return {
     id: "disk-identity",
-    title: `check that ${disk.path} is still the judged disk (${disk.dev})`,
-    argv: ["sh", "-c", '[ -b "$1" ] && [ "$(stat -L -c %t:%T -- "$1")" = "$2" ] || { echo "flk: $1 is not the judged disk ($3) any more: nothing was written" >&2; exit 1; }', "disk-identity", disk.path, hex, disk.dev!],
+    title: `check that ${disk.path} is still the judged disk (${seen})`,
+    argv: ["sh", "-c", `${check} || { echo "flk: $1 is not the judged disk ($6) any more: nothing was written" >&2; exit 1; }`, "disk-identity", disk.path, hex, sys, disk.diskseq ?? "", disk.backingInode ?? "", seen],
   };
 }

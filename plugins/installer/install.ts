@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { checkHost as checkSiteHost, FlkError, isFlkError, run as runCommand, type Flk } from "../../core/index.ts";
+import { checkHost as checkSiteHost, FlkError, isFlkError, run as runCommand, targetChanged, type Flk } from "../../core/index.ts";
 import type { InstallContext, Step } from "./hooks.ts";
 import { DEFAULT_PATHS, parseProbe, probeScript, type Facts, type ProbePaths } from "./probe.ts";
 import { preflight, type Preflight } from "./preflight.ts";
@@ -13,7 +13,7 @@ import { parseMarker, renderScript, shJoin, shQuote, type ScriptMode } from "./s
 import { localTransport, SSH_FAILED, type ScriptRun, type Transport } from "./transport.ts";
 import { remoteTransport } from "./remote.ts";
 import { claim, confirmDisk, judge, planDisk, type DiskFacts } from "./disk.ts";
-import { diskProbeLines, judgeProbed } from "./disk-probe.ts";
+import { diskProbeLines, judgeProbed, rejudgeProbed } from "./disk-probe.ts";
 import { partitionNode, type Boot, type Layout } from "./layout.ts";
 import { checkExtraFiles, DATA_PREFIX, extraFilesStep, hardwareStep, packExtraFiles, redactedInput, writeHardwareConfig, type HardwareWritten, type PackedFiles } from "./extras.ts";
 import { checkSiteAgainstStick, chooseSource, siteNarHash, stickNarHash, type Source } from "./offline.ts";
@@ -151,7 +151,10 @@ export async function install(flk: Flk, options: InstallOptions): Promise<Instal
   if (judged) {
     await confirmDisk(flk, judged, options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY), options.target ? transport.where : undefined);
     // Check, then prove: the question may have waited; judge the disk again where it is, and claim it (O_EXCL) here.
-    if (!options.target) {
+    // Over --target flk cannot hold the remote disk: probe it again and require the same disk (number, diskseq,
+    // loop backing file); the script's disk-identity step proves it once more just before sfdisk runs.
+    if (options.target) rejudgeProbed(judged, disk!.device, (await probe(transport, request, flk.signal)).stdout, transport.where, `flk install ${host} --disk ${disk!.device} --target ${shQuote(options.target)}`);
+    else {
       await judge(judged.path);
       claim(judged);
     }
@@ -341,6 +344,9 @@ function executionError(transport: Transport, report: InstallReport, options: In
   if (ended === "changed")
     return new FlkError(`a labelled filesystem on ${transport.where} changed between the preflight and the install (relabelled or removed). Nothing was mounted. Run flk install again.`, "E_CHANGED", 2);
   if (!failed && run.code === SSH_FAILED && report.steps.every((s) => s.status === "not-run")) return unreachable(transport, run.stderrTail);
+  // The first step, before anything is written: the disk at the path is not the one judged and confirmed.
+  if (failed?.id === "disk-identity" && report.disk)
+    return targetChanged(`${report.disk.device} on ${transport.where}`, run.stderrTail.filter((l) => l.startsWith("flk: ")).join(" ") || "the script's disk-identity check failed", `flk install ${report.host ?? "HOST"} --disk ${options.disk?.device ?? report.disk.device}${options.target ? ` --target ${shQuote(options.target)}` : ""}`);
   const undo = report.steps.filter((s) => s.undo && (s.status === "ran" || s.status === "skipped")).reverse().map((s) => shJoin(s.undo!));
   const again = undoCommand(options);
   const what = failed ? `the step '${failed.id}' failed (exit ${failed.code ?? "?"})` : `the plan stopped early (exit ${run.code})`;

@@ -16,6 +16,8 @@ import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
 import { startSshd, type Sshd } from "../helpers/sshd.ts";
 import { definePlugin, type Endpoint } from "../../core/index.ts";
 import { install } from "../../plugins/installer/install.ts";
+import { installerHooks } from "../../plugins/installer/hooks.ts";
+import { remoteTransport } from "../../plugins/installer/remote.ts";
 import { FLK } from "../helpers/binary.ts";
 import { refusal, snapshot } from "../helpers/refusal.ts";
 import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
@@ -491,4 +493,70 @@ describe("SIGINT to the compiled flk install --target", () => {
       for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
     }
   }, 60_000);
+});
+
+describe("flk install --target --disk: the disk written is the disk judged and confirmed", () => {
+  /** A clearly named test plugin: runs `during` at the install plan's installSteps hook, i.e. after the probe and before the confirmation's re-check. */
+  function duringPlan(during: { action?: () => Promise<void> }) {
+    return definePlugin({
+      name: "test-during-plan",
+      description: "test only: acts on the live side's disks after the probe (the installer's installSteps hook), as an operator swapping a stick while flk waits",
+      options: {},
+      apply(flk) {
+        installerHooks(flk).installSteps.tapPromise("test-during-plan", async (steps) => {
+          await during.action?.();
+          during.action = undefined;
+          return steps;
+        });
+      },
+    });
+  }
+
+  test("the loop device re-attached to another image (same major:minor, new diskseq) or mounted on the live side after the probe: exit 2 (E_TARGET_CHANGED, E_DISK_REFUSED), both images unchanged; the script's disk-identity step refuses a swap made after its plan (diskseq), nothing written", async () => {
+    const live = await startLive({ labelled: false });
+    const m = live.machine;
+    const device = await bareDisk(m, 400);
+    const [first, second] = [join(m.dir, "bare.img"), join(m.dir, "d2.img")];
+    writeFileSync(second, "");
+    await sh(["truncate", "-s", "400M", second]);
+    await sh(["mkfs.ext4", "-q", "-F", second]);
+    const sums = async () => [(await sh(["sha256sum", first])).stdout, (await sh(["sha256sum", second])).stdout];
+    const before = await sums();
+    // The reviewer's swap: `losetup -d /dev/loopN && losetup /dev/loopN d2.img`, as a stick pulled and another plugged into the same port.
+    const attach = async (image: string) => {
+      await sh(["losetup", "-d", device]);
+      const again = await sh(["losetup", device, image]);
+      expect(again.code).toBe(0);
+    };
+    const during: { action?: () => Promise<void> } = {};
+    const flk = machineFlk(m, [live.plugin, duringPlan(during)], { liveFlake: m.site });
+    const seq = () => readFileSync(`/sys/class/block/${device.replace("/dev/", "")}/diskseq`, "utf8").trim();
+    const judgedSeq = seq();
+    during.action = () => attach(second);
+    const swapped = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios" } }).catch((e) => e);
+    expect([swapped.exitCode, swapped.code]).toEqual([2, "E_TARGET_CHANGED"]);
+    expect(swapped.message).toContain(`${device} on root@${live.sshd.address}%${live.link.b.iface}: the device changed between the checks and the write (judged ${device} with diskseq ${judgedSeq}, it has diskseq ${seq()} now`);
+    expect(await sums()).toEqual(before);
+    // Mounted on the live side only (sshd's mount namespace) while the question waited: flk refuses, not sfdisk.
+    mkdirSync(join(m.dir, "busy"));
+    during.action = async () => void (await live.remote(`mount -o ro,noload '${device}' '${m.dir}/busy'`));
+    const busy = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios" } }).catch((e) => e);
+    expect([busy.exitCode, busy.code]).toEqual([2, "E_DISK_REFUSED"]);
+    expect(busy.message).toContain(`mounted on ${m.dir}/busy`);
+    await live.remote(`umount '${m.dir}/busy'`);
+    expect(await sums()).toEqual(before);
+    // The script's own first step: planned for the disk as it is now (d2.img), run after a swap back to the first image.
+    const plan = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: live.ssh, disk: { device, boot: "bios" }, dryRun: true });
+    expect(plan.steps[0]!.id).toBe("disk-identity");
+    expect(plan.steps[0]!.title).toContain(`diskseq ${seq()}`);
+    await attach(first);
+    const transport = await remoteTransport(flk, "NixOS", "root@NixOS", { ssh: live.ssh });
+    const ran = await transport.run(plan.script, { signal: new AbortController().signal });
+    expect(ran.code).not.toBe(0);
+    expect(ran.stdout).toContain("@flk fail disk-identity");
+    expect(ran.stderrTail.join("\n")).toContain(`flk: ${device} is not the judged disk`);
+    expect(ran.stdout).not.toContain("@flk run partition");
+    expect(await sums()).toEqual(before);
+    expect(m.calls()).toEqual([]);
+  }, 180_000);
 });
