@@ -9,7 +9,7 @@
  * the fixture turns it off.
  */
 import { afterEach, describe, expect } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { createLink, linkLocal, type Link } from "../helpers/netns.ts";
@@ -559,4 +559,58 @@ describe("flk install --target --disk: the disk written is the disk judged and c
     expect(await sums()).toEqual(before);
     expect(m.calls()).toEqual([]);
   }, 180_000);
+});
+
+describe("SIGINT to the compiled flk install --target as a user whose plan runs through sudo", () => {
+  test("USER@ADDR runs `sudo -n sh -s` (sudoers: NOPASSWD, Debian's use_pty default on): SIGINT to dist/flk while the slow stand-in nixos-install sleeps → exit 130; the stand-in, its shell and sudo on the live side are gone within 5 s", async () => {
+    const live = await startLive();
+    const m = live.machine;
+    // A non-root login with passwordless sudo, as the live ISO's `nixos` (installation-device.nix); a name of its
+    // own so that the story test's `nixos` coming and going in a parallel run does not matter. sudo resets PATH
+    // to secure_path: a per-user Defaults puts the stand-ins first for this user only.
+    const user = "flksudo";
+    if ((await sh(["getent", "passwd", user])).code !== 0) {
+      await sh(["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", user]);
+      cleanups.push(async () => void (await sh(["userdel", user])));
+      await sh(["usermod", "-p", "*", user]);
+    }
+    const sudoers = `/etc/sudoers.d/flk-gaps-${process.pid}`;
+    cleanups.push(async () => rmSync(sudoers, { force: true }));
+    writeFileSync(`${sudoers}.tmp`, `Defaults:${user} secure_path="${m.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\n${user} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+    expect((await sh(["visudo", "-cf", `${sudoers}.tmp`])).code).toBe(0);
+    renameSync(`${sudoers}.tmp`, sudoers);
+    // The slow stand-in records itself, the script's shell and that shell's parent (sudo), then waits.
+    writeFileSync(join(m.bin, "nixos-install"), `#!/bin/sh\necho "$$ $PPID $(ps -o ppid= -p $PPID)" > '${m.dir}/standin.pids'\nexec sleep 120\n`);
+    chmodSync(join(m.bin, "nixos-install"), 0o755);
+    const flk = compiledFlk(live, m.site);
+    const target = flk.target(user);
+    const child = flk.spawn(["install", "NixOS", "--target", target]);
+    const pidFile = join(m.dir, "standin.pids");
+    let pids: number[] = [];
+    try {
+      const output = finished(child);
+      for (let i = 0; i < 1200 && !(await Bun.file(pidFile).exists()) && child.exitCode === null; i++) await Bun.sleep(25);
+      expect(await Bun.file(pidFile).exists()).toBe(true);
+      pids = (await Bun.file(pidFile).text()).trim().split(/\s+/).map(Number);
+      expect(pids.every(alive)).toBe(true);
+      // Through sudo: the script's shell is root's, its parent is sudo, run by the user's session.
+      expect(readFileSync(`/proc/${pids[1]}/status`, "utf8")).toMatch(/^Uid:\s+0\s/m);
+      expect(readFileSync(`/proc/${pids[2]}/comm`, "utf8").trim()).toBe("sudo");
+      // use_pty makes a pty only when sudo runs in a terminal (sudoers(5)); under ssh -T it has none, so the
+      // script's shell has no controlling terminal and is in sudo's process group: the watcher's kill 0 reaches it all.
+      const stat = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      expect(stat(pids[1]!)[4]).toBe("0");
+      expect(stat(pids[1]!)[2]).toBe(stat(pids[2]!)[2]);
+      child.kill("SIGINT");
+      const r = await output;
+      expect(r.code).toBe(130);
+      const t0 = Date.now();
+      while (pids.some(alive) && Date.now() - t0 < 5000) await Bun.sleep(50);
+      expect(pids.filter(alive)).toEqual([]);
+      expect(r.stderr).toContain(`interrupted: the plan on ${target} was stopped`);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
 });
