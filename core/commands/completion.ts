@@ -8,6 +8,7 @@ import { defineCommand } from "../command.ts";
 import { FlkError } from "../errors.ts";
 import { didYouMean } from "../suggest.ts";
 import type { Flk } from "../context.ts";
+import { GLOBAL_FLAGS } from "../help.ts";
 import { listHosts } from "../site.ts";
 import { shQuote } from "../shell.ts";
 
@@ -25,13 +26,52 @@ export interface CompletionEntry {
   subcommands: string[];
   /** What its positional arguments are: from the hint (`HOST`, `DEVICE`), else files. */
   values?: Values;
-  /** Flags whose value is a host or a device, e.g. `--host` of `flk disk`. */
-  flagValues: Record<string, Values>;
+  /**
+   * What the value of each flag that takes one completes to, keyed by every
+   * spelling (`--identity` and `-i`). A flag that takes a value completes
+   * only its own values, never the command's positional ones.
+   */
+  flagValues: Record<string, FlagValue>;
 }
+
+/**
+ * What a flag's value completes to, from its hint: words asked from flk
+ * (`HOST`, `DEVICE`), the words of an enum-like hint (`uefi|bios`), file or
+ * directory names (`FILE`, `PATH`, `IMAGE` / `DIR`), or nothing to offer
+ * (`SIZE`, `MS`, `USER@ADDR`).
+ */
+export type FlagValue = { kind: "ask"; values: Values } | { kind: "words"; words: string[] } | { kind: "files" } | { kind: "dirs" } | { kind: "none" };
 
 /** HOST… → hosts, DEVICE… → devices (the hints commands show in their help). */
 function valuesOf(hint: unknown): Values | undefined {
   return typeof hint === "string" ? (/^HOST\b/.test(hint) ? "hosts" : /DEVICE/.test(hint) ? "devices" : undefined) : undefined;
+}
+
+/** A value-taking flag's hint as a FlagValue (see there); no hint, nothing to offer. */
+export function flagValueOf(hint: unknown): FlagValue {
+  const values = valuesOf(hint);
+  if (values) return { kind: "ask", values };
+  if (typeof hint !== "string") return { kind: "none" };
+  // Lower-case alternatives are literal values (`uefi|bios`); upper-case ones are placeholders (`HEX|FILE`).
+  if (/^[a-z0-9][a-z0-9._-]*(\|[a-z0-9][a-z0-9._-]*)+$/.test(hint)) return { kind: "words", words: hint.split("|") };
+  if (/\bDIR\b/.test(hint)) return { kind: "dirs" };
+  if (/\b(FILE|PATH|IMAGE)\b/.test(hint)) return { kind: "files" };
+  return { kind: "none" };
+}
+
+/** The global flags that take a value (`--config FILE`, `--site DIR`), from core/help.ts's table. */
+function globalFlagValues(): Record<string, FlagValue> {
+  const out: Record<string, FlagValue> = {};
+  for (const [usage] of GLOBAL_FLAGS) {
+    const [flag = "", hint] = usage.split(/,?\s+/);
+    if (hint && !hint.startsWith("-")) out[flag] = flagValueOf(hint);
+  }
+  return out;
+}
+
+/** The global flags' spellings with their one-letter aliases (`--yes, -y` → `-y`). */
+function globalAliases(): string[] {
+  return GLOBAL_FLAGS.flatMap(([usage]) => usage.split(/,\s*/).slice(1).map((a) => a.split(/\s/)[0]!)).filter((a) => /^-\w$/.test(a));
 }
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -44,8 +84,8 @@ export async function completionEntries(commands: Record<string, CommandDef<any>
     const meta = (await resolve(command.meta)) ?? {};
     if ((meta as { hidden?: boolean }).hidden) return;
     const args = ((await resolve(command.args)) ?? {}) as Record<string, { type?: string; alias?: string | string[]; default?: unknown; valueHint?: string }>;
-    const flags = new Set<string>(globalFlags);
-    const flagValues: Record<string, Values> = {};
+    const flags = new Set<string>([...globalFlags, ...globalAliases()]);
+    const flagValues: Record<string, FlagValue> = globalFlagValues();
     let values: Values | undefined;
     for (const [arg, def] of Object.entries(args)) {
       if (def.type === "positional") {
@@ -54,9 +94,9 @@ export async function completionEntries(commands: Record<string, CommandDef<any>
       }
       // A flag that is on by default is only ever typed as its negation.
       flags.add(def.type === "boolean" && def.default === true ? `--no-${arg}` : `--${arg}`);
-      for (const alias of [def.alias ?? []].flat()) flags.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
-      const flagValue = def.type === "string" ? valuesOf(def.valueHint) : undefined;
-      if (flagValue) flagValues[`--${arg}`] = flagValue;
+      const spellings = [`--${arg}`, ...[def.alias ?? []].flat().map((alias) => (alias.length === 1 ? `-${alias}` : `--${alias}`))];
+      for (const spelling of spellings.slice(1)) flags.add(spelling);
+      if (def.type === "string") for (const spelling of spellings) flagValues[spelling] = flagValueOf(def.valueHint);
     }
     const subCommands = ((await resolve(command.subCommands)) ?? {}) as Record<string, CommandDef<any> | (() => Promise<CommandDef<any>>)>;
     entries.push({ name, description: (meta as { description?: string }).description ?? "", flags: [...flags].sort(), subcommands: Object.keys(subCommands), values, flagValues });
@@ -73,7 +113,8 @@ async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>) | undef
 /** The completion script for `shell`. */
 export function completionScript(shell: Shell, entries: CompletionEntry[], globalFlags: string[]): string {
   const top = entries.filter((e) => !e.name.includes(" "));
-  return shell === "bash" ? bash(entries, globalFlags) : shell === "zsh" ? zsh(top, globalFlags) : fish(top, globalFlags);
+  const globals = [...globalFlags, ...globalAliases()];
+  return shell === "bash" ? bash(entries, globals) : shell === "zsh" ? zsh(top, globals) : fish(top, globals);
 }
 
 function bash(entries: CompletionEntry[], globals: string[]): string {
@@ -84,7 +125,7 @@ function bash(entries: CompletionEntry[], globals: string[]): string {
   return `# bash completion for flk: eval "$(flk completion bash)"
 # Host names and disks are asked from flk itself when they are completed (flk completion --values hosts|devices).
 _flk() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" subs="" flags="${globals.join(" ")}" values="" fvalues="" fv
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" subs="" flags="${globals.join(" ")}" values="" fvalues="${specWords(globalFlagValues())}" fv spec
   if [ "$COMP_CWORD" -eq 1 ]; then
     COMPREPLY=( $(compgen -W "${entries.filter((e) => !e.name.includes(" ")).map((e) => e.name).join(" ")} $flags" -- "$cur") ); return
   fi
@@ -96,8 +137,19 @@ ${top}
 ${nested || '    "") ;;'}
     esac
   fi
+  # A flag that takes a value completes its own values only: asked from flk, listed (words:a,b), files, directories, or none.
   for fv in $fvalues; do
-    if [ "$prev" = "\${fv%%:*}" ]; then COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values "\${fv#*:}" 2>/dev/null)" -- "$cur") ); return; fi
+    [ "$prev" = "\${fv%%:*}" ] || continue
+    spec="\${fv#*:}"
+    case "$spec" in
+      hosts) COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values hosts 2>/dev/null)" -- "$cur") ) ;;
+      devices) COMPREPLY=( $(compgen -W "$("\${COMP_WORDS[0]}" completion --values devices 2>/dev/null)" -- "$cur") $(compgen -f -- "$cur") ) ;;
+      files) COMPREPLY=( $(compgen -f -- "$cur") ) ;;
+      dirs) COMPREPLY=( $(compgen -d -- "$cur") ) ;;
+      words:*) spec="\${spec#words:}"; COMPREPLY=( $(compgen -W "\${spec//,/ }" -- "$cur") ) ;;
+      *) COMPREPLY=() ;;
+    esac
+    return
   done
   if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "$flags" -- "$cur") )
   elif [ "$COMP_CWORD" -eq 2 ] && [ -n "$subs" ]; then COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
@@ -109,9 +161,14 @@ complete -o filenames -F _flk flk
 `;
 }
 
-/** `--host:hosts` pairs: the flags whose value is asked from flk (bash's and zsh's case lines). */
+/** `--host:hosts --boot:words:uefi,bios --config:files` pairs: what each value-taking flag completes (bash's and zsh's case lines). */
 function flagValueWords(e: CompletionEntry): string {
-  return Object.entries(e.flagValues).map(([f, v]) => `${f}:${v}`).join(" ");
+  return specWords(e.flagValues);
+}
+
+function specWords(values: Record<string, FlagValue>): string {
+  const spec = (v: FlagValue) => (v.kind === "ask" ? v.values : v.kind === "words" ? `words:${v.words.join(",")}` : v.kind);
+  return Object.entries(values).map(([f, v]) => `${f}:${spec(v)}`).join(" ");
 }
 
 function zsh(entries: CompletionEntry[], globals: string[]): string {
@@ -123,7 +180,8 @@ function zsh(entries: CompletionEntry[], globals: string[]): string {
 # Host names and disks are asked from flk itself when they are completed (flk completion --values hosts|devices).
 _flk() {
   local -a cmds subs flags fvalues
-  local values fv
+  local values fv spec
+  fvalues=(${specWords(globalFlagValues())})
   cmds=(${entries.map((e) => shQuote(`${e.name}:${e.description.replace(/:/g, "\\:")}`)).join(" ")})
   flags=(${globals.join(" ")})
   if (( CURRENT == 2 )); then
@@ -133,8 +191,18 @@ _flk() {
   case $words[2] in
 ${cases}
   esac
+  # A flag that takes a value completes its own values only: asked from flk, listed (words:a,b), files, directories, or none.
   for fv in $fvalues; do
-    if [[ $words[CURRENT-1] == \${fv%%:*} ]]; then compadd -- \${(f)"$($words[1] completion --values \${fv#*:} 2>/dev/null)"}; return; fi
+    [[ $words[CURRENT-1] == \${fv%%:*} ]] || continue
+    spec=\${fv#*:}
+    case $spec in
+      hosts) compadd -- \${(f)"$($words[1] completion --values hosts 2>/dev/null)"} ;;
+      devices) compadd -- \${(f)"$($words[1] completion --values devices 2>/dev/null)"}; _files ;;
+      files) _files ;;
+      dirs) _files -/ ;;
+      words:*) compadd -- \${(s:,:)\${spec#words:}} ;;
+    esac
+    return
   done
   if [[ $PREFIX == -* ]]; then compadd -- $flags
   elif (( CURRENT == 3 )) && (( \${#subs} )); then compadd -- $subs
@@ -157,16 +225,22 @@ function fish(entries: CompletionEntry[], globals: string[]): string {
     "end",
   ];
   const asked = (v: Values) => `-a '(__flk_values ${v})'`;
-  for (const flag of globals) lines.push(`complete -c flk -l ${flag.slice(2)}`);
+  const option = (flag: string) => (flag.startsWith("--") ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`);
+  // -x: takes a value and completes no files; -r: takes a value, files too. Fish then completes only these for the value.
+  const takes = (value: FlagValue | undefined) =>
+    !value ? "" :
+    value.kind === "ask" ? (value.values === "devices" ? ` -r ${asked("devices")}` : ` -x ${asked(value.values)}`) :
+    value.kind === "words" ? ` -x -a ${q(value.words.join(" "))}` :
+    value.kind === "files" ? " -r -F" :
+    value.kind === "dirs" ? " -x -a '(__fish_complete_directories)'" :
+    " -x";
+  const globalValues = globalFlagValues();
+  for (const flag of globals) lines.push(`complete -c flk ${option(flag)}${takes(globalValues[flag])}`);
   for (const e of entries) {
     const seen = `'__fish_seen_subcommand_from ${e.name}'`;
     lines.push(`complete -c flk -f -n __fish_use_subcommand -a ${e.name} -d ${q(e.description)}`);
     for (const sub of e.subcommands) lines.push(`complete -c flk -f -n '__fish_seen_subcommand_from ${e.name}; and not __fish_seen_subcommand_from ${e.subcommands.join(" ")}' -a ${sub}`);
-    for (const flag of e.flags.filter((f) => !globals.includes(f))) {
-      const value = e.flagValues[flag];
-      const option = flag.startsWith("--") ? `-l ${flag.slice(2)}` : `-s ${flag.slice(1)}`;
-      lines.push(`complete -c flk -n ${seen} ${option}${value ? ` -x ${asked(value)}` : ""}`);
-    }
+    for (const flag of e.flags.filter((f) => !globals.includes(f))) lines.push(`complete -c flk -n ${seen} ${option(flag)}${takes(e.flagValues[flag])}`);
     // HOST…: only the site's hosts; DEVICE…: the disks flk may write, and files (an image, or a file target).
     if (e.values === "hosts") lines.push(`complete -c flk -f -n ${seen} ${asked("hosts")}`);
     if (e.values === "devices") lines.push(`complete -c flk -n ${seen} ${asked("devices")}`);
