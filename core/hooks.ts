@@ -121,6 +121,7 @@ export interface SshFailure {
 
 /** What an `sshOptions` tap knows: whom flk is about to ssh to. */
 export interface SshTarget {
+  /** The site host whose live installer this is; "" when only an address was given (no host, so no pinned key). */
   host: string;
   endpoint: Endpoint;
   user: string;
@@ -172,7 +173,7 @@ export function createHooks() {
     liveInstaller: new SyncWaterfallHook<[LiveInstaller]>(["live"]),
     /** Find a booted live installer: all taps run at once, each returns an Endpoint or undefined; core/reach.ts prefers the lowest stage (mdns) but takes another answer as soon as mDNS has none. Called by ssh and remote install. */
     locate: createLocateHook(),
-    /** ssh options for reaching a live installer (e.g. the pinned host key); each tap returns the list with its options added. Called by ssh and remote install. */
+    /** ssh options for reaching a live installer (e.g. the pinned host key); each tap returns the list with its options added, or throws to refuse the login (ssh-keys: no pinned key while pinning is on, also for an address with no host). Called by core's reach() for ssh and remote install, every time. */
     sshOptions: new AsyncSeriesWaterfallHook<[string[], SshTarget]>(["options", "target"]),
     /** Why ssh to a live installer failed, from ssh's stderr: the first tap that recognises it returns the error to show (ssh-keys: a host key that is not the pinned one), else undefined. Called by ssh and remote install. */
     sshFailed: new SyncBailHook<[string, SshFailure], FlkError | undefined>(["stderr", "failure"]),

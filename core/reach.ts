@@ -114,7 +114,8 @@ export async function reach(flk: Flk, host: string | undefined, options: ReachOp
     }
   }
   const target: SshTarget = { host: pinned ?? "", endpoint, user };
-  const hookOptions = pinned ? await flk.hooks.sshOptions.promise([], target) : [];
+  // Asked also when no host is named (host ""): whether that may be trusted on first use is the taps' rule (ssh-keys refuses it while pinning).
+  const hookOptions = await flk.hooks.sshOptions.promise([], target);
   const destination = `${user}@${withScope(endpoint.address, endpoint.scope)}`;
   tried.push(`ssh ${destination} (${endpoint.source === "target" ? "as given" : `found by ${endpoint.source}`})`);
   // The pin first: for each option ssh keeps the first value it is given (ssh_config(5)).

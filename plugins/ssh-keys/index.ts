@@ -1,6 +1,6 @@
 import { LIVE_USER, addCommands, definePlugin, liveInstaller, withScope, type Flk } from "../../core/index.ts";
 import { join } from "node:path";
-import { hostKeyMismatch, isHostKeyMismatch } from "./mismatch.ts";
+import { hostKeyMismatch, isHostKeyMismatch, noPinnedHost, unpinnedWarning } from "./mismatch.ts";
 
 const PLUGIN = "ssh-keys";
 
@@ -36,14 +36,21 @@ export default definePlugin({
     flk.hooks.prepareIso.tapPromise(PLUGIN, async (host) =>
       (await import("./iso.ts")).prepareHostKey(host, { pinHostKey: options.pinHostKey, alias: liveInstaller(flk, host.host).hostKeyAlias, linkLocal: linkLocalOf(flk, host.host), env: flk.env, cwd: flk.cwd, log: { info: (m) => log.info(m), warn: warnOnce, success: (m) => log.success(m) } }),
     );
+    // The one home of the pinning rule for every login (flk ssh, flk install --target, --undo): core's reach() asks this tap each time.
     flk.hooks.sshOptions.tapPromise(PLUGIN, async (sshOptions, target) => {
-      if (!options.pinHostKey) return sshOptions;
+      const destination = `${target.user}@${withScope(target.endpoint.address, target.endpoint.scope)}`;
+      if (!options.pinHostKey) {
+        warnOnce(unpinnedWarning(target.host, destination));
+        return sshOptions;
+      }
+      // An address alone names no host, so no pinned key: flk will not let ssh trust whatever answers there.
+      if (!target.host) throw noPinnedHost(destination);
       // Pinning is on: the site's known_hosts is the only truth. No file, or no key in it, is a refusal here,
       // never ssh's first-use prompt or ~/.ssh/known_hosts. Read and checked only: flk ssh writes nothing.
       const site = flk.siteRoot();
       const alias = liveInstaller(flk, target.host).hostKeyAlias;
       const { knownHostsFile, pinnedSshOptions, requirePinnedKeys } = await import("./hostkey.ts");
-      requirePinnedKeys(site, target.host, alias, `${target.user}@${withScope(target.endpoint.address, target.endpoint.scope)}`);
+      requirePinnedKeys(site, target.host, alias, destination);
       return [...sshOptions, ...pinnedSshOptions(join(site, knownHostsFile(target.host)), alias)];
     });
     // flk install --target's failures: a host key that is not the pinned one is said as flk ssh says it.
