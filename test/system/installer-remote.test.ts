@@ -557,6 +557,16 @@ describe("flk install --target --disk: the disk written is the disk judged and c
     expect(ran.stderrTail.join("\n")).toContain(`flk: ${device} is not the judged disk`);
     expect(ran.stdout).not.toContain("@flk run partition");
     expect(await sums()).toEqual(before);
+    // The same through install(): the swap made by a wrapper around ssh (test only) just before the third ssh,
+    // the one that carries the script (probe, re-probe after the confirmation, script): exit 2, said as flk write says it.
+    const wrapper = join(m.dir, "ssh-swap");
+    writeFileSync(wrapper, `#!/bin/sh\n# test wrapper: swap ${device}'s image before the 3rd ssh (the script), then the real ssh in the client namespace\nn=$(($(cat '${m.dir}/ssh-count' 2>/dev/null || echo 0) + 1)); echo $n > '${m.dir}/ssh-count'\nif [ $n -eq 3 ]; then losetup -d ${device} && losetup ${device} '${second}' || exit 99; fi\nexec ${live.ssh.map((a) => `'${a}'`).join(" ")} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const late = await install(flk, { host: "NixOS", target: "root@NixOS", ssh: [wrapper], disk: { device, boot: "bios" } }).catch((e) => e);
+    expect(readFileSync(join(m.dir, "ssh-count"), "utf8").trim()).toBe("3");
+    expect([late.exitCode, late.code]).toEqual([2, "E_TARGET_CHANGED"]);
+    expect(late.message).toContain(`${device} on root@${live.sshd.address}%${live.link.b.iface}: the device changed between the checks and the write (flk: ${device} is not the judged disk`);
+    expect(await sums()).toEqual(before);
     expect(m.calls()).toEqual([]);
   }, 180_000);
 });
