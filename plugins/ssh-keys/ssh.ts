@@ -16,8 +16,6 @@ export interface SshOptions {
   host: string;
   /** `[USER@]ADDRESS|NAME` to connect to instead of locating `host`, whose pinned key it must present (`--target`). */
   target?: string;
-  /** `[ssh-keys] pinHostKey` (default on): then an address alone, naming no host whose key is pinned, is refused. */
-  pinHostKey?: boolean;
   /** Login user on the live system (default: the live installer's, `nixos`). */
   user?: string;
   iface?: string;

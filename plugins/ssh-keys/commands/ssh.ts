@@ -3,7 +3,7 @@ import { defineCommand, ExitCode, FlkError, sshFlags, SSH_FLAG_ARGS, type Flk } 
 import { sshToHost } from "../ssh.ts";
 
 /** The `flk ssh HOST [-- ARGS]` command; exits with ssh's own status. */
-export function sshCommand(flk: Flk, options: { keyFiles: readonly string[]; pinHostKey: boolean } = { keyFiles: [], pinHostKey: true }) {
+export function sshCommand(flk: Flk, options: { keyFiles: readonly string[] } = { keyFiles: [] }) {
   return defineCommand({
     meta: { name: "ssh", description: "Log in to HOST's live installer (found by mDNS / fe80::47 / EUI-64), host key pinned; -- ARGS go to ssh" },
     args: {
@@ -18,7 +18,7 @@ export function sshCommand(flk: Flk, options: { keyFiles: readonly string[]; pin
       const timeoutMs = Number(args.timeout);
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FlkError(`--timeout: expected milliseconds like 3000, got '${args.timeout}'`, "E_USAGE");
       const sshArgs = sshFlags(args);
-      const code = await sshToHost(flk, { host: args.host, target: args.target, pinHostKey: options.pinHostKey, user: args.user, iface: args.iface, timeoutMs, args: [...sshArgs, ...flk.passthrough] }, options.keyFiles);
+      const code = await sshToHost(flk, { host: args.host, target: args.target, user: args.user, iface: args.iface, timeoutMs, args: [...sshArgs, ...flk.passthrough] }, options.keyFiles);
       // ssh's own status is flk's: 255 is ssh's connection/host-key failure, anything else the remote command's.
       if (code !== ExitCode.ok) throw new FlkError(`ssh exited with code ${code}${code === 255 ? " (ssh itself failed: see its message above)" : ""}`, "E_SSH_EXIT", code);
     },
