@@ -115,7 +115,8 @@ test("a literal address needs no locator and no site host; a bare link-local one
   const flk = flkWith([{ name: "lla", ms: 0, answer: fe80() }], calls);
   const literal = await reach(flk, undefined, { target: "root@[FE80:0::47%eth0]", timeoutMs: 100 });
   expect(literal.destination).toBe("root@fe80::47%eth0");
-  expect(literal.options).toEqual([]); // no host: nothing to pin
+  // No site host: reach still asks the sshOptions taps, with host "" (ssh-keys refuses or warns there, for ssh and install alike).
+  expect(literal.options).toEqual(["-o", "Pinned="]);
   expect((await reach(flk, "NixOS", { target: "192.0.2.9", timeoutMs: 100 })).options).toEqual(["-o", "Pinned=NixOS"]);
   await expect(reach(flk, undefined, { target: "fe80::47", timeoutMs: 100 })).rejects.toMatchObject({ code: "E_TARGET", exitCode: 2 });
   expect(calls).toEqual([]);
