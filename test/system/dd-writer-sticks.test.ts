@@ -7,38 +7,15 @@
  * VM no disk is "removable": a disk counts as appearing when its (name,
  * diskseq) is new — see plugins/dd-writer/wait.ts).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, expect } from "bun:test";
+import { expect } from "bun:test";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { FLK, flk } from "../helpers/binary.ts";
 import { systemTest } from "../helpers/require.ts";
-import { cmp, onPty, randomBytes, Scratch, sh, sha256Of, writeFile, type Pty } from "../plugins/dd-writer/helpers.ts";
+import { cmp, onPty, randomBytes, scratchPerTest, sh, spawnFlk, sha256Of, writeFile, type Pty } from "../plugins/dd-writer/helpers.ts";
 
 const it = systemTest(["losetup", "chattr", "cmp", "lsblk", "sha256sum", "script", "mkfs.ext4", "mount"]);
 const BIG = 256 << 20;
-let shared: Scratch;
-let bigImage: string;
-let s: Scratch;
-beforeAll(() => {
-  shared = new Scratch();
-  bigImage = writeFile(shared.path("big.iso"), randomBytes(BIG));
-});
-afterAll(() => shared.cleanup());
-beforeEach(() => (s = new Scratch()));
-afterEach(() => s.cleanup());
-
-function spawnFlk(args: string[]) {
-  const child = Bun.spawn([FLK, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const stderr: string[] = [];
-  const decoder = new TextDecoder();
-  const reading = (async () => {
-    for await (const chunk of child.stderr) stderr.push(decoder.decode(chunk, { stream: true }));
-  })();
-  return {
-    child,
-    stderr: () => stderr.join(""),
-    done: Promise.all([new Response(child.stdout).text(), child.exited, reading]).then(([stdout, code]) => ({ stdout, stderr: stderr.join(""), code })),
-  };
-}
+const t = scratchPerTest(BIG);
 
 /**
  * Waiting tests use a large (sparse) image and a large loop device: other work on a shared machine attaches
@@ -46,7 +23,7 @@ function spawnFlk(args: string[]) {
  */
 const WAIT_SIZE = 300 << 20;
 function waitImage(): string {
-  const path = s.path("nixos.iso");
+  const path = t.s.path("nixos.iso");
   sh(["truncate", "-s", String(WAIT_SIZE), path]);
   const fd = openSync(path, "r+");
   writeSync(fd, new Uint8Array([0x55, 0xaa]), 0, 2, 510);
@@ -54,7 +31,7 @@ function waitImage(): string {
   closeSync(fd);
   return path;
 }
-const waitLoop = () => s.loop(WAIT_SIZE + (20 << 20)).device;
+const waitLoop = () => t.s.loop(WAIT_SIZE + (20 << 20)).device;
 /** How flk names a loop device (it has no model): by its backing file, as losetup reports it. */
 const loopDevice = (device: string) => `loop device backed by ${sh(["losetup", "-n", "-O", "BACK-FILE", device])}`;
 
@@ -67,9 +44,9 @@ async function until(predicate: () => boolean, what: string, timeoutMs = 20000):
 }
 
 it("flk write IMAGE DEV1 DEV2 writes both sticks from one read of the image, each verified, with one NDJSON stream under --json", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(5 * 1048576 + 4231));
-  const a = s.loop(8 << 20).device;
-  const b = s.loop(8 << 20).device;
+  const image = writeFile(t.s.path("nixos.iso"), randomBytes(5 * 1048576 + 4231));
+  const a = t.s.loop(8 << 20).device;
+  const b = t.s.loop(8 << 20).device;
   const r = await flk(["write", image, a, b, "--json"]);
   expect(r.code).toBe(0);
   expect(cmp(image, a, 5 * 1048576 + 4231)).toBe(0);
@@ -82,13 +59,13 @@ it("flk write IMAGE DEV1 DEV2 writes both sticks from one read of the image, eac
 });
 
 it("one stick failing (EIO on every write) does not stop the other: exit 1, the summary names the good one, and it is verified", async () => {
-  const good = s.loop(BIG + (1 << 20)).device;
-  const bad = s.loop(BIG + (1 << 20));
+  const good = t.s.loop(BIG + (1 << 20)).device;
+  const bad = t.s.loop(BIG + (1 << 20));
   // An immutable backing file makes the loop driver fail every write with EIO. Set before flk starts (after the
   // attach): waiting for the write to get going and then setting it raced the write's end on a loaded machine.
   sh(["chattr", "+i", bad.backing]);
-  s.defer(() => void Bun.spawnSync(["chattr", "-i", bad.backing]));
-  const r = await spawnFlk(["write", bigImage, good, bad.device, "--json"]).done;
+  t.s.defer(() => void Bun.spawnSync(["chattr", "-i", bad.backing]));
+  const r = await spawnFlk(["write", t.bigImage, good, bad.device, "--json"]).done;
   expect(r.code).toBe(1);
   const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   const summary = events.find((e) => e.event === "summary");
@@ -98,15 +75,15 @@ it("one stick failing (EIO on every write) does not stop the other: exit 1, the 
   expect(events.find((e) => e.event === "written")).toMatchObject({ device: good, verified: true, bytes: BIG });
   expect(r.stderr).toContain(`1 of 2 sticks good: ${good}; failed: ${bad.device}.`);
   expect(r.stderr).toContain(`1 of 2 sticks failed (${bad.device})`);
-  expect(cmp(bigImage, good, BIG)).toBe(0);
+  expect(cmp(t.bigImage, good, BIG)).toBe(0);
 });
 
 it("a refused stick among several stops all of them before anything is written (exit 2); a stick named twice too", async () => {
-  const image = writeFile(s.path("nixos.iso"), randomBytes(1 << 20));
-  const free = s.loop(4 << 20).device;
+  const image = writeFile(t.s.path("nixos.iso"), randomBytes(1 << 20));
+  const free = t.s.loop(4 << 20).device;
   const before = sha256Of(free);
-  const busy = s.loop(16 << 20).device;
-  const at = s.mountExt4(busy);
+  const busy = t.s.loop(16 << 20).device;
+  const at = t.s.mountExt4(busy);
   const r = await flk(["write", image, free, busy]);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain(`refusing to write to ${busy}: in use: ${busy} is mounted on ${at}`);
@@ -118,9 +95,9 @@ it("a refused stick among several stops all of them before anything is written (
 });
 
 it("on a terminal, several sticks get one progress line each", async () => {
-  const a = s.loop(BIG + (1 << 20)).device;
-  const b = s.loop(BIG + (1 << 20)).device;
-  const r = await onPty([FLK, "write", bigImage, a, b], { killAfterMs: 60000 }).done;
+  const a = t.s.loop(BIG + (1 << 20)).device;
+  const b = t.s.loop(BIG + (1 << 20)).device;
+  const r = await onPty([FLK, "write", t.bigImage, a, b], { killAfterMs: 60000 }).done;
   expect(r.code).toBe(0);
   for (const d of [a, b]) {
     expect(r.screen).toMatch(new RegExp(`writing ${d}: 256\\.0 MiB / 256\\.0 MiB \\(100%\\)`));
@@ -148,7 +125,7 @@ it("--wait-for-device: without a terminal it needs --yes; a disk too small is re
   expect(noYes.stderr).toContain("add --yes");
   const run = spawnFlk(["write", image, "--wait-for-device", "--yes", "--timeout", "3"]);
   await until(() => run.stderr().includes("plug in the USB stick"), "the plug-in message");
-  const small = s.loop(512 << 10).device;
+  const small = t.s.loop(512 << 10).device;
   const before = sha256Of(small);
   const r = await run.done;
   expect(r.code).toBe(2);

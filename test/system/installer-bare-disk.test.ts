@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, sy
 import { join } from "node:path";
 import { systemTest } from "../helpers/require.ts";
 import { flk } from "../helpers/binary.ts";
-import { createMachine, sh, type Machine } from "../plugins/installer/fixtures.ts";
+import { bareDisk, createMachine, sh, type Machine } from "../plugins/installer/fixtures.ts";
 
 const test = systemTest(["losetup", "sfdisk", "partx", "blkid", "mkfs.ext4", "mkswap", "findmnt", "mount", "swapon", "tar", "base64", "sha256sum"]);
 
@@ -26,17 +26,6 @@ afterEach(async () => {
   machine = undefined;
 });
 
-/** A bare sparse disk with random bytes at the start; partitions dropped before it is detached. */
-async function bareDisk(m: Machine, mib: number): Promise<string> {
-  const image = join(m.dir, "bare.img");
-  writeFileSync(image, "");
-  await sh(["truncate", "-s", `${mib}M`, image]);
-  const device = (await sh(["losetup", "-f", "--show", image])).stdout.trim();
-  await sh(["partx", "-d", device]);
-  extra.push(async () => (await sh(["partx", "-d", device]), await sh(["losetup", "-d", device])));
-  await sh(["dd", "if=/dev/urandom", `of=${device}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
-  return device;
-}
 
 function writeConfig(m: Machine): void {
   const labels = `{ root = "${m.labels.root}", boot = "${m.labels.boot}", swap = "${m.labels.swap}" }`;
@@ -63,7 +52,7 @@ describe("flk install --disk: a bare disk becomes an installed target in one cal
     machine = await createMachine();
     const m = machine;
     writeConfig(m);
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => extra.push(c));
     const dir = extraTree(m);
     const r = await flk(["install", "NixOS", "--disk", device, "--boot", "bios", "--swap", "32M", "--hardware-config", "--extra-files", dir, "--yes", "--json"], { cwd: m.site, env: env(m) });
     expect(r.code).toBe(0);
@@ -110,7 +99,7 @@ describe("flk install --disk: a bare disk becomes an installed target in one cal
     machine = await createMachine();
     const m = machine;
     writeConfig(m);
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => extra.push(c));
     const dir = extraTree(m);
     symlinkSync("/etc/shadow", join(dir, "etc", "shadow"));
     const before = await sha256(device);
@@ -127,7 +116,7 @@ describe("flk install --disk: a bare disk becomes an installed target in one cal
     machine = await createMachine();
     const m = machine;
     writeConfig(m);
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => extra.push(c));
     const before = await sha256(device);
     const r = await flk(["install", "NixOS", "--disk", device, "--boot", "bios"], { cwd: m.site, env: env(m) });
     expect(r.code).toBe(2);
@@ -141,7 +130,7 @@ describe("flk install --disk: a bare disk becomes an installed target in one cal
     machine = await createMachine();
     const m = machine;
     writeConfig(m);
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => extra.push(c));
     const before = await sha256(device);
     const r = await flk(["install", "NixOS", "--disk", device, "--boot", "bios", "--dry-run"], { cwd: m.site, env: env(m) });
     expect(r.code).toBe(0);
@@ -157,7 +146,7 @@ describe("flk install --disk with a relative path, as typed in the site", () => 
     machine = await createMachine();
     const m = machine;
     writeConfig(m);
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => extra.push(c));
     symlinkSync(device, join(m.dir, "stick"));
     const before = await sha256(device);
     const name = device.replace("/dev/", "");

@@ -20,7 +20,7 @@ import { installerHooks } from "../../plugins/installer/hooks.ts";
 import { remoteTransport } from "../../plugins/installer/remote.ts";
 import { FLK } from "../helpers/binary.ts";
 import { refusal, snapshot } from "../helpers/refusal.ts";
-import { createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
+import { bareDisk, createMachine, FACTER_REPORT, machineFlk, sh, useFixtureSite, writeFacterStandIn, type Machine } from "../plugins/installer/fixtures.ts";
 
 const test = systemTest(["ip", "sshd", "ssh", "ssh-keygen", "losetup", "mkfs.ext4", "mkswap", "blkid", "findmnt", "mount", "swapon", "nix", "git"]);
 
@@ -148,26 +148,12 @@ describe("flk install --target over ssh to a real sshd in a network namespace", 
   }, 60_000);
 });
 
-/** A bare sparse loop disk on the live side (this machine); its partitions are dropped before it is detached. */
-async function bareDisk(m: Machine, mib: number): Promise<string> {
-  const image = join(m.dir, "bare.img");
-  writeFileSync(image, "");
-  await sh(["truncate", "-s", `${mib}M`, image]);
-  const device = (await sh(["losetup", "-f", "--show", image])).stdout.trim();
-  await sh(["partx", "-d", device]);
-  cleanups.push(async () => {
-    await sh(["partx", "-d", device]);
-    await sh(["losetup", "-d", device]);
-  });
-  await sh(["dd", "if=/dev/urandom", `of=${device}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
-  return device;
-}
 
 describe("flk install --target --disk: the disk step runs on the live side, in the one script", () => {
   test("partitions, formats, mounts, captures the hardware configuration back through ssh into the operator's site, copies --extra-files, installs (stand-ins); --undo over ssh leaves nothing mounted", async () => {
     const live = await startLive({ labelled: false });
     const m = live.machine;
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => cleanups.push(c));
     const extra = join(m.dir, "extra");
     mkdirSync(join(extra, "var", "lib", "sops"), { recursive: true });
     writeFileSync(join(extra, "var", "lib", "sops", "key.txt"), "AGE-SECRET\n", { mode: 0o400 });
@@ -191,7 +177,7 @@ describe("flk install --target --disk: the disk step runs on the live side, in t
   test("refusals on the live side leave the disk's sha256 unchanged (exit 2): no --yes without a terminal (naming the remote disk with its size), a mounted disk, a label already on another disk there", async () => {
     const live = await startLive({ labelled: false });
     const m = live.machine;
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => cleanups.push(c));
     const before = (await sh(["sha256sum", device])).stdout;
     const flk = machineFlk(m, [live.plugin], { liveFlake: m.site });
     (flk.flags as { yes: boolean }).yes = false;
@@ -215,7 +201,7 @@ describe("flk install --target --disk: the disk step runs on the live side, in t
   test("--disk names the remote disk by path and device number: a bare name is refused with 'did you mean /dev/NAME?'; a node made with mknod elsewhere is judged (and written) as the disk its number names, /dev/NAME", async () => {
     const live = await startLive({ labelled: false });
     const m = live.machine;
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => cleanups.push(c));
     const otherImage = join(m.dir, "other.img");
     writeFileSync(otherImage, "");
     await sh(["truncate", "-s", "300M", otherImage]);
@@ -515,7 +501,7 @@ describe("flk install --target --disk: the disk written is the disk judged and c
   test("the loop device re-attached to another image (same major:minor, new diskseq) or mounted on the live side after the probe: exit 2 (E_TARGET_CHANGED, E_DISK_REFUSED), both images unchanged; the script's disk-identity step refuses a swap made after its plan (diskseq), nothing written", async () => {
     const live = await startLive({ labelled: false });
     const m = live.machine;
-    const device = await bareDisk(m, 400);
+    const device = await bareDisk(m, 400, (c) => cleanups.push(c));
     const [first, second] = [join(m.dir, "bare.img"), join(m.dir, "d2.img")];
     writeFileSync(second, "");
     await sh(["truncate", "-s", "400M", second]);

@@ -4,6 +4,8 @@
  * instance with only dd-writer for library-level tests.
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
+import { FLK } from "../../helpers/binary.ts";
 import { testFlk as sharedTestFlk } from "../../helpers/flk.ts";
 import { mustSync } from "../../helpers/sh.ts";
 import { join } from "node:path";
@@ -221,5 +223,51 @@ export function onPty(argv: string[], options: { env?: Record<string, string>; r
         check();
       });
     },
+  };
+}
+
+/**
+ * The scratch space of a dd-writer system test file: one shared random image
+ * of `bigBytes` (made once per file) and a fresh Scratch per test, each
+ * cleaned up by bun:test's hooks. Call it at the top level of a test file.
+ */
+export function scratchPerTest(bigBytes: number): { readonly s: Scratch; readonly bigImage: string } {
+  let shared: Scratch | undefined;
+  let bigImage = "";
+  let current: Scratch | undefined;
+  beforeAll(() => {
+    shared = new Scratch();
+    bigImage = writeFile(shared.path("big.iso"), randomBytes(bigBytes));
+  });
+  afterAll(() => shared?.cleanup());
+  beforeEach(() => (current = new Scratch()));
+  afterEach(() => current?.cleanup());
+  return {
+    get s() {
+      if (!current) throw new Error("scratchPerTest: used outside a test");
+      return current;
+    },
+    get bigImage() {
+      return bigImage;
+    },
+  };
+}
+
+/**
+ * `dist/flk ARGS` as a child (stdin closed, no colour): its stderr is read as
+ * it comes (`stderr()` so far, for tests that wait for a line), `done` gives
+ * stdout, all of stderr and the exit code.
+ */
+export function spawnFlk(args: string[]) {
+  const child = Bun.spawn([FLK, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const stderr: string[] = [];
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) stderr.push(decoder.decode(chunk, { stream: true }));
+  })();
+  return {
+    child,
+    stderr: () => stderr.join(""),
+    done: Promise.all([new Response(child.stdout).text(), child.exited, reading]).then(([stdout, code]) => ({ stdout, stderr: stderr.join(""), code })),
   };
 }

@@ -234,3 +234,23 @@ export async function useFixtureSite(machine: Machine, edit: (site: string) => v
   for (const args of [["init", "-q"], ["add", "-A"], ["-c", "user.name=flk test", "-c", "user.email=flk@test.invalid", "commit", "-q", "-m", "fixture site"]])
     await must(["git", "-C", machine.site, ...args]);
 }
+
+/**
+ * A bare sparse loop disk of `mib` MiB in the machine's directory, with
+ * random bytes at its start (so a refusal's sha256 means something). Its
+ * partitions are dropped now (partx entries outlive `losetup -d`) and again
+ * by the cleanup handed to `onCleanup`, before it is detached.
+ */
+export async function bareDisk(m: Machine, mib: number, onCleanup: (cleanup: () => Promise<void>) => void): Promise<string> {
+  const image = join(m.dir, "bare.img");
+  writeFileSync(image, "");
+  await sh(["truncate", "-s", `${mib}M`, image]);
+  const device = (await sh(["losetup", "-f", "--show", image])).stdout.trim();
+  await sh(["partx", "-d", device]);
+  onCleanup(async () => {
+    await sh(["partx", "-d", device]);
+    await sh(["losetup", "-d", device]);
+  });
+  await sh(["dd", "if=/dev/urandom", `of=${device}`, "bs=1M", "count=1", "conv=fsync", "status=none"]);
+  return device;
+}
